@@ -1,0 +1,197 @@
+"""`hubtune demo`: the whole loop offline in a few minutes on a laptop CPU.
+
+1. fine-tune a tiny stand-in model with LoRA on the bundled promoter task,
+2. compare it with the pre-trained probe and the k-mer baseline,
+3. start a local Hub-compatible server and push the run (model card included),
+4. reload it from that server in a fresh Python process, with plain `PeftModel.from_pretrained` and with
+   `hubtune.load_classifier`, and classify a few test sequences.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from .errors import HubError
+
+DEMO_USER = "demo"
+N_EXAMPLES = 4
+
+# Runs in the fresh process: everything it needs comes from the hub at HF_ENDPOINT, nothing from this process.
+_RELOAD_SCRIPT = r"""
+import json, sys
+
+import torch
+from huggingface_hub import hf_hub_download
+from peft import PeftModel
+
+import hubtune
+from hubtune.models import get_family
+
+repo_id, sequences = sys.argv[1], json.loads(sys.argv[2])
+info = json.loads(open(hf_hub_download(repo_id, "hubtune.json")).read())
+labels, base_id = info["label_names"], info["base_model"]
+revision = info.get("base_model_revision")
+if get_family(info["family"]).needs_remote_code:
+    # DNABERT-2 / NT v2 remote code does not run on transformers 5: hubtune's native class loads the same weights.
+    base = hubtune.load_base_model(base_id, num_labels=len(labels), label_names=labels, revision=revision)
+    tokenizer = hubtune.load_tokenizer(base_id, revision=revision)
+else:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    base = AutoModelForSequenceClassification.from_pretrained(
+        base_id, revision=revision, num_labels=len(labels),
+        id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)})
+    tokenizer = AutoTokenizer.from_pretrained(base_id, revision=revision)
+model = PeftModel.from_pretrained(base, repo_id).eval()
+batch = tokenizer(sequences, truncation=True, max_length=info["max_length"], padding=True, return_tensors="pt")
+with torch.no_grad():
+    plain = model(**batch).logits.softmax(-1).tolist()
+
+classifier = hubtune.load_classifier(repo_id)
+predictions = classifier.predict(sequences)
+print(json.dumps({
+    "plain": plain,
+    "hubtune": [[p.probabilities[name] for name in classifier.label_names] for p in predictions],
+    "labels": [p.label for p in predictions],
+    "base": base_id,
+}))
+"""
+
+
+def _example_sequences(data_dir: Path, n: int = N_EXAMPLES) -> list[tuple[str, str]]:
+    """A few test sequences of each class (sequence, true label)."""
+    by_label: dict[str, list[str]] = {}
+    with open(data_dir / "test.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            by_label.setdefault(row["label"], []).append(row["sequence"])
+    picked: list[tuple[str, str]] = []
+    while len(picked) < n and any(by_label.values()):
+        for label, seqs in by_label.items():
+            if seqs and len(picked) < n:
+                picked.append((seqs.pop(0), label))
+    return picked
+
+
+def _section(title: str) -> None:
+    print(f"\n== {title} ==", flush=True)
+
+
+def _reload_in_fresh_process(url: str, token: str, repo_id: str, sequences: list[str]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="hubtune-demo-client-") as hf_home:
+        env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+        env.update({
+            "HF_ENDPOINT": url,
+            "HF_HUB_DISABLE_XET": "1",
+            "HF_TOKEN": token,
+            "HF_HOME": hf_home,  # an empty cache: every file comes from the local hub
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "HUBTUNE_NO_PROGRESS": "1",
+            "TRANSFORMERS_VERBOSITY": "error",
+            "PYTHONWARNINGS": "ignore",
+        })
+        result = subprocess.run(
+            [sys.executable, "-c", _RELOAD_SCRIPT, repo_id, json.dumps(sequences)],
+            env=env, capture_output=True, text=True, timeout=600,
+        )
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.strip().splitlines()[-15:])
+        raise HubError(f"Reloading {repo_id} from the local hub in a fresh process failed:\n{tail}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def run_demo(output: Path, max_steps: int = 300, model: str = "tiny-nt", use_hub: bool = True,
+             serve_space: bool = False) -> int:
+    """Run the offline demo; returns the process exit code (0 on success).
+
+    Args:
+        output: folder for the run (`output/run`), the local hub's data (`output/hub`) and the card copy.
+        max_steps: LoRA training steps (the tiny model learns the bundled task in ~300).
+        model: the base model: a tiny stand-in (default) or any model name `hubtune train` accepts.
+        use_hub: also push to a local hub and reload from it in a fresh process.
+        serve_space: serve the Space against the demo's hub afterwards (not available yet).
+    """
+    # Uploads to the local hub use git-LFS; this must be set before huggingface_hub is first imported.
+    os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
+    from .data import example_task_path
+    from .train import finetune
+
+    output = Path(output)
+    data_dir = example_task_path()
+    print(f"hubtune demo: LoRA on {model}, bundled promoter task ({data_dir.name}), everything offline.", flush=True)
+    _section("1/4 fine-tune")
+    run = finetune(model=model, data=str(data_dir), method="lora", lr=2e-3, max_steps=max_steps,
+                   eval_steps=max(1, max_steps // 10), output=str(output / "run"), overwrite=True)
+    if run is None:  # a secondary process under `accelerate launch`
+        return 0
+    print(f"run folder: {run.path}")
+
+    _section("2/4 compare with the baselines (same splits)")
+    print(run.summary())
+
+    if not use_hub:
+        print(f"\nPreview the model card with: hubtune card {run.path}")
+        return 0
+
+    from .card import repo_name_slug
+    from .hub import load_classifier, push_run
+    from .hub_server import HubServer
+
+    _section("3/4 share on a local hub")
+    token = "hf_demo_" + secrets.token_urlsafe(24)  # lives only in this process and the reload subprocess
+    hub_root = output / "hub"
+    server = HubServer(hub_root, host="127.0.0.1", port=0, tokens={token: DEMO_USER})
+    server.start()
+    try:
+        repo_id = f"{DEMO_USER}/{repo_name_slug(str(run.info.get('task') or 'demo'))}-lora"
+        print(f"local hub: {server.url} (data in {hub_root})")
+        commit_url = push_run(run.path, repo_id, token=token, endpoint=server.url)
+        print(f"pushed {repo_id}: {commit_url}")
+
+        _section("4/4 reload from the hub in a fresh process")
+        examples = _example_sequences(data_dir)
+        sequences = [seq for seq, _ in examples]
+        reloaded = _reload_in_fresh_process(server.url, token, repo_id, sequences)
+        own = load_classifier(run.path).predict_proba(sequences)
+        labels = run.label_names
+        print(f"loaded {repo_id} (base {reloaded['base']}) with PeftModel.from_pretrained and hubtune.load_classifier")
+        header = f"{'sequence':<24}  {'true':<12}  {'predicted':<12}  " + "  ".join(f"p({name})" for name in labels)
+        print(header)
+        print("-" * len(header))
+        for (seq, truth), label, probs in zip(examples, reloaded["labels"], reloaded["hubtune"], strict=True):
+            shown = seq[:21] + "..." if len(seq) > 24 else seq
+            cells = "  ".join(f"{p:>{len(name) + 3}.3f}" for name, p in zip(labels, probs, strict=True))
+            print(f"{shown:<24}  {truth:<12}  {label:<12}  {cells}")
+        diff = max(
+            abs(a - b)
+            for rows in (reloaded["plain"], reloaded["hubtune"])
+            for row_a, row_b in zip(rows, own.tolist(), strict=True)
+            for a, b in zip(row_a, row_b, strict=True)
+        )
+        verdict = "match" if diff < 1e-5 else "DIFFER"
+        print(f"probabilities of both reloads vs the local run: {verdict} (max |difference| {diff:.1e})")
+
+        card_url = f"{server.url}/{repo_id}/resolve/main/README.md"
+        card_copy = output / "model_card.md"
+        with urllib.request.urlopen(card_url, timeout=30) as response:
+            card_copy.write_bytes(response.read())
+        print(f"model card: {card_url} (while the hub runs); copy: {card_copy}")
+    finally:
+        server.stop()
+    print(f"\nTo browse the demo hub again: hubtune hub serve --root {hub_root} --port 8765, then set "
+          "HF_ENDPOINT=http://127.0.0.1:8765 and HF_HUB_DISABLE_XET=1.")
+    if serve_space:
+        print("Serving the Space against the demo hub is not available yet; the Space command will come.")
+    return 0 if diff < 1e-5 else 1
+
+
+__all__ = ["run_demo"]

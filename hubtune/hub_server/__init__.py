@@ -1,0 +1,19 @@
+"""A local Hugging-Face-Hub-compatible server (stdlib HTTP + SQLite + content-addressed blobs).
+
+It speaks the subset of the Hub protocol that ``huggingface_hub`` 2.x uses with Xet disabled: repo creation,
+preupload, git-LFS uploads, NDJSON commits, branches, file resolution, repo info, tree and commit listings,
+``list_models`` and ``whoami``. Used for offline work (``hubtune hub serve``) and by every Hub test.
+
+Example::
+
+    from hubtune.hub_server import HubServer
+
+    with HubServer(Path("hub-data"), tokens={"secret-token": "alice"}) as server:
+        os.environ["HF_ENDPOINT"] = server.url  # before importing huggingface_hub, with HF_HUB_DISABLE_XET=1
+"""
+
+from .app import HubServer, serve
+from .faults import FAULTS_ENV_VAR, FaultPlan
+from .store import LFS_SIZE_THRESHOLD, HubStore
+
+__all__ = ["FAULTS_ENV_VAR", "LFS_SIZE_THRESHOLD", "FaultPlan", "HubServer", "HubStore", "serve"]
