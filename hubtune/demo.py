@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
 import secrets
@@ -129,11 +131,19 @@ def run_demo(output: Path, max_steps: int = 300, model: str = "tiny-nt", use_hub
     data_dir = example_task_path()
     print(f"hubtune demo: LoRA on {model}, bundled promoter task ({data_dir.name}), everything offline.", flush=True)
     _section("1/4 fine-tune")
-    run = finetune(model=model, data=str(data_dir), method="lora", lr=2e-3, max_steps=max_steps,
-                   eval_steps=max(1, max_steps // 10), output=str(output / "run"), overwrite=True)
+    print(f"{max_steps} LoRA steps, then the pre-trained probe and k-mer baselines (progress on stderr)", flush=True)
+    trainer_log = io.StringIO()
+    try:
+        # The Trainer prints a dict per logging step on stdout; keep stdout for the readable summary.
+        with contextlib.redirect_stdout(trainer_log):
+            run = finetune(model=model, data=str(data_dir), method="lora", lr=2e-3, max_steps=max_steps,
+                           eval_steps=max(1, max_steps // 10), output=str(output / "run"), overwrite=True)
+    except BaseException:
+        sys.stderr.write(trainer_log.getvalue())
+        raise
     if run is None:  # a secondary process under `accelerate launch`
         return 0
-    print(f"run folder: {run.path}")
+    print(f"run folder: {run.path} (training log: {run.path / 'training_log.json'})")
 
     _section("2/4 compare with the baselines (same splits)")
     print(run.summary())

@@ -143,9 +143,10 @@ class Run:
 
     # -- model -----------------------------------------------------------------------------------------------------
     def load_tokenizer(self):
-        from .models import load_tokenizer
+        """The tokenizer saved with the run (no code from any repo is run)."""
+        from transformers import AutoTokenizer
 
-        return load_tokenizer(self.path)
+        return AutoTokenizer.from_pretrained(str(self.path))
 
     def load_model(self):
         """The trained classifier: base + LoRA adapter, the full model, or (probe) the frozen base."""

@@ -550,6 +550,7 @@ def finetune(config: TrainConfig | None = None, **kwargs: Any) -> Run | None:
         "trainable_parameters": best.trainable,
         "total_parameters": best.total,
         "train_seconds": sum(r.train_seconds for r in results),
+        "world_size": _world()[1],
         "training": config.to_dict(),
         "dedup": config.dedup,
         "versions": library_versions(),

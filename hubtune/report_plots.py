@@ -1,0 +1,210 @@
+"""Plots of a `hubtune compare` report (matplotlib, headless). Each function writes one PNG and returns its path.
+
+`rows` are the report's result rows: dicts with at least task, model, method, test_mcc_mean, test_mcc_sd and,
+where a plot needs them, trainable_params, train_seconds_per_seed and peak_memory_mib.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .plots import _pyplot
+
+METHOD_COLOURS = {"lora": "#3b7dd8", "full": "#d8553b", "freeze": "#4aa05a", "probe": "#8c6bb1"}
+MODEL_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+DPI = 120
+
+
+def _colour(method: str, index: int = 0) -> str:
+    fallback = ("#17becf", "#bcbd22", "#7f7f7f", "#e377c2")
+    return METHOD_COLOURS.get(method, fallback[index % len(fallback)])
+
+
+def _ordered(values: Sequence[str]) -> list[str]:
+    seen: list[str] = []
+    for value in values:
+        if value not in seen:
+            seen.append(value)
+    return seen
+
+
+def _save(fig, plt, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_task_mcc(rows: list[dict[str, Any]], probe: dict[str, float | None], kmer: float | None, path: Path, *,
+                  title: str = "") -> Path:
+    """Test MCC (mean ± sd over seeds) per method and model, beside the pre-trained probe and the k-mer baseline."""
+    plt = _pyplot()
+    models = _ordered([r["model"] for r in rows])
+    methods = _ordered([r["method"] for r in rows])
+    groups = methods + (["pre-trained probe"] if any(v is not None for v in probe.values()) else [])
+    width = 0.8 / max(1, len(models))
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.3 * len(groups) + 2), 3.6), dpi=DPI)
+    for m_index, model in enumerate(models):
+        offset = (m_index - (len(models) - 1) / 2) * width
+        for g_index, group in enumerate(groups):
+            if group == "pre-trained probe":
+                value, sd, colour, hatch = probe.get(model), 0.0, "#bbbbbb", "//"
+            else:
+                row = next((r for r in rows if r["model"] == model and r["method"] == group), None)
+                if row is None:
+                    continue
+                value, sd, colour, hatch = row["test_mcc_mean"], row["test_mcc_sd"], _colour(group, g_index), None
+            if value is None:
+                continue
+            ax.bar(g_index + offset, value, width * 0.92, yerr=sd or None, capsize=3, color=colour, hatch=hatch,
+                   edgecolor="black" if len(models) > 1 and m_index else colour, linewidth=0.6)
+            if len(models) > 1:
+                ax.text(g_index + offset, min(value, 0) - 0.02, f"M{m_index + 1}", ha="center", va="top", fontsize=7)
+    if kmer is not None:
+        ax.axhline(kmer, color="#d8a03b", ls="--", lw=1.4, label=f"k-mer baseline ({kmer:.3f})")
+        ax.legend(fontsize=8, loc="best")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xticks(range(len(groups)), groups)
+    ax.set_ylabel("test MCC (mean ± sd over seeds)")
+    model_note = "; ".join(f"M{i + 1} = {m}" for i, m in enumerate(models)) if len(models) > 1 else models[0]
+    ax.set_title(f"{title}\n{model_note}" if title else model_note, fontsize=9)
+    return _save(fig, plt, path)
+
+
+def _scatter_by_model(ax, rows: list[dict[str, Any]], x_key: str) -> None:
+    models = _ordered([r["model"] for r in rows])
+    methods = _ordered([r["method"] for r in rows])
+    for row in rows:
+        x = row.get(x_key)
+        if x is None or row.get("test_mcc_mean") is None:
+            continue
+        marker = MODEL_MARKERS[models.index(row["model"]) % len(MODEL_MARKERS)]
+        colour = _colour(row["method"], methods.index(row["method"]))
+        ax.errorbar(x, row["test_mcc_mean"], yerr=row.get("test_mcc_sd") or None, fmt=marker, color=colour,
+                    capsize=3, markersize=7)
+        ax.annotate(row["method"], (x, row["test_mcc_mean"]), textcoords="offset points", xytext=(5, 4), fontsize=7)
+    handles = [ax.plot([], [], MODEL_MARKERS[i % len(MODEL_MARKERS)], color="black", label=m)[0]
+               for i, m in enumerate(models)]
+    if len(models) > 1:
+        ax.legend(handles=handles, fontsize=7, loc="best")
+    ax.set_ylabel("test MCC")
+    ax.grid(alpha=0.3)
+
+
+def plot_mcc_vs_params(rows: list[dict[str, Any]], path: Path, *, title: str = "") -> Path:
+    """The efficiency trade-off: test MCC against the number of trainable parameters (log scale)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=DPI)
+    _scatter_by_model(ax, rows, "trainable_params")
+    ax.set_xscale("log")
+    ax.set_xlabel("trainable parameters")
+    ax.set_title(title or "MCC vs trainable parameters", fontsize=9)
+    return _save(fig, plt, path)
+
+
+def plot_mcc_vs_cost(rows: list[dict[str, Any]], path: Path, *, memory_label: str, title: str = "") -> Path:
+    """Test MCC against training time per seed and against peak memory of the cell."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), dpi=DPI, sharey=True)
+    _scatter_by_model(axes[0], rows, "train_seconds_per_seed")
+    axes[0].set_xlabel("training time per seed (s)")
+    _scatter_by_model(axes[1], rows, "peak_memory_mib")
+    axes[1].set_xlabel(memory_label)
+    axes[1].set_ylabel("")
+    if any(r.get("peak_memory_mib") is None for r in rows):
+        axes[1].text(0.02, 0.02, "cells without a measurement are not shown", transform=axes[1].transAxes, fontsize=7)
+    fig.suptitle(title or "MCC vs cost", fontsize=9)
+    return _save(fig, plt, path)
+
+
+def plot_layer_curves(curves: dict[str, list[dict[str, Any]]], path: Path, *, title: str = "") -> Path:
+    """Layer probing: test (solid) and dev (dashed) MCC of a linear probe on each layer, one line per model."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=DPI)
+    for index, (model, layers) in enumerate(curves.items()):
+        colour = f"C{index}"
+        x = [r["layer"] for r in layers]
+        ax.plot(x, [r["test_mcc"] for r in layers], "o-", color=colour, label=f"{model} (test)")
+        ax.plot(x, [r["dev_mcc"] for r in layers], "o--", color=colour, alpha=0.5, label=f"{model} (dev)")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xlabel("layer (0 = embeddings)")
+    ax.set_ylabel("probe MCC")
+    ax.legend(fontsize=7)
+    ax.set_title(title or "layer probing", fontsize=9)
+    return _save(fig, plt, path)
+
+
+def plot_learning_curves(panels: list[dict[str, Any]], path: Path, *, title: str = "") -> Path:
+    """One row per cell: train/dev loss and dev MCC against the step, every seed, the kept checkpoint marked.
+
+    Each panel: {"label": str, "curves": [SeedCurve, ...], "kept": {seed_name: step}}.
+    """
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(panels), 2, figsize=(9, 2.4 * len(panels) + 0.4), dpi=DPI, squeeze=False)
+    for row, panel in enumerate(panels):
+        loss_ax, mcc_ax = axes[row]
+        for index, curve in enumerate(panel["curves"]):
+            colour = f"C{index}"
+            loss_ax.plot(curve.train_steps, curve.train_loss, "-", color=colour, lw=1, label=f"train {curve.seed}")
+            loss_ax.plot(curve.eval_steps, curve.eval_loss, "o--", color=colour, ms=3, label=f"dev {curve.seed}")
+            mcc_ax.plot(curve.eval_steps, curve.eval_mcc, "o-", color=colour, ms=3, label=curve.seed)
+            kept = panel.get("kept", {}).get(curve.seed)
+            if kept is not None:
+                for ax in (loss_ax, mcc_ax):
+                    ax.axvline(kept, color=colour, ls=":", lw=1)
+        loss_ax.set_ylabel("loss")
+        mcc_ax.set_ylabel("dev MCC")
+        loss_ax.set_title(f"{panel['label']}: train (solid) / dev (dashed) loss", fontsize=8)
+        mcc_ax.set_title(f"{panel['label']}: dev MCC (dotted line = kept checkpoint)", fontsize=8)
+        if not panel["curves"]:
+            loss_ax.text(0.5, 0.5, "no training steps logged", ha="center", transform=loss_ax.transAxes)
+        if row == 0 and panel["curves"]:
+            loss_ax.legend(fontsize=6, ncol=2)
+        for ax in (loss_ax, mcc_ax):
+            ax.grid(alpha=0.3)
+    axes[-1][0].set_xlabel("step")
+    axes[-1][1].set_xlabel("step")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return _save(fig, plt, path)
+
+
+def plot_overview(rows: list[dict[str, Any]], tasks: list[str], path: Path, *,
+                  baselines: dict[str, dict[str, float | None]] | None = None) -> Path:
+    """Heatmap of mean test MCC: one row per model × method (and baseline), one column per task."""
+    plt = _pyplot()
+    labels = _ordered([f"{r['model']} · {r['method']}" for r in rows])
+    values = np.full((len(labels), len(tasks)), np.nan)
+    for r in rows:
+        if r.get("test_mcc_mean") is not None:
+            values[labels.index(f"{r['model']} · {r['method']}"), tasks.index(r["task"])] = r["test_mcc_mean"]
+    for name, per_task in (baselines or {}).items():
+        labels.append(name)
+        values = np.vstack([values, [np.nan if per_task.get(t) is None else per_task[t] for t in tasks]])
+    fig, ax = plt.subplots(figsize=(2.0 + 1.4 * len(tasks), 0.9 + 0.38 * len(labels)), dpi=DPI)
+    image = ax.imshow(values, cmap="viridis", vmin=min(0.0, float(np.nanmin(values)) if np.isfinite(values).any()
+                                                           else 0.0), vmax=1.0, aspect="auto")
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            text = "–" if np.isnan(values[i, j]) else f"{values[i, j]:.2f}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                    color="white" if np.isnan(values[i, j]) or values[i, j] < 0.5 else "black")
+    ax.set_xticks(range(len(tasks)), tasks, rotation=20, ha="right")
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    fig.colorbar(image, ax=ax, label="test MCC")
+    ax.set_title("test MCC (mean over seeds) per task", fontsize=9)
+    return _save(fig, plt, path)
+
+
+__all__ = [
+    "plot_task_mcc",
+    "plot_mcc_vs_params",
+    "plot_mcc_vs_cost",
+    "plot_layer_curves",
+    "plot_learning_curves",
+    "plot_overview",
+]

@@ -1,0 +1,204 @@
+"""Training, evaluation and the run folder: the four methods, reproducibility, baselines, multi-process runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from hubtune.data import example_task_path
+from hubtune.errors import ConfigError, DataError, ModelError
+from hubtune.run import Run
+from hubtune.train import TrainConfig, finetune
+
+EXAMPLE = str(example_task_path())
+FAST = {"max_steps": 8, "eval_steps": 4, "batch_size": 16, "max_rows": 160}
+
+
+def _train(tmp_path: Path, name: str, **kwargs) -> Run:
+    options = {"model": "tiny-nt", "data": EXAMPLE, "output": str(tmp_path / name), **FAST, **kwargs}
+    run = finetune(TrainConfig(**options))
+    assert run is not None
+    return run
+
+
+@pytest.fixture(scope="module")
+def lora_run(tmp_path_factory) -> Run:
+    return _train(tmp_path_factory.mktemp("lora"), "run", method="lora")
+
+
+def test_lora_run_folder_contract(lora_run: Run):
+    files = {p.name for p in lora_run.path.iterdir()}
+    assert {"hubtune.json", "metrics.json", "leakage.json", "adapter_config.json", "adapter_model.safetensors",
+            "base_probe_head.safetensors", "training_log.json", "tokenizer_config.json"} <= files
+    assert not any(name.endswith((".bin", ".pt", ".pkl")) for name in files), "everything written must be safetensors/JSON"
+    assert "README.md" not in files  # peft's placeholder card is dropped; the real card is generated at push time
+    assert not (lora_run.path / "checkpoints").exists()
+    assert not lora_run.path.with_name(lora_run.path.name + ".partial").exists()
+
+    adapter_config = json.loads((lora_run.path / "adapter_config.json").read_text())
+    assert adapter_config["base_model_name_or_path"] == "tiny-nt"  # the model id, not a cache path
+    keys = load_file(str(lora_run.path / "adapter_model.safetensors"))
+    assert any(".attention.self.query.lora_A" in k for k in keys)
+    assert any(".attention.self.value.lora_B" in k for k in keys)
+    assert any(k.startswith("base_model.model.classifier.") for k in keys), "the head must be saved with the adapter"
+    assert not any("classifier" in k and "lora_" in k for k in keys), "the head trains in full, not through LoRA"
+
+    info = lora_run.info
+    assert info["label_names"] == ["background", "promoter"]
+    assert info["family"] == "nt" and info["method"] == "lora"
+    assert info["max_length"] == 18  # 100 bp / 6 bp per token + <cls>
+    assert {"torch", "transformers", "peft"} <= set(info["versions"])
+    assert 0 < info["trainable_parameters"] < info["total_parameters"]
+
+    metrics = lora_run.metrics
+    for block in ("finetuned", "probe", "kmer"):
+        for split in ("dev", "test"):
+            m = metrics[block][split]
+            assert {"mcc", "f1_macro", "accuracy", "auroc", "per_class", "confusion_matrix"} <= set(m)
+            assert -1 <= m["mcc"] <= 1
+            assert np.sum(m["confusion_matrix"]) == m["n"]
+    assert "k-mer baseline" in lora_run.summary()
+
+
+def test_saved_adapter_reproduces_reported_metrics(lora_run: Run):
+    """Loading the adapter like a user does gives exactly the metrics the run reported."""
+    from hubtune import data
+    from hubtune.evaluate import compute_metrics
+
+    task = data.load_task(EXAMPLE, max_rows=FAST["max_rows"], seed=42)
+    probs = lora_run.classifier(device="cpu").predict_proba(task.splits["test"].sequences)
+    assert compute_metrics(task.splits["test"].labels, probs)["mcc"] == pytest.approx(
+        lora_run.metrics["finetuned"]["test"]["mcc"], abs=1e-9
+    )
+
+
+@pytest.mark.parametrize("method", ["lora", "full", "freeze", "probe"])
+def test_same_seed_gives_bit_identical_metrics(tmp_path: Path, method: str):
+    first = _train(tmp_path, "a", method=method, baselines=False, seed=7)
+    second = _train(tmp_path, "b", method=method, baselines=False, seed=7)
+    assert first.metrics["finetuned"] == second.metrics["finetuned"]
+    if method == "lora":
+        other = _train(tmp_path, "c", method=method, baselines=False, seed=8)
+        assert other.metrics["finetuned"]["dev"]["confusion_matrix"] != first.metrics["finetuned"]["dev"][
+            "confusion_matrix"] or other.metrics["finetuned"]["dev"]["auroc"] != first.metrics["finetuned"]["dev"]["auroc"]
+
+
+def test_freeze_keeps_embeddings_and_lower_layers(tmp_path: Path):
+    from safetensors.torch import load_file as load
+
+    from hubtune.models import tiny_model_path
+
+    run = _train(tmp_path, "freeze", method="freeze", freeze_layers=1, baselines=False, lr=1e-2)
+    trained = load(str(run.path / "model.safetensors"))
+    base = load(str(tiny_model_path("tiny-nt") / "model.safetensors"))
+    assert torch.equal(trained["esm.embeddings.word_embeddings.weight"], base["esm.embeddings.word_embeddings.weight"])
+    assert torch.equal(trained["esm.encoder.layer.0.attention.self.query.weight"],
+                       base["esm.encoder.layer.0.attention.self.query.weight"])
+    assert not torch.equal(trained["esm.encoder.layer.1.attention.self.query.weight"],
+                           base["esm.encoder.layer.1.attention.self.query.weight"])
+    assert run.info["method_config"]["layers"] == 1
+
+
+def test_probe_method_writes_head_and_predicts(tmp_path: Path):
+    run = _train(tmp_path, "probe", method="probe")
+    assert (run.path / "probe_head.safetensors").is_file()
+    assert not (run.path / "adapter_model.safetensors").exists()
+    predictions = run.predict(["acgt" * 30, "TATAAA" * 20])  # lowercase is accepted
+    assert [p.id for p in predictions] == ["seq1", "seq2"]
+    assert all(abs(sum(p.probabilities.values()) - 1) < 1e-6 for p in predictions)
+
+
+def test_several_seeds_report_mean_and_sd(tmp_path: Path):
+    run = _train(tmp_path, "seeds", method="lora", seeds=[1, 2], baselines=False)
+    summary = run.metrics["summary"]["finetuned"]
+    assert summary["n_seeds"] == 2
+    per_seed = summary["test_mcc_per_seed"]
+    assert summary["test_mcc_mean"] == pytest.approx(np.mean(per_seed))
+    assert summary["test_mcc_sd"] == pytest.approx(np.std(per_seed, ddof=1))
+    assert [s["seed"] for s in run.metrics["per_seed"]] == [1, 2]
+    assert "±" in run.summary()
+
+
+def test_long_sequences_are_scored_with_sliding_windows(lora_run: Run):
+    window = lora_run.info["window_bp"]
+    long_seq = "ACGTTATAAAGC" * (window // 4)  # three windows' worth
+    (pred,) = lora_run.predict([long_seq])
+    assert pred.windows > 1
+
+
+def test_class_weights_and_grad_accum_run(tmp_path: Path):
+    run = _train(tmp_path, "cw", method="lora", class_weights=True, grad_accum=2, baselines=False)
+    assert run.info["training"]["class_weights"] is True
+
+
+def test_dedup_removes_leaked_test_sequences(tmp_path: Path):
+    import csv
+
+    task = tmp_path / "leaky"
+    task.mkdir()
+    rows = list(csv.reader(open(Path(EXAMPLE) / "train.csv")))
+    header, body = rows[0], rows[1:201]
+    for split, part in (("train", body[:150]), ("dev", body[150:175]), ("test", body[175:] + body[:5])):
+        with open(task / f"{split}.csv", "w", newline="") as handle:
+            csv.writer(handle).writerows([header, *part])
+    run = _train(tmp_path, "dedup", data=str(task), dedup=True, baselines=False, max_rows=None)
+    assert run.leakage["has_leak"] is True
+    assert run.info["split_sizes"]["test"] == 25
+    assert run.leakage["pairs"]["train/test"]["exact"] == 5  # reported before dedup removed them
+
+
+def test_failed_run_leaves_no_complete_folder(tmp_path: Path):
+    output = tmp_path / "broken"
+    with pytest.raises(ConfigError, match="freeze-layers 9 is larger than the model, which has 2 layers"):
+        finetune(TrainConfig(model="tiny-nt", data=EXAMPLE, method="freeze", freeze_layers=9, output=str(output),
+                             **FAST))
+    assert not (output / "hubtune.json").exists()
+
+
+def test_existing_run_is_not_overwritten_by_accident(lora_run: Run):
+    with pytest.raises(ConfigError, match="already holds a finished run"):
+        finetune(TrainConfig(model="tiny-nt", data=EXAMPLE, output=str(lora_run.path), **FAST))
+    assert (lora_run.path / "hubtune.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"method": "adapterx"}, ConfigError, "Unknown method 'adapterx'"),
+        ({"lr": -1.0}, ConfigError, "--lr must be a non-negative"),
+        ({"lora_r": 0}, ConfigError, "--lora-r must be a positive"),
+        ({"max_length": 0}, ConfigError, "--max-length must be at least 2"),
+        ({"model": "./no/such/model"}, ModelError, "neither a built-in tiny model"),
+        ({"data": "/nonexistent/task"}, DataError, "/nonexistent/task"),
+        ({"lora_targets": ["Wqkv"]}, ConfigError, "Wqkv do not exist"),
+    ],
+)
+def test_bad_settings_raise_named_errors(tmp_path: Path, options, error, message):
+    config = {"model": "tiny-nt", "data": EXAMPLE, "output": str(tmp_path / "x"), **FAST, **options}
+    with pytest.raises(error, match=message):
+        finetune(TrainConfig(**config))
+    assert not (tmp_path / "x" / "hubtune.json").exists()
+
+
+def test_runs_under_accelerate_launch_with_two_processes(tmp_path: Path):
+    """Two CPU processes (gloo) train one model through accelerate; only the main process writes the run folder."""
+    output = tmp_path / "ddp"
+    env = {**os.environ, "HUBTUNE_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"}
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+        "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "hubtune.cli", "train", "--data", EXAMPLE,
+        "--max-steps", "6", "--eval-steps", "3", "--max-rows", "120", "--output", str(output), "--no-baselines",
+    ]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = Run(output)
+    assert run.info["world_size"] == 2
+    assert run.metrics["finetuned"]["test"]["n"] == run.info["split_sizes"]["test"]
