@@ -342,6 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .progress import progress_enabled
+
+    if not progress_enabled():
+        # transformers and huggingface_hub read this when first imported: no bars in logs and CI output.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         return int(args.func(args) or 0)
     except HubtuneError as exc:

@@ -483,7 +483,6 @@ def write_report(plan: GridPlan) -> Path:
     for stale in out.glob("*.png"):
         stale.unlink()  # plots of tasks/models no longer in the grid must not linger (a card attaches every PNG)
 
-    sections: list[str] = []
     plots: dict[str, list[str]] = {}
     layer_curves: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for task_key in plan.tasks:

@@ -112,7 +112,7 @@ def _reload_in_fresh_process(url: str, token: str, repo_id: str, sequences: list
 
 
 def run_demo(output: Path, max_steps: int = 300, model: str = "tiny-nt", use_hub: bool = True,
-             serve_space: bool = False) -> int:
+             serve_space: bool = False, *, max_rows: int | None = None) -> int:
     """Run the offline demo; returns the process exit code (0 on success).
 
     Args:
@@ -121,6 +121,7 @@ def run_demo(output: Path, max_steps: int = 300, model: str = "tiny-nt", use_hub
         model: the base model: a tiny stand-in (default) or any model name `hubtune train` accepts.
         use_hub: also push to a local hub and reload from it in a fresh process.
         serve_space: serve the Space against the demo's hub afterwards (not available yet).
+        max_rows: use at most this many sequences per split (quicker, for smoke tests).
     """
     # Uploads to the local hub use git-LFS; this must be set before huggingface_hub is first imported.
     os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
@@ -137,7 +138,8 @@ def run_demo(output: Path, max_steps: int = 300, model: str = "tiny-nt", use_hub
         # The Trainer prints a dict per logging step on stdout; keep stdout for the readable summary.
         with contextlib.redirect_stdout(trainer_log):
             run = finetune(model=model, data=str(data_dir), method="lora", lr=2e-3, max_steps=max_steps,
-                           eval_steps=max(1, max_steps // 10), output=str(output / "run"), overwrite=True)
+                           eval_steps=max(1, max_steps // 10), output=str(output / "run"), overwrite=True,
+                           max_rows=max_rows)
     except BaseException:
         sys.stderr.write(trainer_log.getvalue())
         raise

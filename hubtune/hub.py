@@ -333,12 +333,30 @@ def publish_base(folder: Path, repo_id: str, *, origin: str, token: str | None =
     operations.append(CommitOperationAdd(README, str(card).encode("utf-8")))
     ep = _endpoint(api)
     with _hub_errors(f"publish the base model as {repo_id}", ep, repo_id=repo_id), _lfs_uploads_for(ep):
+        _refuse_foreign_repo(api, repo_id, token, ep)
         api.create_repo(repo_id, private=private, exist_ok=True, token=token)
         commit = api.create_commit(
             repo_id, operations, commit_message=f"Publish base model {public_source(origin)} for hubtune adapters",
             token=token,
         )
     return commit.oid
+
+
+def _refuse_foreign_repo(api, repo_id: str, token: str | None, endpoint: str) -> None:
+    """Never overwrite a repo that hubtune did not publish as a base (it may hold someone's real model)."""
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    try:
+        info = api.model_info(repo_id, token=token)
+    except RepositoryNotFoundError:
+        return
+    files = {s.rfilename for s in info.siblings or []} - {".gitattributes"}
+    tags = set(info.tags or [])
+    if files and "hubtune-base" not in tags:
+        raise HubError(
+            f"{repo_id} already exists on {endpoint} and was not published by hubtune as a base model, so the run's "
+            "base is not copied over it. Pass --base-repo (base_repo=...) with the repo id where the base lives."
+        )
 
 
 def _prepare_base(api, token: str, run: Run, namespace: str, repo_id: str, base_repo: str | None,

@@ -35,7 +35,7 @@ from .evaluate import (
     predict_logits,
     softmax,
 )
-from .methods import MethodConfig, ProbeConfig, count_layers, make_method, trainable_parameters
+from .methods import MethodConfig, ProbeConfig, make_method, trainable_parameters
 from .progress import info
 from .run import (
     BASE_PROBE_FILE,
@@ -448,6 +448,13 @@ def finetune(config: TrainConfig | None = None, **kwargs: Any) -> Run | None:
 
     resolved = resolve_model(config.model, revision=config.revision)
     family = resolved.family
+    n_layers = resolved.config.get("num_hidden_layers")
+    if config.method == "freeze" and config.freeze_layers is not None and n_layers is not None:
+        if config.freeze_layers > n_layers:
+            raise ConfigError(
+                f"--freeze-layers {config.freeze_layers} is larger than the model, which has {n_layers} layers. "
+                f"Use a value from 0 to {n_layers} (all layers frozen = only the head trains)."
+            )
     tokenizer = load_tokenizer(config.model, resolved=resolved, trust_remote_code=config.trust_remote_code)
     longest = max(len(s) for s in task.splits["train"].sequences)
     max_length = config.max_length or family.default_max_length(longest)
@@ -473,13 +480,6 @@ def finetune(config: TrainConfig | None = None, **kwargs: Any) -> Run | None:
         set_seed(config.seed_list[0])
         base_model = load_base_model(config.model, len(task.label_names), label_names=task.label_names,
                                      resolved=resolved, trust_remote_code=config.trust_remote_code)
-        if config.freeze_layers is not None and config.method == "freeze":
-            n_layers = count_layers(base_model, family)
-            if config.freeze_layers > n_layers:
-                raise ConfigError(
-                    f"--freeze-layers {config.freeze_layers} is larger than the model, which has {n_layers} layers. "
-                    f"Use a value from 0 to {n_layers}."
-                )
         base_embeddings = {
             split: extract_embeddings(base_model, tokenizer, task.splits[split].sequences, max_length=max_length,
                                       batch_size=config.batch_size * 2, progress=True)

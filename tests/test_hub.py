@@ -304,6 +304,53 @@ def test_push_to_a_branch_and_attach_a_compare_report(pushed, hub_server, tiny_r
         push_run(tiny_run, REPO, token=hub_server.token, compare_report=tmp_path)
 
 
+def test_a_local_folder_base_is_published_by_name_and_never_over_a_foreign_repo(pushed, hub_server, tiny_run,
+                                                                               test_sequences, tmp_path):
+    from huggingface_hub import CommitOperationAdd
+
+    from hubtune.evaluate import softmax
+    from hubtune.models import tiny_model_path
+
+    base_folder = Path(shutil.copytree(tiny_model_path("tiny-nt"), tmp_path / "my lab base"))
+    run = Path(shutil.copytree(tiny_run, tmp_path / "run-on-local-base"))
+    info = json.loads((run / "hubtune.json").read_text())
+    info["base_model"] = str(base_folder)
+    (run / "hubtune.json").write_text(json.dumps(info))
+    push_run(run, "alice/local-base-adapter", token=hub_server.token)
+    pushed_info = json.loads(Path(api().hf_hub_download("alice/local-base-adapter", "hubtune.json")).read_text())
+    assert pushed_info["base_model"] == "alice/my-lab-base"
+    assert pushed_info["base_model_origin"] == "my lab base"  # the folder's name, not its path
+    assert str(tmp_path) not in json.dumps(pushed_info)
+    probs = load_classifier("alice/local-base-adapter").predict_proba(test_sequences)
+    np.testing.assert_allclose(probs, softmax(own_logits(tiny_run, test_sequences)), atol=1e-5)
+
+    # a repo of that name that hubtune did not publish is left alone
+    api().create_repo("alice/someone-elses-model", token=hub_server.token)
+    api().create_commit("alice/someone-elses-model", [CommitOperationAdd("config.json", b"{}")],
+                        commit_message="a real model", token=hub_server.token)
+    info["base_model"] = str(shutil.copytree(base_folder, tmp_path / "someone-elses-model"))
+    (run / "hubtune.json").write_text(json.dumps(info))
+    with pytest.raises(HubError, match="not published by hubtune"):
+        push_run(run, "alice/other-adapter", token=hub_server.token)
+    assert not api().repo_exists("alice/other-adapter")
+    push_run(run, "alice/other-adapter", token=hub_server.token, base_repo="alice/my-lab-base")
+    adapter_config = json.loads(Path(api().hf_hub_download("alice/other-adapter", "adapter_config.json")).read_text())
+    assert adapter_config["base_model_name_or_path"] == "alice/my-lab-base"
+
+
+def test_repush_removes_stale_hubtune_files_but_keeps_the_users_own(pushed, hub_server, tiny_run):
+    from huggingface_hub import CommitOperationAdd
+
+    repo = "alice/stale-files"
+    push_run(tiny_run, repo, token=hub_server.token)
+    api().create_commit(repo, [CommitOperationAdd("vocab.txt", b"old tokenizer"),
+                               CommitOperationAdd("notes.txt", b"my notes")],
+                        commit_message="manual edit", token=hub_server.token)
+    push_run(tiny_run, repo, token=hub_server.token)
+    files = set(api().list_repo_files(repo))
+    assert "vocab.txt" not in files and "notes.txt" in files
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Bad input: named errors, nothing pushed
 # ---------------------------------------------------------------------------------------------------------------------
@@ -391,7 +438,7 @@ def test_unknown_repo_and_bad_ids_on_load_are_hub_errors(hub_server):
 def test_demo_runs_the_whole_loop_offline(hub_server, tmp_path, capsys):
     from hubtune.demo import run_demo
 
-    assert run_demo(tmp_path / "demo", max_steps=4) == 0
+    assert run_demo(tmp_path / "demo", max_steps=4, max_rows=100) == 0
     out = capsys.readouterr().out
     assert "pushed demo/promoter-lora" in out
     assert "PeftModel.from_pretrained and hubtune.load_classifier" in out

@@ -1,0 +1,467 @@
+"""hubtune Space: classify pasted or uploaded DNA with shared hubtune adapters, side by side with the pre-trained base.
+
+A thin Gradio client of `hubtune.space_backend` (models stay in memory: one base per base id, adapters switched with
+peft's `set_adapter`). Runs on CPU anywhere and on GPU Spaces (CUDA + half precision, `@spaces.GPU` on ZeroGPU).
+
+Run locally::
+
+    python space/app.py                                   # adapters listed from HF_ENDPOINT (default huggingface.co)
+    HUBTUNE_SPACE_ADAPTERS=user/promoter-lora python space/app.py --port 7860
+
+Named API endpoints (gradio_client): /classify, /compare, /ism, /export_csv (and /run, /explain used by the page).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+try:
+    import hubtune  # noqa: F401
+except ImportError:  # running from a checkout or a Space that ships the package next to this file
+    for _folder in (Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent):
+        if (_folder / "hubtune" / "__init__.py").is_file():
+            sys.path.insert(0, str(_folder))
+            break
+
+try:  # must come before anything initialises CUDA: ZeroGPU patches torch on import
+    import spaces
+
+    GPU: Callable[..., Any] = spaces.GPU
+except ImportError:
+    spaces = None
+
+    def GPU(fn: Callable[..., Any] | None = None, **_kwargs: Any) -> Any:  # noqa: N802 - mirrors spaces.GPU
+        """No-op stand-in for `spaces.GPU` outside Hugging Face Spaces."""
+        return fn if fn is not None else (lambda f: f)
+
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from hubtune.errors import HubtuneError  # noqa: E402
+from hubtune.space_backend import (  # noqa: E402
+    AdapterMeta,
+    Comparison,
+    ModelCache,
+    SpaceBackend,
+    adapters_from_env,
+    escape,
+    figure_ism,
+    figure_probabilities,
+    figure_projection,
+    figure_track,
+    metrics_html,
+    parse_adapter_list,
+    status_html,
+)
+
+log = logging.getLogger("hubtune.space")
+
+TITLE = "hubtune · classify DNA with shared genomic-LM adapters"
+FILE_TYPES = [".fa", ".fasta", ".fna", ".gz", ".txt", ".csv", ".tsv"]
+PLACEHOLDER = ">my_promoter\nTATAAAGGCGCGTACGTTAGC...\n>seq2\nACGTTGCA...\n\n(or one raw sequence per line)"
+CSS = """
+.hubtune-status { padding: 6px 10px; border-radius: 6px; margin: 2px 0; }
+.hubtune-ok { background: #e8f5e9; color: #1b5e20; }
+.hubtune-error { background: #fdecea; color: #8a1c1c; }
+.hubtune-metrics table, .hubtune-adapters table { border-collapse: collapse; font-size: 0.9em; }
+.hubtune-metrics td, .hubtune-metrics th, .hubtune-adapters td, .hubtune-adapters th {
+  border: 1px solid #ddd; padding: 3px 8px; }
+.hubtune-adapters .base-row td { background: #f3f4f6; font-weight: 600; }
+"""
+INTRO = """
+# hubtune: classify DNA with shared adapters
+Paste sequences (one per line, or FASTA with ids) or upload a file, pick one or more hubtune adapters, and see each
+fine-tuned model's answer next to the **pre-trained base model's** (the probe head shipped with the adapter). Adapters
+of the same base share one model in memory, so switching between them is instant. *Explain* draws an in-silico
+mutagenesis map and, for long sequences, the per-window score track.
+"""
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Adapter listing
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _default_listing() -> list[Any]:
+    from hubtune.hub import list_adapters
+
+    return list_adapters()
+
+
+def _choices(listing: Sequence[Any], extra: Sequence[str]) -> list[tuple[str, str]]:
+    """Dropdown entries grouped by base model: '[base] repo — task (labels) · test MCC'."""
+    ordered = sorted(listing, key=lambda a: (str(a.base_model or ""), a.repo_id))
+    out = []
+    for info in ordered:
+        mcc = "n/a" if info.test_mcc is None else f"{info.test_mcc:.3f}"
+        base = str(info.base_model or "?").split("/")[-1]
+        out.append((f"[{base}] {info.repo_id} — {info.task or '?'} ({'/'.join(info.labels)}) · test MCC {mcc}",
+                    info.repo_id))
+    known = {value for _, value in out}
+    out += [(repo, repo) for repo in extra if repo not in known]
+    return out
+
+
+def adapters_overview_html(listing: Sequence[Any], problem: str | None = None) -> str:
+    """The hubtune adapters on the hub, grouped by base model, with labels and test MCC (escaped)."""
+    if problem:
+        return status_html(problem, ok=False)
+    if not listing:
+        return ('<div class="hubtune-adapters"><p>No hubtune adapters found on this hub. Type any adapter repo id '
+                "into the picker.</p></div>")
+    groups: dict[str, list[Any]] = {}
+    for info in listing:
+        groups.setdefault(str(info.base_model or "unknown base"), []).append(info)
+    parts = ['<div class="hubtune-adapters"><table><thead><tr><th>adapter</th><th>task</th><th>labels</th>'
+             "<th>method</th><th>test MCC</th></tr></thead><tbody>"]
+    for base in sorted(groups):
+        parts.append(f'<tr class="base-row"><td colspan="5">base: {escape(base)}</td></tr>')
+        for info in sorted(groups[base], key=lambda a: a.repo_id):
+            mcc = "–" if info.test_mcc is None else f"{info.test_mcc:.3f}"
+            parts.append(f"<tr><td>{escape(info.repo_id)}</td><td>{escape(info.task or '')}</td>"
+                         f"<td>{escape(', '.join(info.labels))}</td><td>{escape(info.method or '')}</td>"
+                         f"<td>{mcc}</td></tr>")
+    parts.append("</tbody></table></div>")
+    return "".join(parts)
+
+
+def _list(listing: Callable[[], list[Any]]) -> tuple[list[Any], str | None]:
+    try:
+        return list(listing()), None
+    except HubtuneError as exc:
+        return [], f"Could not list adapters: {exc} You can still type a repo id into the picker."
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The app
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _csv_folder() -> Path:
+    folder = Path(tempfile.gettempdir()) / "hubtune-space-csv"
+    folder.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - 3600
+    for old in folder.glob("*.csv"):  # results are for download right away; keep the folder small
+        try:
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+        except OSError:
+            continue
+    return folder
+
+
+def write_csv(comparison: Comparison) -> str:
+    """Write the comparison table to a fresh CSV file in the temp folder; returns its path."""
+    handle = tempfile.NamedTemporaryFile(prefix="hubtune-predictions-", suffix=".csv", dir=_csv_folder(),
+                                         delete=False)
+    handle.close()
+    return str(comparison.to_csv(handle.name))
+
+
+def _api_error(exc: HubtuneError) -> gr.Error:
+    # Gradio renders error messages as HTML in the page; user text (ids, characters) must not become markup.
+    return gr.Error(html.escape(str(exc), quote=False), print_exception=False)
+
+
+def build_app(
+    backend: SpaceBackend | None = None,
+    *,
+    adapters: Sequence[str] | None = None,
+    listing: Callable[[], list[Any]] | None = None,
+    preload: bool = True,
+    concurrency_limit: int | None = None,
+) -> gr.Blocks:
+    """Build the Space's Blocks (queue configured, not launched).
+
+    Args:
+        backend: the model cache + limits; default: `SpaceBackend()` (limits from HUBTUNE_SPACE_MAX_* variables,
+            cache size from HUBTUNE_SPACE_CACHED_ADAPTERS, default 4).
+        adapters: adapters to preselect and preload; default: HUBTUNE_SPACE_ADAPTERS.
+        listing: returns the adapters to offer (`hubtune.list_adapters` by default).
+        preload: load the preselected adapters now, so the first request does not wait for a download.
+        concurrency_limit: model requests running at once (default HUBTUNE_SPACE_CONCURRENCY or 2); the rest queue.
+    """
+    if backend is None:
+        cached = int(os.environ.get("HUBTUNE_SPACE_CACHED_ADAPTERS", "4"))
+        backend = SpaceBackend(ModelCache(max_adapters=cached, max_bases=max(1, min(cached, 2))))
+    preselected = parse_adapter_list(list(adapters) if adapters is not None else adapters_from_env())
+    listing_fn = listing or _default_listing
+    listed, list_problem = _list(listing_fn)
+    problems = backend.cache.preload(preselected) if preload else []
+    limit = concurrency_limit or int(os.environ.get("HUBTUNE_SPACE_CONCURRENCY", "2"))
+    limits = backend.limits
+
+    # -- model work (on ZeroGPU these get a GPU for their duration) --------------------------------------------------
+    @GPU(duration=120)
+    def gpu_classify(records: list[tuple[str, str]], ids: list[str], with_pca: bool):
+        comparison = backend.classify(records, ids)
+        projection = backend.project(records, ids[0]) if with_pca else None
+        return comparison, projection
+
+    @GPU(duration=120)
+    def gpu_explain(record: tuple[str, str], adapter: str):
+        track = backend.window_track(record, adapter)
+        ism = backend.ism(record, adapter) if len(record[1]) <= limits.max_ism_bp else None
+        return ism, track
+
+    @GPU(duration=120)
+    def gpu_ism(sequence: str, adapter: str):
+        return backend.ism(sequence, adapter)
+
+    # -- page handlers -------------------------------------------------------------------------------------------------
+    def validate(text: str | None, file: str | None) -> str:
+        if not (text and text.strip()) and not file:
+            return ""
+        try:
+            records = backend.parse(text, file)
+        except HubtuneError as exc:
+            return status_html(str(exc), ok=False)
+        total = sum(len(s) for _, s in records)
+        longest = max(len(s) for _, s in records)
+        return status_html(f"{len(records)} sequence(s), {total:,} bp in total (longest {longest:,} bp).", ok=True)
+
+    def examples_for(chosen: list[str] | None):
+        samples: list[list[str]] = []
+        labels: list[str] = []
+        notes = []
+        for repo in parse_adapter_list(chosen)[: limits.max_adapters_per_request]:
+            try:
+                meta: AdapterMeta = backend.cache.meta(repo)
+            except HubtuneError as exc:
+                notes.append(str(exc))
+                continue
+            if not meta.examples:
+                notes.append(f"{repo} ships no example sequences.")
+                continue
+            if len(meta.examples) > 1:
+                samples.append([meta.examples_fasta()])
+                labels.append(f"all {len(meta.examples)} examples of {repo.split('/')[-1]}")
+            for seq_id, seq in meta.examples:
+                samples.append([f">{seq_id}\n{seq}\n"])
+                labels.append(seq_id)
+        note = " ".join(notes)
+        return (gr.Dataset(samples=samples or [[""]], sample_labels=labels or [""], visible=bool(samples)),
+                status_html(note, ok=True) if note else "")
+
+    def refresh():
+        fresh, problem = _list(listing_fn)
+        return gr.Dropdown(choices=_choices(fresh, preselected)), adapters_overview_html(fresh, problem)
+
+    def run(text: str | None, file: str | None, chosen: list[str] | None):
+        cleared = ("", None, None, None, None, gr.Dropdown(choices=[], value=None), gr.skip(), [])
+        try:
+            start = time.perf_counter()
+            records = backend.parse(text, file)
+            ids = parse_adapter_list(chosen)
+            comparison, projection = gpu_classify(records, ids, True)
+        except HubtuneError as exc:
+            return (status_html(str(exc), ok=False), *cleared)
+        seconds = time.perf_counter() - start
+        parts = [f"Classified {len(records)} sequence(s) with {len(comparison.predictions)} adapter(s) in "
+                 f"{seconds:.1f} s."]
+        for pred in comparison.predictions:
+            if pred.agree is not None:
+                parts.append(f"{pred.repo_id.split('/')[-1]} and its base agree on {sum(pred.agree)}/{len(pred.agree)}.")
+        picks = [(f"{seq_id} ({len(seq):,} bp)", str(i)) for i, (seq_id, seq) in enumerate(records)]
+        adapters_now = [p.repo_id for p in comparison.predictions]
+        return (
+            status_html(" ".join(parts), ok=True),
+            metrics_html(comparison.metas),
+            comparison.to_dataframe(),
+            write_csv(comparison),
+            figure_probabilities(comparison),
+            figure_projection(projection) if projection is not None else None,
+            gr.Dropdown(choices=picks, value="0"),
+            gr.Dropdown(choices=adapters_now, value=adapters_now[0]),
+            [list(r) for r in records],
+        )
+
+    def explain(records: list[list[str]] | None, pick: str | None, adapter: str | None):
+        if not records:
+            return status_html("Classify some sequences first, then pick one to explain.", ok=False), None, None
+        try:
+            index = int(pick) if pick is not None else 0
+            seq_id, seq = records[index]
+        except (ValueError, IndexError, TypeError):
+            return status_html("Pick a sequence from the list.", ok=False), None, None
+        if not adapter:
+            return status_html("Pick an adapter to explain with.", ok=False), None, None
+        try:
+            start = time.perf_counter()
+            ism, track = gpu_explain((seq_id, seq), adapter)
+        except HubtuneError as exc:
+            return status_html(str(exc), ok=False), None, None
+        seconds = time.perf_counter() - start
+        notes = []
+        if ism is None:
+            notes.append(f"{seq_id} is {len(seq):,} bp; in-silico mutagenesis is limited to {limits.max_ism_bp:,} bp, "
+                         "so only the score track is shown.")
+        else:
+            target = ism.label_names[ism.target]
+            notes.append(f"In-silico mutagenesis of {seq_id}: {3 * len(seq):,} variants, ΔP({target}) per base; "
+                         f"P({target}) = {ism.reference[ism.target]:.3f}.")
+        many = len(track.starts) > 1
+        if not many:
+            notes.append("The sequence fits one model window, so there is no per-window track.")
+        notes.append(f"({seconds:.1f} s)")
+        return (status_html(" ".join(notes), ok=True), figure_ism(ism) if ism is not None else None,
+                figure_track(track) if many else None)
+
+    # -- API-only handlers (errors become gr.Error, which gradio_client raises as AppError) ------------------------------
+    def classify(sequences: str, adapter: str) -> dict:
+        """Classify DNA (raw lines or FASTA) with one adapter; each sequence's label and probabilities, the base
+        model's answer and whether they agree."""
+        try:
+            comparison, _ = gpu_classify(backend.parse(sequences), parse_adapter_list(adapter)[:1], False)
+        except HubtuneError as exc:
+            raise _api_error(exc) from None
+        return comparison.to_dict()
+
+    def compare(sequences: str, adapters: list[str]) -> dict:
+        """Classify DNA with several adapters of the same task: one column set per adapter next to the base model."""
+        try:
+            comparison, _ = gpu_classify(backend.parse(sequences), parse_adapter_list(adapters), False)
+        except HubtuneError as exc:
+            raise _api_error(exc) from None
+        return comparison.to_dict()
+
+    def ism(sequence: str, adapter: str) -> dict:
+        """In-silico mutagenesis of one sequence: change in P(predicted class) for every position x base (A,C,G,T)."""
+        try:
+            return gpu_ism(sequence, adapter).to_dict()
+        except HubtuneError as exc:
+            raise _api_error(exc) from None
+
+    def export_csv(sequences: str, adapters: str):
+        """The comparison table as a CSV file (adapters: comma-separated repo ids)."""
+        try:
+            comparison, _ = gpu_classify(backend.parse(sequences), parse_adapter_list(adapters), False)
+        except HubtuneError as exc:
+            raise _api_error(exc) from None
+        return write_csv(comparison)
+
+    # -- layout ----------------------------------------------------------------------------------------------------
+    with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
+        gr.Markdown(INTRO)
+        if problems:
+            gr.HTML(status_html("Some preselected adapters could not be loaded: " + " | ".join(problems), ok=False))
+        with gr.Row():
+            with gr.Column(scale=3):
+                seq_text = gr.Textbox(label="DNA sequences", lines=8, max_lines=20, placeholder=PLACEHOLDER,
+                                      elem_id="sequences")
+                seq_file = gr.File(label="…or upload FASTA / .fa.gz / .txt / .csv", file_types=FILE_TYPES,
+                                   type="filepath", elem_id="upload", height=90)
+                validation = gr.HTML(elem_id="validation")
+                examples = gr.Dataset(components=[seq_text], samples=[[""]], sample_labels=[""], visible=False,
+                                      label="Examples from the adapter's metadata (click to paste)",
+                                      elem_id="examples")
+                examples_note = gr.HTML()
+            with gr.Column(scale=2):
+                picker = gr.Dropdown(
+                    choices=_choices(listed, preselected), value=preselected, multiselect=True,
+                    allow_custom_value=True, label="Adapters",
+                    info="Grouped by base model, with labels and test MCC. Type any repo id (user/name) and press "
+                         "Enter to add it; choose several adapters of one task to compare them.",
+                    elem_id="adapters",
+                )
+                with gr.Row():
+                    run_button = gr.Button("Classify", variant="primary", elem_id="classify")
+                    refresh_button = gr.Button("Refresh adapter list", size="sm")
+                with gr.Accordion("Adapters on this hub", open=False):
+                    overview = gr.HTML(adapters_overview_html(listed, list_problem))
+                gr.Markdown(
+                    f"Limits per request: {limits.max_sequences:,} sequences, {limits.max_total_bp:,} bp in total, "
+                    f"{limits.max_sequence_bp:,} bp per sequence; mutagenesis up to {limits.max_ism_bp:,} bp."
+                )
+        status = gr.HTML(elem_id="status")
+        metrics = gr.HTML(elem_id="metrics")
+        table = gr.Dataframe(label="Results: fine-tuned vs pre-trained base", interactive=False, wrap=True,
+                             elem_id="results", max_height=480, buttons=["copy", "fullscreen"])
+        csv_file = gr.File(label="Download the table (CSV)", interactive=False, elem_id="csv")
+        with gr.Row():
+            prob_plot = gr.Plot(label="Class probabilities", format="png", elem_id="prob-plot")
+            pca_plot = gr.Plot(label="Embeddings: base vs fine-tuned (PCA)", format="png", elem_id="pca-plot")
+        gr.Markdown("### Explain one sequence")
+        with gr.Row():
+            seq_pick = gr.Dropdown(label="Sequence", choices=[], interactive=True, elem_id="pick")
+            explain_adapter = gr.Dropdown(label="Adapter", choices=preselected,
+                                          value=preselected[0] if preselected else None, interactive=True)
+            explain_button = gr.Button("Explain", elem_id="explain")
+        explain_status = gr.HTML(elem_id="explain-status")
+        ism_plot = gr.Plot(label="In-silico mutagenesis (Δ probability per position × base)", format="png",
+                           elem_id="ism-plot")
+        track_plot = gr.Plot(label="Per-window score track", format="png", elem_id="track-plot")
+        records_state = gr.State([])
+
+        # Cheap page events: no queue, not part of the API.
+        quiet = {"api_visibility": "private", "queue": False, "show_progress": "hidden"}
+        seq_text.change(validate, [seq_text, seq_file], validation, trigger_mode="always_last", **quiet)
+        seq_file.change(validate, [seq_text, seq_file], validation, **quiet)
+        examples.click(lambda sample: sample[0] if sample else "", [examples], [seq_text], **quiet)
+        picker.change(examples_for, [picker], [examples, examples_note], api_visibility="private")
+        demo.load(examples_for, [picker], [examples, examples_note], api_visibility="private")
+        refresh_button.click(refresh, None, [picker, overview], api_visibility="private")
+
+        model = {"concurrency_limit": limit, "concurrency_id": "model"}
+        run_button.click(
+            run, [seq_text, seq_file, picker],
+            [status, metrics, table, csv_file, prob_plot, pca_plot, seq_pick, explain_adapter, records_state],
+            api_name="run", api_visibility="undocumented", **model,
+        )
+        explain_button.click(explain, [records_state, seq_pick, explain_adapter],
+                             [explain_status, ism_plot, track_plot], api_name="explain",
+                             api_visibility="undocumented", **model)
+
+        gr.api(classify, api_name="classify", **model)
+        gr.api(compare, api_name="compare", **model)
+        gr.api(ism, api_name="ism", **model)
+        csv_sequences = gr.Textbox(visible=False)
+        csv_adapters = gr.Textbox(visible=False)
+        csv_out = gr.File(visible=False)
+        csv_trigger = gr.Button(visible=False)
+        csv_trigger.click(export_csv, [csv_sequences, csv_adapters], [csv_out], api_name="export_csv",
+                          api_description=export_csv.__doc__, **model)
+
+    demo.queue(default_concurrency_limit=limit, max_size=int(os.environ.get("HUBTUNE_SPACE_QUEUE_SIZE", "64")))
+    return demo
+
+
+def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> Any:
+    """Serve the app (styles included); with `block=False` return once the server is up."""
+    return demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, css=CSS,
+                       show_error=False, quiet=not block, ssr_mode=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: `python space/app.py [--host H] [--port P] [--adapters a,b]`."""
+    parser = argparse.ArgumentParser(description=TITLE)
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        help="interface to bind (0.0.0.0 in a container); default GRADIO_SERVER_NAME or 127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
+    parser.add_argument("--adapters", default=None, help="comma-separated adapter repo ids to preselect and preload "
+                        "(default: HUBTUNE_SPACE_ADAPTERS)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    adapters = parse_adapter_list(args.adapters) if args.adapters is not None else None
+    try:
+        demo = build_app(adapters=adapters)
+    except HubtuneError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    launch(demo, host=args.host, port=args.port, block=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""The `hubtune` command line: each command on the bundled task, and bad input answered with exit 2, no traceback."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hubtune.cli import main
+from hubtune.data import example_task_path
+
+EXAMPLE = str(example_task_path())
+GUE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "GUE"
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory) -> Path:
+    output = tmp_path_factory.mktemp("cli") / "run"
+    code = main(["train", "--model", "tiny-nt", "--data", EXAMPLE, "--method", "lora", "--max-steps", "8",
+                 "--eval-steps", "4", "--max-rows", "160", "--output", str(output)])
+    assert code == 0
+    return output
+
+
+def test_train_prints_comparison_and_writes_run(cli_run: Path, capsys):
+    assert (cli_run / "hubtune.json").is_file()
+    metrics = json.loads((cli_run / "metrics.json").read_text())
+    assert set(metrics) >= {"finetuned", "probe", "kmer"}
+
+
+def test_predict_fasta_to_csv(cli_run: Path, tmp_path: Path):
+    fasta = tmp_path / "in.fa"
+    fasta.write_text(">promoter_like\nGCGCGTATAAAAGGCGCGCGTACGATCGATCGGCGCGATCGCG\n>second one\nacgtacgtacgtnnacgt\n")
+    out = tmp_path / "preds.csv"
+    assert main(["predict", str(cli_run), "--input", str(fasta), "--output", str(out)]) == 0
+    rows = list(csv.DictReader(open(out)))
+    assert [r["id"] for r in rows] == ["promoter_like", "second"]
+    assert set(rows[0]) == {"id", "label", "p_background", "p_promoter", "windows"}
+    assert abs(float(rows[0]["p_background"]) + float(rows[0]["p_promoter"]) - 1) < 1e-5
+
+
+def test_evaluate_on_other_data(cli_run: Path, capsys):
+    assert main(["evaluate", str(cli_run), "--data", EXAMPLE, "--max-rows", "60", "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert set(results) == {"train", "dev", "test"}
+    assert results["test"]["n"] == 60
+
+
+def test_data_command_reports_stats_and_leakage(capsys):
+    assert main(["data", EXAMPLE]) == 0
+    out = capsys.readouterr().out
+    assert "train" in out and "800 sequences" in out
+    assert "leakage" in out
+
+
+@pytest.mark.skipif(not GUE.is_dir(), reason="the GUE benchmark copy (../shared/data/GUE) is not on this machine")
+def test_data_command_finds_gue_leak(capsys):
+    assert main(["data", str(GUE / "prom" / "prom_core_all")]) == 0
+    assert "42 distinct test sequences also occur in train (exact" in capsys.readouterr().out
+
+
+def test_probe_layers_writes_plot_and_table(tmp_path: Path, capsys):
+    out = tmp_path / "probe"
+    assert main(["probe-layers", "--model", "tiny-nt", "--data", EXAMPLE, "--max-rows", "120", "--output", str(out)]) == 0
+    rows = list(csv.DictReader(open(out / "layer_probe.csv")))
+    assert [int(r["layer"]) for r in rows] == [0, 1, 2]  # embeddings + 2 layers of tiny-nt
+    assert (out / "layer_probe.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["train", "--data", "/nonexistent/task"], "/nonexistent/task"),
+        (["train", "--data", EXAMPLE, "--method", "bogus"], "Unknown method 'bogus'"),
+        (["train", "--data", EXAMPLE, "--method", "freeze", "--freeze-layers", "7"], "larger than the model"),
+        (["train", "--data", EXAMPLE, "--model", "./not/a/model"], "neither a built-in tiny model"),
+        (["train", "--data", EXAMPLE, "--lr", "-0.1"], "--lr must be a non-negative"),
+        (["predict", "/nonexistent/run", "--input", EXAMPLE + "/test.csv"], None),
+    ],
+)
+def test_bad_input_exits_2_with_one_paragraph(args, fragment, tmp_path: Path):
+    env = {**os.environ, "HUBTUNE_NO_PROGRESS": "1"}
+    command = [sys.executable, "-m", "hubtune.cli", *args]
+    if args[0] == "train":
+        command += ["--output", str(tmp_path / "out")]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "hubtune: error: " in result.stderr
+    if fragment:
+        assert fragment in " ".join(result.stderr.split())
+    assert not (tmp_path / "out" / "hubtune.json").exists()
+
+
+def test_help_for_every_command():
+    for command in ("train", "data", "evaluate", "predict", "probe-layers", "demo", "push", "card", "compare"):
+        result = subprocess.run([sys.executable, "-m", "hubtune.cli", command, "--help"], capture_output=True, text=True)
+        assert result.returncode == 0 and "usage: hubtune" in result.stdout
+    result = subprocess.run([sys.executable, "-m", "hubtune.cli", "train", "--help"], capture_output=True, text=True)
+    for flag in ("--model", "--data", "--method", "--output", "--epochs", "--max-steps", "--lr", "--batch-size",
+                 "--max-length", "--seed", "--seeds", "--lora-r", "--lora-alpha", "--lora-targets", "--freeze-layers",
+                 "--dedup", "--trust-remote-code"):
+        assert flag in result.stdout
