@@ -156,18 +156,17 @@ def _tidy(text: str) -> str:
     return "\n".join(out).strip() + "\n"
 
 
-def _template_path(name: str) -> Path:
+def _template(name: str):
     resource = importlib.resources.files(TEMPLATE_PACKAGE).joinpath(name)
     if not resource.is_file():
         raise ConfigError(f"The card template {name} is missing from the hubtune installation (package hubtune.cards).")
-    return Path(str(resource))
+    return resource
 
 
 def _render_template(name: str, card_data, context: dict[str, Any]):
     from huggingface_hub import ModelCard
 
-    template = _template_path(name)
-    with importlib.resources.as_file(template) as path:
+    with importlib.resources.as_file(_template(name)) as path:
         card = ModelCard.from_template(card_data, template_path=str(path), **context)
     card.text = "\n" + _tidy(card.text)
     return card

@@ -161,7 +161,8 @@ def _kept_checkpoints(run: Run, logs: dict[str, SeedCurve]) -> list[dict[str, An
 
 
 def _kept_text(kept: list[dict[str, Any]]) -> str:
-    parts = [f"step {k['best_step']} of {k['last_step']}" for k in kept if k.get("best_step") is not None]
+    parts = [f"seed {k['seed']} step {k['best_step']} of {k['last_step']}" for k in kept
+             if k.get("best_step") is not None]
     if not parts:
         return ""
     return "kept checkpoint (best dev MCC): " + ", ".join(parts)

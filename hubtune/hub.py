@@ -370,18 +370,23 @@ def _prepare_base(api, token: str, run: Run, namespace: str, repo_id: str, base_
         return _Base(base_repo, info.sha)
     folder = _local_base_folder(origin)
     if folder is None:
-        from huggingface_hub.errors import RepositoryNotFoundError
+        from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
+        trained_on = run.info.get("base_model_revision")
         with _hub_errors(f"find the base model {origin}", ep, repo_id=origin):
             try:
-                info = api.model_info(origin, token=token)
+                info = api.model_info(origin, revision=trained_on, token=token)
             except RepositoryNotFoundError:
                 raise HubError(
                     f"The run's base model {origin} is not on {ep}, so an adapter pushed there could not be loaded. "
                     "Publish the base there first and pass --base-repo (base_repo=...) with its repo id."
                 ) from None
-        revision = run.info.get("base_model_revision") or info.sha
-        return _Base(origin, revision)
+            except RevisionNotFoundError:
+                raise HubError(
+                    f"The run was trained on revision {trained_on} of {origin}, which {ep} does not have. Push to "
+                    "the hub the base came from, or pass --base-repo with a repo that holds those weights."
+                ) from None
+        return _Base(origin, trained_on or info.sha)
     target = default_base_repo(origin, namespace)
     if target == repo_id:
         raise HubError(
@@ -464,6 +469,9 @@ def push_run(
             f"Push to {user}/{repo_id.split('/')[1]} or use a token of {namespace!r}."
         )
 
+    # Render once before anything is published, so a card problem cannot leave a base pushed without its adapter.
+    render_run_card(run, repo_id, base_repo or default_base_repo(run.base_model, namespace), compare_report,
+                    CardOptions())
     base = _prepare_base(api, token, run, namespace, repo_id, base_repo, private)
     run_tokenizer = [name for name in TOKENIZER_FILES if (run.path / name).is_file()]
     if run.method in ("full", "freeze"):
@@ -479,7 +487,9 @@ def push_run(
         adapter_config = json.loads((run.path / ADAPTER_CONFIG).read_text())
         adapter_config["base_model_name_or_path"] = base.repo_id
         adapter_config["revision"] = base.revision
-        files[ADAPTER_CONFIG] = _json_bytes(adapter_config)
+        files[ADAPTER_CONFIG] = _json_bytes(_scrub_paths(adapter_config))
+    elif run.method in ("full", "freeze"):
+        files[MODEL_CONFIG] = _json_bytes(_scrub_paths(json.loads((run.path / MODEL_CONFIG).read_text())))
     files[INFO_FILE] = _json_bytes(public_run_info(run.info, base_repo=base.repo_id, base_revision=base.revision))
     for name in (METRICS_FILE, LEAKAGE_FILE, TRAINING_LOG_FILE, BASE_PROBE_FILE):
         if (run.path / name).is_file():
@@ -488,7 +498,7 @@ def push_run(
         for name in run_tokenizer:
             files[name] = run.path / name
     card = render_run_card(run, repo_id, base.repo_id, compare_report,
-                   CardOptions(base_revision=base.revision, tokenizer_in_repo=push_tokenizer))
+                           CardOptions(base_revision=base.revision, tokenizer_in_repo=push_tokenizer))
     files[README] = str(card).encode("utf-8")
     if compare:
         for plot in compare["plots"]:

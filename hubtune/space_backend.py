@@ -614,7 +614,7 @@ class Comparison:
 
     def columns(self) -> list[str]:
         """Table columns: id, length, windows, then per adapter: label, p(class)..., base label, base p(...), agree."""
-        cols = ["id", "length_bp", "windows"]
+        cols = ["id", "bp", "windows"]
         for name in _short_names([p.repo_id for p in self.predictions]):
             cols.append(f"{name}: label")
             cols += [f"{name}: p({c})" for c in self.label_names]
@@ -653,10 +653,7 @@ class Comparison:
 
     def to_csv(self, path: str | Path) -> Path:
         """Write the table as CSV (full precision; cells that a spreadsheet would run as formulas are defused)."""
-        frame = self.to_dataframe(digits=None)
-        for col in frame.columns:
-            if frame[col].dtype == object:
-                frame[col] = frame[col].map(csv_safe)
+        frame = self.to_dataframe(digits=None).map(csv_safe)
         path = Path(path)
         frame.to_csv(path, index=False)
         return path
@@ -665,7 +662,7 @@ class Comparison:
         """JSON-ready: label names, adapters, columns and rows, plus per-sequence records for API users."""
         sequences = []
         for i, (seq_id, seq) in enumerate(self.records):
-            item: dict[str, Any] = {"id": seq_id, "length_bp": len(seq), "windows": len(self.predictions[0].tracks[i]),
+            item: dict[str, Any] = {"id": seq_id, "bp": len(seq), "windows": len(self.predictions[0].tracks[i]),
                                     "adapters": {}}
             for pred in self.predictions:
                 entry: dict[str, Any] = {
@@ -1080,7 +1077,8 @@ def figure_projection(projection: Projection):
         ax.set_ylabel(f"PC2 ({var[1]:.0%})")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, title="predicted", title_fontsize=8)
-    fig.suptitle(f"embeddings of the batch (PCA) — {Path(projection.repo_id).name}", fontsize=10)
+    fig.suptitle(f"embeddings of the batch (PCA), {Path(projection.repo_id).name}: pre-trained vs fine-tuned",
+                 fontsize=10)
     return fig
 
 
@@ -1101,7 +1099,7 @@ def figure_ism(result: IsmResult):
         heat.set_xticks(range(length), list(result.sequence), fontsize=7, fontfamily="monospace")
     else:
         heat.set_xlabel("position (bp)")
-    fig.colorbar(image, ax=heat, label=f"Δ P({result.label_names[result.target]})", shrink=0.9)
+    fig.colorbar(image, ax=[top, heat], label=f"Δ P({result.label_names[result.target]})", shrink=0.8)
     target = result.label_names[result.target]
     fig.suptitle(f"in-silico mutagenesis of {result.seq_id[:40]} — P({target}) = "
                  f"{result.reference[result.target]:.3f}", fontsize=10)

@@ -17,11 +17,15 @@ import math
 import os
 import shutil
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+# peft calls a transformers property that transformers 5 deprecates; nothing a user can act on.
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 from .errors import ConfigError, DataError
 from .evaluate import (
@@ -259,6 +263,7 @@ class SeedResult:
     best_step: int | None = None
     probe_head: Any = None  # LinearHead for the probe method
     train_metrics: dict[str, Any] | None = None
+    method: MethodConfig | None = None  # as applied (resolved LoRA targets, freeze depth)
 
 
 def _world() -> tuple[int, int]:
@@ -348,6 +353,7 @@ def _train_one_seed(
 
     callbacks = [EarlyStoppingCallback(early_stopping_patience=config.patience)] if config.patience else []
     trainer_cls = _weighted_trainer_class(class_weights)
+    from transformers.trainer_callback import PrinterCallback
     trainer = trainer_cls(
         model=model,
         args=args,
@@ -358,6 +364,9 @@ def _train_one_seed(
         compute_metrics=trainer_metrics,
         callbacks=callbacks,
     )
+    # Keep stdout for results: the Trainer's raw log dicts become short lines on stderr.
+    trainer.remove_callback(PrinterCallback)
+    trainer.add_callback(_log_lines_callback())
     resume_from = _last_checkpoint(Path(args.output_dir)) if config.resume else None
     if resume_from:
         info(f"resuming seed {seed} from {resume_from}")
@@ -373,7 +382,7 @@ def _train_one_seed(
         # best-checkpoint restore of modules_to_save is not reliable, and the saved files are what gets shared.
         from peft import PeftModel
 
-        best_dir = work_dir / f"best-seed-{seed}"
+        best_dir = work_dir / "checkpoints" / f"best-seed-{seed}"
         model.save_pretrained(str(best_dir), safe_serialization=True)
         base = load_base_model(resolved.name, n_classes, label_names=task.label_names, resolved=resolved,
                                trust_remote_code=config.trust_remote_code)
@@ -387,7 +396,24 @@ def _train_one_seed(
     else:
         scores = {"train": None, "dev": {"mcc": 0.0}, "test": {"mcc": 0.0}}
     return SeedResult(seed, scores["dev"], scores["test"], model, list(trainer.state.log_history), trainable, total,
-                      seconds, best_step=best_step, train_metrics=scores["train"])
+                      seconds, best_step=best_step, train_metrics=scores["train"], method=method)
+
+
+def _log_lines_callback():
+    """A Trainer callback printing one readable line per log event (main process only) to stderr."""
+    from transformers import TrainerCallback
+
+    class LogLines(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not state.is_world_process_zero or not logs:
+                return
+            if "eval_mcc" in logs:
+                info(f"  step {state.global_step}: dev loss {logs.get('eval_loss', float('nan')):.4f}, "
+                     f"dev MCC {logs['eval_mcc']:.3f}")
+            elif "loss" in logs:
+                info(f"  step {state.global_step}: train loss {logs['loss']:.4f}")
+
+    return LogLines()
 
 
 def _has_accelerator() -> bool:
@@ -540,7 +566,7 @@ def finetune(config: TrainConfig | None = None, **kwargs: Any) -> Run | None:
         "base_model": resolved.name,
         "base_model_revision": resolved.revision,
         "method": config.method,
-        "method_config": method.to_dict() if not hasattr(best.model, "peft_config") else _lora_dict(method, best),
+        "method_config": (best.method or method).to_dict(),
         "max_length": max_length,
         "window_bp": window_bp,
         "stride_bp": max(1, window_bp // 2),
@@ -562,15 +588,7 @@ def finetune(config: TrainConfig | None = None, **kwargs: Any) -> Run | None:
     shutil.rmtree(staging / "checkpoints", ignore_errors=True)
     write_json(staging / INFO_FILE, run_info)  # last: its presence marks a complete run
     commit_run_folder(staging, output, overwrite=config.overwrite)
-    run = Run(output)
-    info(f"run folder: {output}")
-    return run
-
-
-def _lora_dict(method: MethodConfig, result: SeedResult) -> dict[str, Any]:
-    data = method.to_dict()
-    data["trainable_parameters"] = result.trainable
-    return data
+    return Run(output)
 
 
 def _write_weights(staging: Path, best: SeedResult, method: MethodConfig, tokenizer, config: TrainConfig,

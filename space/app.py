@@ -74,6 +74,7 @@ CSS = """
 .hubtune-status { padding: 6px 10px; border-radius: 6px; margin: 2px 0; }
 .hubtune-ok { background: #e8f5e9; color: #1b5e20; }
 .hubtune-error { background: #fdecea; color: #8a1c1c; }
+.hubtune-note { color: #6b7280; font-size: 0.9em; margin: 0; }
 .hubtune-metrics table, .hubtune-adapters table { border-collapse: collapse; font-size: 0.9em; }
 .hubtune-metrics td, .hubtune-metrics th, .hubtune-adapters td, .hubtune-adapters th {
   border: 1px solid #ddd; padding: 3px 8px; }
@@ -252,7 +253,7 @@ def build_app(
                 labels.append(seq_id)
         note = " ".join(notes)
         return (gr.Dataset(samples=samples or [[""]], sample_labels=labels or [""], visible=bool(samples)),
-                status_html(note, ok=True) if note else "")
+                f'<p class="hubtune-note">{escape(note)}</p>' if note else "")
 
     def refresh():
         fresh, problem = _list(listing_fn)
@@ -278,7 +279,7 @@ def build_app(
         return (
             status_html(" ".join(parts), ok=True),
             metrics_html(comparison.metas),
-            comparison.to_dataframe(),
+            comparison.to_dataframe(digits=3),
             write_csv(comparison),
             figure_probabilities(comparison),
             figure_projection(projection) if projection is not None else None,
@@ -288,20 +289,21 @@ def build_app(
         )
 
     def explain(records: list[list[str]] | None, pick: str | None, adapter: str | None):
+        hidden = (gr.Plot(value=None, visible=False), gr.Plot(value=None, visible=False))
         if not records:
-            return status_html("Classify some sequences first, then pick one to explain.", ok=False), None, None
+            return status_html("Classify some sequences first, then pick one to explain.", ok=False), *hidden
         try:
             index = int(pick) if pick is not None else 0
             seq_id, seq = records[index]
         except (ValueError, IndexError, TypeError):
-            return status_html("Pick a sequence from the list.", ok=False), None, None
+            return status_html("Pick a sequence from the list.", ok=False), *hidden
         if not adapter:
-            return status_html("Pick an adapter to explain with.", ok=False), None, None
+            return status_html("Pick an adapter to explain with.", ok=False), *hidden
         try:
             start = time.perf_counter()
             ism, track = gpu_explain((seq_id, seq), adapter)
         except HubtuneError as exc:
-            return status_html(str(exc), ok=False), None, None
+            return status_html(str(exc), ok=False), *hidden
         seconds = time.perf_counter() - start
         notes = []
         if ism is None:
@@ -315,8 +317,11 @@ def build_app(
         if not many:
             notes.append("The sequence fits one model window, so there is no per-window track.")
         notes.append(f"({seconds:.1f} s)")
-        return (status_html(" ".join(notes), ok=True), figure_ism(ism) if ism is not None else None,
-                figure_track(track) if many else None)
+        return (
+            status_html(" ".join(notes), ok=True),
+            gr.Plot(value=figure_ism(ism) if ism is not None else None, visible=ism is not None),
+            gr.Plot(value=figure_track(track) if many else None, visible=many),
+        )
 
     # -- API-only handlers (errors become gr.Error, which gradio_client raises as AppError) ------------------------------
     def classify(sequences: str, adapter: str) -> dict:
@@ -361,7 +366,7 @@ def build_app(
                 seq_text = gr.Textbox(label="DNA sequences", lines=8, max_lines=20, placeholder=PLACEHOLDER,
                                       elem_id="sequences")
                 seq_file = gr.File(label="…or upload FASTA / .fa.gz / .txt / .csv", file_types=FILE_TYPES,
-                                   type="filepath", elem_id="upload", height=90)
+                                   type="filepath", elem_id="upload")
                 validation = gr.HTML(elem_id="validation")
                 examples = gr.Dataset(components=[seq_text], samples=[[""]], sample_labels=[""], visible=False,
                                       label="Examples from the adapter's metadata (click to paste)",
@@ -387,11 +392,12 @@ def build_app(
         status = gr.HTML(elem_id="status")
         metrics = gr.HTML(elem_id="metrics")
         table = gr.Dataframe(label="Results: fine-tuned vs pre-trained base", interactive=False, wrap=True,
-                             elem_id="results", max_height=480, buttons=["copy", "fullscreen"])
+                             elem_id="results", max_height=480, buttons=["copy", "fullscreen"], pinned_columns=1)
         csv_file = gr.File(label="Download the table (CSV)", interactive=False, elem_id="csv")
         with gr.Row():
-            prob_plot = gr.Plot(label="Class probabilities", format="png", elem_id="prob-plot")
-            pca_plot = gr.Plot(label="Embeddings: base vs fine-tuned (PCA)", format="png", elem_id="pca-plot")
+            prob_plot = gr.Plot(label="Class probabilities", format="png", show_label=False, elem_id="prob-plot")
+            pca_plot = gr.Plot(label="Embeddings: base vs fine-tuned (PCA)", format="png", show_label=False,
+                               elem_id="pca-plot")
         gr.Markdown("### Explain one sequence")
         with gr.Row():
             seq_pick = gr.Dropdown(label="Sequence", choices=[], interactive=True, elem_id="pick")
@@ -400,8 +406,9 @@ def build_app(
             explain_button = gr.Button("Explain", elem_id="explain")
         explain_status = gr.HTML(elem_id="explain-status")
         ism_plot = gr.Plot(label="In-silico mutagenesis (Δ probability per position × base)", format="png",
-                           elem_id="ism-plot")
-        track_plot = gr.Plot(label="Per-window score track", format="png", elem_id="track-plot")
+                           show_label=False, visible=False, elem_id="ism-plot")
+        track_plot = gr.Plot(label="Per-window score track", format="png", show_label=False, visible=False,
+                             elem_id="track-plot")
         records_state = gr.State([])
 
         # Cheap page events: no queue, not part of the API.

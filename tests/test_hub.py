@@ -338,6 +338,21 @@ def test_a_local_folder_base_is_published_by_name_and_never_over_a_foreign_repo(
     assert adapter_config["base_model_name_or_path"] == "alice/my-lab-base"
 
 
+def test_a_hub_base_must_exist_on_the_target_hub(pushed, hub_server, tiny_run, tmp_path):
+    run = Path(shutil.copytree(tiny_run, tmp_path / "run-on-hub-base"))
+    info = json.loads((run / "hubtune.json").read_text())
+    info["base_model"] = "InstaDeepAI/nucleotide-transformer-500m-human-ref"
+    (run / "hubtune.json").write_text(json.dumps(info))
+    with pytest.raises(HubError, match="is not on http://127.0.0.1"):
+        push_run(run, "alice/hub-base-adapter", token=hub_server.token)
+    info["base_model"] = "alice/tiny-nt"  # a Hub id that this hub has: used as is, pinned to its current commit
+    (run / "hubtune.json").write_text(json.dumps(info))
+    push_run(run, "alice/hub-base-adapter", token=hub_server.token)
+    adapter_config = json.loads(Path(api().hf_hub_download("alice/hub-base-adapter", "adapter_config.json")).read_text())
+    assert adapter_config["base_model_name_or_path"] == "alice/tiny-nt"
+    assert adapter_config["revision"] == api().model_info("alice/tiny-nt").sha
+
+
 def test_repush_removes_stale_hubtune_files_but_keeps_the_users_own(pushed, hub_server, tiny_run):
     from huggingface_hub import CommitOperationAdd
 

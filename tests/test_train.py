@@ -54,7 +54,7 @@ def test_lora_run_folder_contract(lora_run: Run):
     info = lora_run.info
     assert info["label_names"] == ["background", "promoter"]
     assert info["family"] == "nt" and info["method"] == "lora"
-    assert info["max_length"] == 18  # 100 bp / 6 bp per token + <cls>
+    assert info["max_length"] == 21  # 100 bp = 16 six-mers + 4 single bases + <cls>
     assert {"torch", "transformers", "peft"} <= set(info["versions"])
     assert 0 < info["trainable_parameters"] < info["total_parameters"]
 

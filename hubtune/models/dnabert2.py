@@ -387,6 +387,7 @@ class Dnabert2PreTrainedModel(PreTrainedModel):
 
 
 def model_output(output: Any, return_dict: bool | None, config: PreTrainedConfig) -> Any:
+    """`output` as a ModelOutput, or as a plain tuple when return_dict (or config.return_dict) is False."""
     use_dict = config.return_dict if return_dict is None else return_dict
     return output if use_dict else output.to_tuple()
 
@@ -595,6 +596,7 @@ class LoadReport:
 
     @property
     def ok(self) -> bool:
+        """True when every backbone weight came from the checkpoint and every checkpoint tensor was placed."""
         return not self.missing_keys and not self.unexpected_keys
 
 
@@ -684,6 +686,7 @@ def read_checkpoint(
 
 
 def _read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """One weights file as a flat name -> tensor dict (safetensors, or a pickle opened with weights_only=True)."""
     try:
         if path.name.endswith(".safetensors"):
             from safetensors.torch import load_file
@@ -993,6 +996,26 @@ def seeded_build(seed: int, build: Callable[[], _T]) -> _T:
         return build()
 
 
+def composition_embeddings(weight: torch.Tensor, tokens: list[str], seed: int) -> None:
+    """Overwrite the rows of DNA tokens in `weight` with sums of per-(position, base) random vectors.
+
+    Purely random token vectors carry no sequence content, so only full fine-tuning could learn on a tiny random
+    model. Embeddings built from each token's bases give the tiny stand-in that property of a pre-trained model,
+    so LoRA and layer probing behave on it qualitatively as on the real checkpoint. Special tokens keep theirs.
+    """
+    dna = {index: token for index, token in enumerate(tokens) if token and set(token) <= set("ACGTN")}
+    if not dna:
+        return
+    generator = torch.Generator().manual_seed(seed + 1)
+    longest = max(len(token) for token in dna.values())
+    per_base = torch.randn(longest, 5, weight.shape[1], generator=generator)
+    column = {base: i for i, base in enumerate("ACGTN")}
+    with torch.no_grad():
+        for index, token in dna.items():
+            vector = sum(per_base[position, column[base]] for position, base in enumerate(token))
+            weight[index] = (vector / math.sqrt(len(token))).to(weight.dtype)
+
+
 def build_tiny_dnabert2(
     path: Path,
     seed: int = 0,
@@ -1004,8 +1027,9 @@ def build_tiny_dnabert2(
     vocab_size: int = 512,
 ) -> Path:
     """Write a tiny random DNABERT-2 checkpoint in the published layout: config.json (model_type "bert" + the real
-    auto_map), `pytorch_model.bin` with the remote BertForMaskedLM key names, and a BPE tokenizer. Deterministic
-    for a given seed, fully offline, and no Python files are written."""
+    auto_map), `pytorch_model.bin` with the remote BertForMaskedLM key names, and a BPE tokenizer. Token
+    embeddings are built from each token's bases (see `composition_embeddings`). Deterministic for a given seed,
+    fully offline, and no Python files are written."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     actual_vocab = write_dnabert2_tokenizer(path, seed=seed, vocab_size=vocab_size)
@@ -1035,6 +1059,11 @@ def build_tiny_dnabert2(
     }
     config = Dnabert2Config(**config_kwargs(Dnabert2Config, published))
     model = seeded_build(seed, lambda: Dnabert2ForMaskedLM(config))
+    vocab = json.loads((path / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
+    tokens = [""] * actual_vocab
+    for token, index in vocab.items():
+        tokens[index] = token
+    composition_embeddings(model.bert.embeddings.word_embeddings.weight, tokens, seed)
     # A state dict as the remote BertForMaskedLM saves it: `bert.*` (no pooler) + `cls.predictions.*`, with the
     # tied decoder weight stored under both names.
     state = {name: tensor.detach().clone().contiguous() for name, tensor in model.state_dict().items()}

@@ -33,6 +33,7 @@ from .dnabert2 import (
     ATTN_IMPLEMENTATIONS,
     LoadReport,
     build_native_model,
+    composition_embeddings,
     config_kwargs,
     load_weights_into,
     model_output,
@@ -646,8 +647,9 @@ def build_tiny_ntv2(
 ) -> Path:
     """Write a tiny random NT v2 checkpoint in the published layout: config.json (model_type "esm" + the real
     auto_map), `model.safetensors` with the remote EsmForMaskedLM key names (including the per-layer rotary
-    `inv_freq`, the unused position table and ESM's contact head) and the EsmTokenizer files. Deterministic for a
-    given seed, fully offline, and no Python files are written."""
+    `inv_freq`, the unused position table and ESM's contact head) and the EsmTokenizer files. Token embeddings are
+    built from each token's bases (see `composition_embeddings`). Deterministic for a given seed, fully offline,
+    and no Python files are written."""
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -685,6 +687,7 @@ def build_tiny_ntv2(
 
     def build() -> dict[str, torch.Tensor]:
         model = NTv2ForMaskedLM(config)
+        composition_embeddings(model.esm.embeddings.word_embeddings.weight, ntv2_vocabulary(), seed)
         state = {name: tensor.detach().clone().contiguous() for name, tensor in model.state_dict().items()}
         contact = nn.Linear(num_hidden_layers * num_attention_heads, 1)
         state["esm.contact_head.regression.weight"] = contact.weight.detach().clone()

@@ -44,12 +44,18 @@ class ModelFamily:
     license: str = "other"
     paper: str = ""
     citation: str = ""
+    # k-mer tokenizers (NT) cut a sequence into non-overlapping k-mers and leftover bases become one token each.
+    kmer_leftover_singles: bool = False
     # Extra keyword arguments the family's tokenizer needs.
     tokenizer_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def default_max_length(self, sequence_length_bp: int) -> int:
         """Token budget that covers a sequence of `sequence_length_bp` bases plus the special tokens."""
-        tokens = math.ceil(sequence_length_bp / self.bp_per_token) + self.special_tokens
+        if self.kmer_leftover_singles:
+            k = int(self.bp_per_token)
+            tokens = sequence_length_bp // k + sequence_length_bp % k + self.special_tokens
+        else:
+            tokens = math.ceil(sequence_length_bp / self.bp_per_token) + self.special_tokens
         if self.model_max_tokens is not None:
             tokens = min(tokens, self.model_max_tokens)
         return max(tokens, self.special_tokens + 1)
@@ -120,6 +126,7 @@ FAMILIES: dict[str, ModelFamily] = {
         bp_per_token=6.0,
         special_tokens=1,  # only <cls>
         model_max_tokens=1000,
+        kmer_leftover_singles=True,
         needs_remote_code=False,
         tiny_name="tiny-nt",
         tiny_builder="hubtune.models.tiny:build_tiny_nt",
@@ -140,6 +147,7 @@ FAMILIES: dict[str, ModelFamily] = {
         bp_per_token=6.0,
         special_tokens=1,
         model_max_tokens=2048,
+        kmer_leftover_singles=True,
         needs_remote_code=True,
         native_loader="hubtune.models.ntv2:load_ntv2",
         tiny_name="tiny-ntv2",
