@@ -24,9 +24,6 @@ from typing import Any
 
 import numpy as np
 
-# peft calls a transformers property that transformers 5 deprecates; nothing a user can act on.
-warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-
 from .errors import ConfigError, DataError
 from .evaluate import (
     C_GRID,
@@ -55,6 +52,9 @@ from .run import (
     staging_dir,
     write_json,
 )
+
+# peft calls a transformers property that transformers 5 deprecates; nothing a user can act on.
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 
 @dataclass
