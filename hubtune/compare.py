@@ -481,7 +481,9 @@ def write_report(plan: GridPlan) -> Path:
     memory_kind = kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else None)
     memory_label = MEMORY_LABELS.get(memory_kind or "", "peak memory (MiB)")
     for stale in out.glob("*.png"):
-        stale.unlink()  # plots of tasks/models no longer in the grid must not linger (a card attaches every PNG)
+        # Plots of tasks/models no longer in the grid must not linger: a model card attaches every PNG here.
+        if stale.name == "overview.png" or stale.name.startswith(("mcc_", "params_", "cost_", "layers_", "curves_")):
+            stale.unlink()
 
     plots: dict[str, list[str]] = {}
     layer_curves: dict[str, dict[str, list[dict[str, Any]]]] = {}

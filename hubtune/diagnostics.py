@@ -428,16 +428,19 @@ def _apply_backbone(run: Run, mlm) -> float:
     diff_sq = base_sq = 0.0
     for key in backbone:
         if current[key].is_floating_point():
-            diff_sq += float((tuned[key].float() - current[key].float()).pow(2).sum())
-            base_sq += float(current[key].float().pow(2).sum())
+            before = current[key].detach().float().cpu()
+            diff_sq += float((tuned[key].detach().float().cpu() - before).pow(2).sum())
+            base_sq += float(before.pow(2).sum())
     with torch.no_grad():
-        mlm.load_state_dict({k: tuned[k] for k in backbone}, strict=False)
+        mlm.load_state_dict({k: tuned[k] for k in backbone}, strict=False)  # copies onto the MLM model's device
     del classifier
     return math.sqrt(diff_sq / base_sq) if base_sq > 0 else 0.0
 
 
 def check_forgetting(run: Run, *, max_sequences: int = 256, seed: int = 0, batch_size: int = 32) -> Verdict:
     """Masked-LM loss of the fine-tuned backbone / the pre-trained one, on test sequences and shuffled controls."""
+    import torch
+
     name = "catastrophic forgetting"
     details: dict[str, Any] = {"mask_fraction": MASK_FRACTION, "seed": seed,
                                "thresholds": {"warning": FORGET_WARN, "flag": FORGET_FLAG}}
@@ -448,6 +451,8 @@ def check_forgetting(run: Run, *, max_sequences: int = 256, seed: int = 0, batch
         sequences = _test_sequences(run)[:max_sequences]
         controls = shuffled_controls(sequences, seed=seed)
         mlm = _load_mlm(run)
+        if torch.cuda.is_available():
+            mlm = mlm.to("cuda")
         tokenizer = run.load_tokenizer()
         sets = {"test": sequences, "shuffled": controls}
 

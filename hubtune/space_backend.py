@@ -516,6 +516,11 @@ class ModelCache:
         try:
             base.model.load_adapter(str(meta.folder), adapter_name=name)
         except (RuntimeError, ValueError) as exc:
+            if name in base.model.peft_config:  # injected but not loaded: do not leave a half adapter behind
+                with contextlib.suppress(Exception):
+                    base.model.delete_adapter(name)
+            if base.active is not None:
+                base.model.set_adapter(base.active, inference_mode=True)
             raise _adapter_error(meta, exc) from None
         _prepare(base.model, self.device)  # the new adapter's weights: same device and dtype as the base
         base.model.set_adapter(name, inference_mode=True)
@@ -1054,7 +1059,7 @@ def figure_probabilities(comparison: Comparison, *, max_rows: int = 40):
         title += f" — first {n} of {len(comparison.records)}"
     fig.suptitle(title, fontsize=10)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(labels)), fontsize=8)
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(2, len(labels)), fontsize=8)
     return fig
 
 
@@ -1085,7 +1090,7 @@ def figure_projection(projection: Projection):
 def figure_ism(result: IsmResult):
     """Heatmap of the ISM map (bases x positions) under a per-position importance bar."""
     length = len(result.sequence)
-    fig = _figure(min(18.0, 3.0 + 0.09 * length), 3.6)
+    fig = _figure(min(14.0, 5.0 + 0.06 * length), 3.6)
     top, heat = fig.subplots(2, 1, sharex=True, height_ratios=[1, 2])
     importance = result.importance
     top.bar(np.arange(length), importance, width=1.0, color=np.where(importance >= 0, "#d62728", "#1f77b4"))

@@ -37,7 +37,7 @@ from .evaluate import (
     softmax,
 )
 from .methods import MethodConfig, ProbeConfig, make_method, trainable_parameters
-from .progress import info
+from .progress import info, progress_enabled
 from .run import (
     BASE_PROBE_FILE,
     INFO_FILE,
@@ -335,7 +335,7 @@ def _train_one_seed(
         data_seed=seed,
         train_sampling_strategy="group_by_length",
         report_to="none",
-        disable_tqdm=not (_is_main() and os.environ.get("HUBTUNE_NO_PROGRESS") is None),
+        disable_tqdm=not (_is_main() and progress_enabled()),
         dataloader_num_workers=config.num_workers,
         remove_unused_columns=False,
         use_cpu=not _has_accelerator(),

@@ -170,6 +170,19 @@ def write_csv(comparison: Comparison) -> str:
     return str(comparison.to_csv(handle.name))
 
 
+def _column_widths(comparison: Comparison) -> list[str]:
+    """Readable widths: a wide id column, narrow numbers, medium labels."""
+    widths = []
+    for name in comparison.columns():
+        if name == "id":
+            widths.append("220px")
+        elif name in ("bp", "windows"):
+            widths.append("70px")
+        else:
+            widths.append("130px")
+    return widths
+
+
 def _api_error(exc: HubtuneError) -> gr.Error:
     # Gradio renders error messages as HTML in the page; user text (ids, characters) must not become markup.
     return gr.Error(html.escape(str(exc), quote=False), print_exception=False)
@@ -279,7 +292,7 @@ def build_app(
         return (
             status_html(" ".join(parts), ok=True),
             metrics_html(comparison.metas),
-            comparison.to_dataframe(digits=3),
+            gr.Dataframe(value=comparison.to_dataframe(digits=3), column_widths=_column_widths(comparison)),
             write_csv(comparison),
             figure_probabilities(comparison),
             figure_projection(projection) if projection is not None else None,

@@ -62,11 +62,14 @@ def write_task(folder: Path, splits: dict[str, list[tuple[str, str]]]) -> str:
 def unique_sequences(n: int, make, seed: int) -> list[str]:
     """n distinct sequences, none the reverse complement of another (so only planted leaks are leaks)."""
     rng, seen, out = random.Random(seed), set(), []
-    while len(out) < n:
+    for _ in range(100 * n):
+        if len(out) == n:
+            break
         seq = make(rng)
         if seq not in seen and _rc(seq) not in seen:
             seen.add(seq)
             out.append(seq)
+    assert len(out) == n, "the generator cannot make that many distinct sequences"
     return out
 
 
@@ -75,7 +78,8 @@ def random_dna(rng: random.Random, length: int = 60) -> str:
 
 
 # Motif DNA: 6-mer repeats from a small motif set, which a tiny masked LM learns to predict in a few dozen steps.
-MOTIFS = ["".join(random.Random(100 + i).choice("ACGT") for _ in range(6)) for i in range(12)]
+_MOTIF_RNG = random.Random(100)
+MOTIFS = ["".join(_MOTIF_RNG.choice("ACGT") for _ in range(6)) for _ in range(12)]
 
 
 def motif_dna(rng: random.Random) -> str:

@@ -69,7 +69,7 @@ def test_paste_classify_and_explain_in_a_real_browser(browser_space):
 
             # Examples from the first adapter's metadata are offered and paste into the box on click.
             example = page.locator("#examples").get_by_text("test1 label=", exact=False).first
-            expect(example).to_be_visible(timeout=TIMEOUT_MS)
+            expect(example).to_be_visible()
             example.click()
             expect(textarea).to_have_value(f">{adapters.examples[0]['id']} label={adapters.examples[0]['label']}\n"
                                            f"{adapters.examples[0]['sequence']}\n")
@@ -79,7 +79,7 @@ def test_paste_classify_and_explain_in_a_real_browser(browser_space):
             page.locator("#classify").click()
 
             results = page.locator("#results")
-            expect(results.get_by_text("promoter_probe_1")).to_be_visible(timeout=TIMEOUT_MS)
+            expect(results.get_by_text("promoter_probe_1")).to_be_visible()
             expect(results.get_by_text("long_region")).to_be_visible()
             expect(results).to_contain_text(XSS_ID)  # the id is shown as text ...
             assert results.locator("img").count() == 0  # ... and never becomes markup

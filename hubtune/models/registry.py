@@ -95,7 +95,8 @@ FAMILIES: dict[str, ModelFamily] = {
         display_name="DNABERT-2",
         hub_ids=("zhihan1996/DNABERT-2-117M",),
         lora_targets=("Wqkv", "dense", "gated_layers", "wo"),
-        head_modules=("classifier",),
+        # The published checkpoint has no pooler weights: the new pooler trains and ships with the head.
+        head_modules=("classifier", "pooler"),
         embeddings_prefix="bert.embeddings",
         layers_prefix="bert.encoder.layer",
         # BPE tokens cover ~4-5 bp: the DNABERT-2 recipe uses max length ~0.25 x sequence length.
