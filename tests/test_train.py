@@ -193,7 +193,8 @@ def test_runs_under_accelerate_launch_with_two_processes(tmp_path: Path):
     output = tmp_path / "ddp"
     env = {**os.environ, "HUBTUNE_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"}
     command = [
-        sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+        # --multi_gpu selects accelerate's torchrun launcher; without CUDA each process trains on the CPU over gloo.
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
         "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "hubtune.cli", "train", "--data", EXAMPLE,
         "--max-steps", "6", "--eval-steps", "3", "--max-rows", "120", "--output", str(output), "--no-baselines",
     ]
