@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import operator
 import os
 import platform
 import re
@@ -27,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .diagnostics import Verdict, diagnose_run, parse_log_history
+from .diagnostics import DIAGNOSTICS_VERSION, Verdict, diagnose_run, parse_log_history
 from .errors import ConfigError, DataError, HubtuneError, ModelError
 from .evaluate import mean_sd
 from .methods import METHODS
@@ -149,8 +150,11 @@ def plan_grid(config: CompareConfig) -> GridPlan:
     if unknown:
         raise ConfigError(f"--methods: unknown method(s) {', '.join(map(repr, unknown))}. "
                           f"Choose from: {', '.join(METHODS)}.")
-    if any(not isinstance(s, int) or isinstance(s, bool) for s in seeds):
-        raise ConfigError(f"--seeds must be integers, got {seeds}.")
+    try:
+        seeds = [operator.index(s) for s in seeds]
+    except TypeError:
+        raise ConfigError(f"--seeds must be integers, got {seeds}.") from None
+    config.seeds = seeds
     if config.forgetting_sequences <= 0:
         raise ConfigError(f"forgetting_sequences must be positive, got {config.forgetting_sequences}.")
     if config.max_rows is not None and config.max_rows < 3:
@@ -244,6 +248,7 @@ class PeakMemory:
     def __init__(self) -> None:
         self.kind = "rss-lifetime"
         self.peak_mib: float | None = None
+        self.start_mib: float | None = None  # resident (CPU) or allocated (GPU) memory on entry, for reference
 
     def __enter__(self) -> PeakMemory:
         import torch
@@ -251,10 +256,13 @@ class PeakMemory:
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
             self.kind = "gpu"
+            self.start_mib = torch.cuda.memory_allocated() / 2**20
         else:
+            rss = _status_kib("VmRSS:")
+            self.start_mib = None if rss is None else rss / 1024
             try:
                 Path("/proc/self/clear_refs").write_text("5")
-                self.kind = "rss" if _vm_hwm_kib() is not None else "rss-lifetime"
+                self.kind = "rss" if _status_kib("VmHWM:") is not None else "rss-lifetime"
             except OSError:
                 self.kind = "rss-lifetime"
         return self
@@ -265,17 +273,17 @@ class PeakMemory:
         if self.kind == "gpu":
             self.peak_mib = torch.cuda.max_memory_allocated() / 2**20
         elif self.kind == "rss":
-            hwm = _vm_hwm_kib()
+            hwm = _status_kib("VmHWM:")
             self.peak_mib = None if hwm is None else hwm / 1024
         else:
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             self.peak_mib = peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
 
-def _vm_hwm_kib() -> int | None:
+def _status_kib(field_name: str) -> int | None:
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field_name):
                 return int(line.split()[1])
     except (OSError, ValueError, IndexError):
         return None
@@ -358,12 +366,14 @@ def _run_cell(plan: GridPlan, cell: Cell, index: int) -> dict[str, Any]:
             finetune(train_config)
             wall = time.perf_counter() - start
         record = {"cell": cell.name, "wall_seconds": wall, "peak_memory_mib": memory.peak_mib,
-                  "memory_measure": memory.kind, "hardware": _hardware(), "verdicts": None}
+                  "memory_at_start_mib": memory.start_mib, "memory_measure": memory.kind, "hardware": _hardware(),
+                  "verdicts": None}
     record.setdefault("cell", cell.name)
-    if config.diagnostics and not record.get("verdicts"):
+    if config.diagnostics and (not record.get("verdicts") or record.get("diagnostics_version") != DIAGNOSTICS_VERSION):
         info(f"{label}: diagnostics")
         verdicts = diagnose_run(run_dir, max_sequences=config.forgetting_sequences)
         record["verdicts"] = [v.to_dict() for v in verdicts]
+        record["diagnostics_version"] = DIAGNOSTICS_VERSION
     write_json(cell_file, record)
     return record
 
@@ -415,6 +425,7 @@ def _collect(plan: GridPlan) -> tuple[list[dict[str, Any]], dict[tuple[str, str]
             "learning_rate": run.info.get("training", {}).get("learning_rate"),
             "train_seconds_per_seed": float(np.mean(seconds)) if seconds else None,
             "wall_seconds": record.get("wall_seconds"), "peak_memory_mib": record.get("peak_memory_mib"),
+            "memory_at_start_mib": record.get("memory_at_start_mib"),
             "memory_measure": record.get("memory_measure"),
             "run_folder": f"runs/{cell.name}", "verdicts": verdicts,
         }
@@ -455,7 +466,8 @@ def _main_table(rows: list[dict[str, Any]], memory_label: str) -> list[str]:
 
 CSV_COLUMNS = ("task", "model", "method", "n_seeds", "test_mcc_mean", "test_mcc_sd", "dev_mcc", "train_mcc",
                "test_f1_macro", "test_auroc", "probe_test_mcc", "kmer_test_mcc", "trainable_params", "total_params",
-               "learning_rate", "train_seconds_per_seed", "wall_seconds", "peak_memory_mib", "memory_measure",
+               "learning_rate", "train_seconds_per_seed", "wall_seconds", "peak_memory_mib", "memory_at_start_mib",
+               "memory_measure",
                "overfitting_status", "underfitting_status", "forgetting_status", "leakage_status", "forgetting_ratio",
                "dedup_test_mcc", "run_folder")
 
@@ -576,7 +588,9 @@ def _setup_section(plan: GridPlan, rows: list[dict[str, Any]], memory_label: str
                  + (f", at most {config.max_rows} rows per split" if config.max_rows else "") + "); early stopping "
                  + (f"after {config.patience} evaluations without dev-MCC gain" if config.patience else "off"))
     lines.append(f"- Hardware: {_hardware()}; time = training time per seed (the training loop with its dev "
-                 f"evaluations, or the probe's fit); memory = {memory_label}, measured per cell in this process.")
+                 f"evaluations, or the probe's fit); memory = {memory_label}, measured per cell (all its seeds) in "
+                 "the compare process; results.csv also has the memory at the cell's start (memory_at_start_mib), "
+                 "so peak minus start is what the cell added.")
     lines.append("- Baselines: the pre-trained probe (frozen model, mean-pooled last layer, logistic regression with C "
                  "chosen on dev) and k-mer counts (k = 2, 3, 4) + logistic regression, computed once per model × task.")
     versions = library_versions()
@@ -613,8 +627,10 @@ def _method_notes() -> list[str]:
         "(15% of tokens masked, the same positions for both), on the task's test sequences and on shuffled copies; "
         "warning from 1.05, flagged from 1.25. LoRA: adapter switched off vs on; full/freeze: fine-tuned backbone "
         "weights copied into the pre-trained masked-LM model.",
-        "- **Data leakage**: test (or dev) rows whose sequence or reverse complement also occurs in an earlier split; "
-        "when flagged, the test MCC is recomputed on the deduplicated test set with the same model.",
+        "- **Data leakage**: test (or dev) rows whose sequence or reverse complement also occurs in an earlier split, "
+        "or duplicates within test: the test MCC is recomputed on the deduplicated test set with the same model; "
+        "flagged when deduplication removes 5% or more of the test rows or moves test MCC by 0.02 or more, a warning "
+        "otherwise (and when only dev overlaps train).",
         "",
     ]
 

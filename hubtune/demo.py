@@ -120,7 +120,7 @@ def run_demo(output: Path, max_steps: int = 300, model: str = "tiny-nt", use_hub
         max_steps: LoRA training steps (the tiny model learns the bundled task in ~300).
         model: the base model: a tiny stand-in (default) or any model name `hubtune train` accepts.
         use_hub: also push to a local hub and reload from it in a fresh process.
-        serve_space: serve the Space against the demo's hub afterwards (not available yet).
+        serve_space: afterwards, serve the Space against the demo's hub until Ctrl+C.
         max_rows: use at most this many sequences per split (quicker, for smoke tests).
     """
     # Uploads to the local hub use git-LFS; this must be set before huggingface_hub is first imported.
@@ -197,13 +197,31 @@ def run_demo(output: Path, max_steps: int = 300, model: str = "tiny-nt", use_hub
         with urllib.request.urlopen(card_url, timeout=30) as response:
             card_copy.write_bytes(response.read())
         print(f"model card: {card_url} (while the hub runs); copy: {card_copy}")
+        if serve_space:
+            _serve_space(server.url, repo_id)
     finally:
         server.stop()
     print(f"\nTo browse the demo hub again: hubtune hub serve --root {hub_root} --port 8765, then set "
           "HF_ENDPOINT=http://127.0.0.1:8765 and HF_HUB_DISABLE_XET=1.")
-    if serve_space:
-        print("Serving the Space against the demo hub is not available yet; the Space command will come.")
     return 0 if diff < 1e-5 else 1
+
+
+def _serve_space(hub_url: str, repo_id: str, port: int = 7860) -> None:
+    """Serve the Gradio Space against the demo hub until Ctrl+C (the hub keeps running meanwhile)."""
+    import os
+    import subprocess
+    import sys
+
+    app = Path(__file__).resolve().parents[1] / "space" / "app.py"
+    if not app.is_file():
+        print(f"The Space app is not part of this installation ({app} is missing): run it from a source checkout.")
+        return
+    env = {**os.environ, "HF_ENDPOINT": hub_url, "HF_HUB_DISABLE_XET": "1", "HUBTUNE_SPACE_ADAPTERS": repo_id}
+    print(f"\nSpace: http://127.0.0.1:{port} (adapter {repo_id}); press Ctrl+C to stop.")
+    try:
+        subprocess.run([sys.executable, str(app), "--port", str(port)], env=env, check=False)
+    except KeyboardInterrupt:
+        pass
 
 
 __all__ = ["run_demo"]

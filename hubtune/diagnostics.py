@@ -25,6 +25,8 @@ from .errors import HubtuneError
 from .run import Run
 
 STATUSES = ("ok", "warning", "flagged", "not measured")
+# Bumped whenever a rule or threshold changes, so stored verdicts (e.g. in a compare report) are recomputed.
+DIAGNOSTICS_VERSION = 2
 
 # Thresholds. MCC is 0 at chance for any number of classes, so the same limits serve binary and multi-class tasks.
 OVERFIT_GAP_FLAG = 0.30  # train MCC - dev MCC of the kept checkpoint
@@ -37,6 +39,8 @@ CHANCE_MCC = 0.20  # underfitting: train MCC below this is "near chance"
 FORGET_WARN = 1.05  # masked-LM loss ratio fine-tuned / pre-trained
 FORGET_FLAG = 1.25
 MASK_FRACTION = 0.15
+LEAK_FRACTION_FLAG = 0.05  # leakage: at least this fraction of test rows removed by deduplication ...
+LEAK_MCC_FLAG = 0.02  # ... or at least this difference in test MCC between all rows and deduplicated rows
 
 
 @dataclass
@@ -557,16 +561,24 @@ def check_leakage(run: Run, *, batch_size: int = 32) -> Verdict:
         clean_probs = np.stack([by_sequence[s] for s in clean_test.sequences])
         dedup_mcc = compute_metrics(clean_test.labels, clean_probs, run.label_names)["mcc"]
     except _NotMeasured as exc:
-        return Verdict(name, "flagged", f"{'; '.join(found)}; deduplicated test MCC not measured: {exc}", details)
+        big = test_shared >= LEAK_FRACTION_FLAG * max(1, sizes.get("test", 0))
+        return Verdict(name, "flagged" if big else "warning",
+                       f"{'; '.join(found)}; deduplicated test MCC not measured: {exc}", details)
+    removed = len(test) - len(clean_test)
+    inflation = all_mcc - dedup_mcc
     details.update(test_mcc_reported=_split_mcc(run, "test"), test_mcc_all_rows=all_mcc, test_mcc_dedup=dedup_mcc,
-                   n_test=len(test), n_test_dedup=len(clean_test), inflation=all_mcc - dedup_mcc)
+                   n_test=len(test), n_test_dedup=len(clean_test), inflation=inflation)
+    # A handful of shared rows that moves nothing is worth knowing (warning); a large share or a visible effect on
+    # the headline metric is not a detail (flagged).
+    flagged = removed >= LEAK_FRACTION_FLAG * len(test) or abs(inflation) >= LEAK_MCC_FLAG
     summary = (f"{'; '.join(found)}; test MCC {all_mcc:.3f} on all {len(test)} rows vs {dedup_mcc:.3f} on the "
-               f"{len(clean_test)} deduplicated rows (leak inflated it by {all_mcc - dedup_mcc:+.3f}); "
-               "re-split the data or train with --dedup")
-    return Verdict(name, "flagged", summary, details)
+               f"{len(clean_test)} deduplicated rows ({removed / len(test):.1%} removed; all rows minus deduplicated "
+               f"{inflation:+.3f}); re-split the data or train with --dedup")
+    return Verdict(name, "flagged" if flagged else "warning", summary, details)
 
 
 __all__ = [
+    "DIAGNOSTICS_VERSION",
     "Verdict",
     "diagnose_run",
     "format_verdicts",

@@ -144,6 +144,8 @@ def plot_learning_curves(panels: list[dict[str, Any]], path: Path, *, title: str
     Each panel: {"label": str, "curves": [SeedCurve, ...], "kept": {seed_name: step}}.
     """
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = plt.subplots(len(panels), 2, figsize=(9, 2.4 * len(panels) + 0.4), dpi=DPI, squeeze=False)
     for row, panel in enumerate(panels):
         loss_ax, mcc_ax = axes[row]
@@ -166,6 +168,7 @@ def plot_learning_curves(panels: list[dict[str, Any]], path: Path, *, title: str
             loss_ax.legend(fontsize=6, ncol=2)
         for ax in (loss_ax, mcc_ax):
             ax.grid(alpha=0.3)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[-1][0].set_xlabel("step")
     axes[-1][1].set_xlabel("step")
     if title:

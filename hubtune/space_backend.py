@@ -447,10 +447,14 @@ class ModelCache:
         return problems
 
     def loaded(self) -> dict[str, list[str]]:
-        """Adapters in memory per base (least recently used first)."""
+        """Adapters in memory per base model (least recently used first), e.g. {"alice/tiny-nt (2 classes)": [...]}."""
+        def name(key: tuple[Any, ...]) -> str:
+            if key[0] == "standalone":
+                return f"{key[1]} (standalone)"
+            return f"{key[0]}{f'@{key[1]}' if key[1] else ''} ({key[2]} classes)"
+
         with self._lock:
-            return {"/".join(str(k) for k in key if k is not None): list(base.adapters)
-                    for key, base in self._bases.items()}
+            return {name(key): list(base.adapters) for key, base in self._bases.items()}
 
     def _load(self, meta: AdapterMeta) -> _AdapterEntry:
         from .evaluate import Windowing
@@ -875,6 +879,18 @@ class SpaceBackend:
             )
         return [self.cache.resolve_id(a) for a in ids]  # validates every id before any download
 
+    def prepare(self, adapters: str | Sequence[str]) -> list[str]:
+        """Validate adapter ids and load them into the cache (no inference); returns their cache keys.
+
+        On ZeroGPU the inference functions run in a short-lived worker process, so models must be loaded in the main
+        process first, where they stay; elsewhere this just loads ahead of the request.
+        """
+        ids = self._adapters(adapters)
+        for adapter in ids:
+            with self.cache.use(adapter):
+                pass
+        return ids
+
     # -- classify --------------------------------------------------------------------------------------------------
     def classify(self, sequences: str | Sequence[tuple[str, str]], adapters: str | Sequence[str]) -> Comparison:
         """Each adapter's labels and probabilities next to its base model's, for every sequence.
@@ -920,12 +936,8 @@ class SpaceBackend:
         Raises:
             DataError: bad sequence, or longer than the ISM limit; ConfigError: unknown target class.
         """
-        seq_id, seq = self._one(sequence)
-        if len(seq) > self.limits.max_ism_bp:
-            raise DataError(
-                f"Sequence {seq_id!r} is {len(seq):,} bp; in-silico mutagenesis scores 3 variants per base and is "
-                f"limited to {self.limits.max_ism_bp:,} bp here. Paste the region of interest only."
-            )
+        seq_id, seq = self.parse_one(sequence)
+        self.check_ism(seq_id, seq)
         (repo,) = self._adapters([adapter])
         meta = self.cache.meta(repo)
         target_index = None
@@ -940,9 +952,17 @@ class SpaceBackend:
             delta, reference, t = ism_scan(seq, meta.window_bp, meta.stride_bp, score, target=target_index)
         return IsmResult(repo, seq_id, seq, list(meta.label_names), t, reference, delta)
 
+    def check_ism(self, seq_id: str, sequence: str) -> None:
+        """Refuse in-silico mutagenesis of a sequence longer than `limits.max_ism_bp` (before any model work)."""
+        if len(sequence) > self.limits.max_ism_bp:
+            raise DataError(
+                f"Sequence {seq_id!r} is {len(sequence):,} bp; in-silico mutagenesis scores 3 variants per base and is "
+                f"limited to {self.limits.max_ism_bp:,} bp here. Paste the region of interest only."
+            )
+
     def window_track(self, sequence: str | tuple[str, str], adapter: str) -> WindowTrack:
         """Per-window probabilities along one sequence (a single window when it fits the model)."""
-        seq_id, seq = self._one(sequence)
+        seq_id, seq = self.parse_one(sequence)
         (repo,) = self._adapters([adapter])
         meta = self.cache.meta(repo)
         with self.cache.use(repo) as clf:
@@ -950,7 +970,8 @@ class SpaceBackend:
         return WindowTrack(repo, seq_id, len(seq), window_starts(len(seq), meta.window_bp, meta.stride_bp),
                            meta.window_bp, np.asarray(tracks[0]), list(meta.label_names))
 
-    def _one(self, sequence: str | tuple[str, str]) -> tuple[str, str]:
+    def parse_one(self, sequence: str | tuple[str, str]) -> tuple[str, str]:
+        """Exactly one validated (id, sequence) from text or a pair."""
         records = self._records(sequence) if isinstance(sequence, str) else self._records([sequence])
         if len(records) != 1:
             raise DataError(f"Give exactly one sequence here ({len(records)} were given).")

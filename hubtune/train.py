@@ -581,6 +581,7 @@ def finetune(config: TrainConfig | None = None, **kwargs: Any) -> Run | None:
         "dedup": config.dedup,
         "versions": library_versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "examples": _examples(task),
     }
     write_json(staging / LEAKAGE_FILE, leakage.to_dict())
     write_json(staging / TRAINING_LOG_FILE, {f"seed-{r.seed}": r.log_history for r in results})
@@ -589,6 +590,16 @@ def finetune(config: TrainConfig | None = None, **kwargs: Any) -> Run | None:
     write_json(staging / INFO_FILE, run_info)  # last: its presence marks a complete run
     commit_run_folder(staging, output, overwrite=config.overwrite)
     return Run(output)
+
+
+def _examples(task, per_class: int = 2) -> list[dict[str, str]]:
+    """A few test sequences per class (the Space offers them as clickable examples)."""
+    test = task.splits["test"]
+    picked: list[dict[str, str]] = []
+    for label_id, label in enumerate(task.label_names):
+        rows = [i for i, y in enumerate(test.labels) if y == label_id][:per_class]
+        picked += [{"id": test.ids[i], "sequence": test.sequences[i][:2000], "label": label} for i in rows]
+    return picked
 
 
 def _write_weights(staging: Path, best: SeedResult, method: MethodConfig, tokenizer, config: TrainConfig,

@@ -216,7 +216,7 @@ def build_app(
     limit = concurrency_limit or int(os.environ.get("HUBTUNE_SPACE_CONCURRENCY", "2"))
     limits = backend.limits
 
-    # -- model work (on ZeroGPU these get a GPU for their duration) --------------------------------------------------
+    # -- inference (on ZeroGPU these get a GPU for their duration; models are loaded before, by backend.prepare) ----
     @GPU(duration=120)
     def gpu_classify(records: list[tuple[str, str]], ids: list[str], with_pca: bool):
         comparison = backend.classify(records, ids)
@@ -230,10 +230,10 @@ def build_app(
         return ism, track
 
     @GPU(duration=120)
-    def gpu_ism(sequence: str, adapter: str):
-        return backend.ism(sequence, adapter)
+    def gpu_ism(record: tuple[str, str], adapter: str):
+        return backend.ism(record, adapter)
 
-    # -- page handlers -------------------------------------------------------------------------------------------------
+    # -- page handlers ---------------------------------------------------------------------------------------
     def validate(text: str | None, file: str | None) -> str:
         if not (text and text.strip()) and not file:
             return ""
@@ -276,17 +276,19 @@ def build_app(
         cleared = ("", None, None, None, None, gr.Dropdown(choices=[], value=None), gr.skip(), [])
         try:
             start = time.perf_counter()
-            records = backend.parse(text, file)
-            ids = parse_adapter_list(chosen)
-            comparison, projection = gpu_classify(records, ids, True)
+            records = backend.parse(text, file)  # limits first, then models, then inference
+            comparison, projection = gpu_classify(records, backend.prepare(parse_adapter_list(chosen)), True)
         except HubtuneError as exc:
             return (status_html(str(exc), ok=False), *cleared)
         seconds = time.perf_counter() - start
+        log.info("classified %d sequences (%d bp) with %d adapter(s) in %.2f s", len(records),
+                 sum(len(seq) for _, seq in records), len(comparison.predictions), seconds)
         parts = [f"Classified {len(records)} sequence(s) with {len(comparison.predictions)} adapter(s) in "
                  f"{seconds:.1f} s."]
         for pred in comparison.predictions:
             if pred.agree is not None:
-                parts.append(f"{pred.repo_id.split('/')[-1]} and its base agree on {sum(pred.agree)}/{len(pred.agree)}.")
+                name = pred.repo_id.split("/")[-1]
+                parts.append(f"{name} and its base agree on {sum(pred.agree)}/{len(pred.agree)}.")
         picks = [(f"{seq_id} ({len(seq):,} bp)", str(i)) for i, (seq_id, seq) in enumerate(records)]
         adapters_now = [p.repo_id for p in comparison.predictions]
         return (
@@ -314,7 +316,7 @@ def build_app(
             return status_html("Pick an adapter to explain with.", ok=False), *hidden
         try:
             start = time.perf_counter()
-            ism, track = gpu_explain((seq_id, seq), adapter)
+            ism, track = gpu_explain((seq_id, seq), backend.prepare([adapter])[0])
         except HubtuneError as exc:
             return status_html(str(exc), ok=False), *hidden
         seconds = time.perf_counter() - start
@@ -336,12 +338,13 @@ def build_app(
             gr.Plot(value=figure_track(track) if many else None, visible=many),
         )
 
-    # -- API-only handlers (errors become gr.Error, which gradio_client raises as AppError) ------------------------------
+    # -- API-only handlers (errors become gr.Error, which gradio_client raises as AppError) -----------------------
     def classify(sequences: str, adapter: str) -> dict:
         """Classify DNA (raw lines or FASTA) with one adapter; each sequence's label and probabilities, the base
         model's answer and whether they agree."""
         try:
-            comparison, _ = gpu_classify(backend.parse(sequences), parse_adapter_list(adapter)[:1], False)
+            records = backend.parse(sequences)
+            comparison, _ = gpu_classify(records, backend.prepare(parse_adapter_list(adapter)[:1]), False)
         except HubtuneError as exc:
             raise _api_error(exc) from None
         return comparison.to_dict()
@@ -349,7 +352,8 @@ def build_app(
     def compare(sequences: str, adapters: list[str]) -> dict:
         """Classify DNA with several adapters of the same task: one column set per adapter next to the base model."""
         try:
-            comparison, _ = gpu_classify(backend.parse(sequences), parse_adapter_list(adapters), False)
+            records = backend.parse(sequences)
+            comparison, _ = gpu_classify(records, backend.prepare(parse_adapter_list(adapters)), False)
         except HubtuneError as exc:
             raise _api_error(exc) from None
         return comparison.to_dict()
@@ -357,14 +361,17 @@ def build_app(
     def ism(sequence: str, adapter: str) -> dict:
         """In-silico mutagenesis of one sequence: change in P(predicted class) for every position x base (A,C,G,T)."""
         try:
-            return gpu_ism(sequence, adapter).to_dict()
+            record = backend.parse_one(sequence)
+            backend.check_ism(*record)
+            return gpu_ism(record, backend.prepare([adapter])[0]).to_dict()
         except HubtuneError as exc:
             raise _api_error(exc) from None
 
     def export_csv(sequences: str, adapters: str):
         """The comparison table as a CSV file (adapters: comma-separated repo ids)."""
         try:
-            comparison, _ = gpu_classify(backend.parse(sequences), parse_adapter_list(adapters), False)
+            records = backend.parse(sequences)
+            comparison, _ = gpu_classify(records, backend.prepare(parse_adapter_list(adapters)), False)
         except HubtuneError as exc:
             raise _api_error(exc) from None
         return write_csv(comparison)
@@ -473,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: HUBTUNE_SPACE_ADAPTERS)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpx2", "huggingface_hub", "urllib3"):  # one line per HTTP request otherwise
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     adapters = parse_adapter_list(args.adapters) if args.adapters is not None else None
     try:
         demo = build_app(adapters=adapters)

@@ -215,6 +215,16 @@ def test_rerun_skips_finished_cells_and_changed_settings_are_refused(grid, monke
     assert compare(config) == report
     assert _results(report) == before  # rebuilt from the run folders and the stored measurements
 
+    # Verdicts stored by an older version of the diagnostics are recomputed (and only those).
+    cell_file = report.parent / "cells" / "tiny-nt__leaky__lora.json"
+    record = json.loads(cell_file.read_text())
+    cell_file.write_text(json.dumps({**record, "diagnostics_version": 0}))
+    calls = []
+    monkeypatch.setattr(compare_module, "diagnose_run",
+                        lambda path, **k: calls.append(Path(path).name) or [Verdict(**v) for v in record["verdicts"]])
+    compare(config)
+    assert calls == ["tiny-nt__leaky__lora"]
+
     with pytest.raises(ConfigError, match=r"other settings.*max_steps=6, now 7.*--overwrite"):
         compare(grid_config(report.parent, config.data[1], max_steps=7))
 

@@ -434,17 +434,22 @@ def test_ism_track_and_projection_with_a_real_adapter(adapters):
     from hubtune.hub import load_classifier
 
     a = adapters.repos[0]
-    seq = adapters.test_rows[0][0] + adapters.test_rows[1][0][:50]  # 150 bp: two windows of the tiny model
     backend = SpaceBackend(ModelCache())
+    meta = backend.cache.meta(a)
+    # Longer than one model window, so the answer averages two windows and ISM must re-score both.
+    seq = "".join(s for s, _ in adapters.test_rows[:8])[: meta.window_bp + meta.stride_bp // 2]
+    starts = window_starts(len(seq), meta.window_bp, meta.stride_bp)
+    assert len(starts) == 2
     with one_torch_thread():
         result = backend.ism(("long", seq), a)
         clf = load_classifier(a)
         reference = clf.predict_proba([seq])[0]
-        picks = [(p, next(base for base in BASES if base != seq[p])) for p in (0, 37, 75, 149)]
+        positions = (0, starts[1] - 1, starts[1] + 1, meta.window_bp - 1, len(seq) - 1)  # one or both windows
+        picks = [(p, next(base for base in BASES if base != seq[p])) for p in positions]
         mutants = clf.predict_proba([seq[:p] + base + seq[p + 1 :] for p, base in picks])
         track = backend.window_track(("long", seq), a)
         projection = backend.project(_fasta(adapters.test_rows[:8]), a)
-    assert result.delta.shape == (150, 4)
+    assert result.delta.shape == (len(seq), 4)
     np.testing.assert_allclose(result.reference, reference, atol=1e-5)
     for (pos, base), probs in zip(picks, mutants, strict=True):
         assert result.delta[pos, BASES.index(base)] == pytest.approx(probs[result.target] - reference[result.target],
@@ -452,7 +457,7 @@ def test_ism_track_and_projection_with_a_real_adapter(adapters):
         assert result.delta[pos, BASES.index(seq[pos])] == 0
     assert np.abs(result.delta).max() > 0
     assert result.to_dict()["target_class"] in ("background", "promoter")
-    assert [w["start"] for w in track.to_dict()["windows"]] == window_starts(150, 102, 51) == [0, 48]
+    assert [w["start"] for w in track.to_dict()["windows"]] == starts
     np.testing.assert_allclose(track.probs.mean(axis=0), reference, atol=1e-5)
     assert projection.base.shape == projection.fine_tuned.shape == (8, 2)
     assert set(projection.fine_tuned_labels) <= {"background", "promoter"}
@@ -521,6 +526,8 @@ def test_bad_input_is_answered_with_an_error_naming_the_position(client, adapter
 
     with pytest.raises(AppError, match=r"record 'q&lt;b&gt;'.*'X' at position 5"):
         client.predict(">q<b>\nACGTXACGT\n", adapters.repos[0], api_name="/classify")
+    with pytest.raises(AppError, match="limited to 1,000 bp"):  # refused before the (missing) adapter is looked up
+        client.predict("A" * 1001, "alice/no-such-adapter", api_name="/ism")
     with pytest.raises(AppError, match="was not found"):
         client.predict("ACGT", "alice/no-such-adapter", api_name="/classify")
     with pytest.raises(AppError, match="not a hubtune model"):
@@ -533,6 +540,7 @@ def test_page_run_event_fills_table_plots_and_csv_and_lists_adapters(client, spa
         _fasta(rows), None, adapters.repos, api_name="/run")
     assert "Classified 3 sequence(s) with 2 adapter(s)" in status and "hubtune-ok" in status
     assert "test MCC" in metrics and "pre-trained probe" in metrics
+    table = table.get("value", table)  # the page's table comes as a component update (value + column widths)
     assert [r[0] for r in table["data"]] == ["s1", "s2", "s3"]
     assert Path(csv_path).read_text().startswith("id,bp,windows,")
     assert prob_plot is not None and pca_plot is not None
