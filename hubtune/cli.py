@@ -102,6 +102,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if run is None:  # a non-main process under accelerate launch
         return 0
     print(f"\n{run.summary()}\n")
+    if not args.no_diagnostics:
+        from .diagnostics import diagnose_run, format_verdicts
+
+        print("pitfall diagnostics:")
+        print(format_verdicts(diagnose_run(run.path, forgetting=not args.no_forgetting)))
+        print()
     print(f"run folder: {run.path}")
     if getattr(args, "push_to", None):
         from .hub import push_run
@@ -235,7 +241,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     config = CompareConfig(
         models=args.models, data=args.data, methods=args.methods, seeds=args.seeds or [42], output=args.output,
         max_steps=args.max_steps, epochs=args.epochs, batch_size=args.batch_size, max_rows=args.max_rows,
-        lr=args.lr,
+        lr=args.lr, split_seed=args.split_seed, patience=args.patience or None, eval_steps=args.eval_steps,
+        layer_probe=not args.no_layer_probe, diagnostics=not args.no_diagnostics,
+        forgetting_sequences=args.forgetting_sequences, overwrite=args.overwrite,
+        trust_remote_code=args.trust_remote_code,
     )
     report = compare(config)
     print(f"report: {report}")
@@ -256,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="fine-tune a model on a labelled DNA task and write a run folder")
     _add_train_options(p)
+    p.add_argument("--no-diagnostics", action="store_true", help="skip the pitfall diagnostics after training")
+    p.add_argument("--no-forgetting", action="store_true",
+                   help="skip the catastrophic-forgetting check (it loads the base model's masked-LM head)")
     p.add_argument("--push-to", help="after training, push the run to this Hub repo (user/name)")
     p.add_argument("--private", action="store_true", help="with --push-to: create a private repo")
     p.set_defaults(func=cmd_train)
@@ -334,7 +346,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=float, default=3.0)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float)
-    p.add_argument("--max-rows", type=int)
+    p.add_argument("--max-rows", type=int, help="use at most this many rows per split")
+    p.add_argument("--split-seed", type=int, default=42, help="seed of the train/dev/test split when one is drawn")
+    p.add_argument("--patience", type=int, default=5, help="early-stopping patience in evaluations (0 disables)")
+    p.add_argument("--eval-steps", type=int)
+    p.add_argument("--no-layer-probe", action="store_true", help="skip probing every layer")
+    p.add_argument("--no-diagnostics", action="store_true", help="skip the pitfall diagnostics")
+    p.add_argument("--forgetting-sequences", type=int, default=256,
+                   help="held-out sequences used for the masked-LM forgetting check")
+    p.add_argument("--overwrite", action="store_true", help="re-run cells whose settings changed")
+    p.add_argument("--trust-remote-code", action="store_true")
     p.set_defaults(func=cmd_compare)
     return parser
 

@@ -26,7 +26,7 @@ from .run import Run
 
 STATUSES = ("ok", "warning", "flagged", "not measured")
 # Bumped whenever a rule or threshold changes, so stored verdicts (e.g. in a compare report) are recomputed.
-DIAGNOSTICS_VERSION = 2
+DIAGNOSTICS_VERSION = 3
 
 # Thresholds. MCC is 0 at chance for any number of classes, so the same limits serve binary and multi-class tasks.
 OVERFIT_GAP_FLAG = 0.30  # train MCC - dev MCC of the kept checkpoint
@@ -253,7 +253,8 @@ def check_underfitting(run: Run, logs: dict[str, SeedCurve] | None = None) -> Ve
         start = float(np.mean(curve.train_loss[:quarter]))
         end = float(np.mean(curve.train_loss[-quarter:]))
         drops.append({"seed": seed, "train_loss_start": start, "train_loss_end": end,
-                      "relative_drop": 1 - end / start if start > 0 else 0.0, "steps": curve.train_steps[-1]})
+                      "relative_drop": 1 - end / start if start > 0 else 0.0, "steps": curve.train_steps[-1],
+                      "last_step": max(curve.train_steps + curve.eval_steps)})
     best_drop = max(drops, key=lambda d: d["relative_drop"], default=None)
     details: dict[str, Any] = {"train_mcc": train_mcc, "dev_mcc": _split_mcc(run, "dev"), "learning_rate": lr,
                                "loss": drops, "thresholds": {"loss_drop": LOSS_DROP_MIN, "chance_mcc": CHANCE_MCC}}
@@ -286,9 +287,9 @@ def check_underfitting(run: Run, logs: dict[str, SeedCurve] | None = None) -> Ve
         parts.append(f"train MCC {train_mcc:.3f} (chance = 0)")
     if status != "ok":
         budget = training.get("max_steps")
-        last = max((d["steps"] for d in drops), default=None)
-        if budget and last is not None and last < budget and training.get("patience"):
-            parts.append(f"early stopping ended training at step {last} of {budget} (dev MCC stopped improving); "
+        stopped = [f"{d['seed']} at step {d['last_step']}" for d in drops if budget and d["last_step"] < budget]
+        if stopped and training.get("patience"):
+            parts.append(f"early stopping ended {', '.join(stopped)} of {budget} (dev MCC stopped improving); "
                          "raise --patience or disable it")
         steps = f"{budget} steps" if budget else f"{training.get('epochs')} epochs"
         parts.append(f"try more steps (budget {steps}) or a higher learning rate (used {lr:g})" if lr is not None

@@ -93,6 +93,7 @@ def _scatter_by_model(ax, rows: list[dict[str, Any]], x_key: str) -> None:
         ax.legend(handles=handles, fontsize=7, loc="best")
     ax.set_ylabel("test MCC")
     ax.grid(alpha=0.3)
+    ax.margins(x=0.15, y=0.12)  # room for the method labels at the edges
 
 
 def plot_mcc_vs_params(rows: list[dict[str, Any]], path: Path, *, title: str = "") -> Path:
@@ -124,7 +125,10 @@ def plot_mcc_vs_cost(rows: list[dict[str, Any]], path: Path, *, memory_label: st
 def plot_layer_curves(curves: dict[str, list[dict[str, Any]]], path: Path, *, title: str = "") -> Path:
     """Layer probing: test (solid) and dev (dashed) MCC of a linear probe on each layer, one line per model."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=DPI)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for index, (model, layers) in enumerate(curves.items()):
         colour = f"C{index}"
         x = [r["layer"] for r in layers]

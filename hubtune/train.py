@@ -377,16 +377,23 @@ def _train_one_seed(
     if trainer.state.best_model_checkpoint:
         best_step = int(Path(trainer.state.best_model_checkpoint).name.rsplit("-", 1)[-1])
     model = trainer.accelerator.unwrap_model(trainer.model)
-    if hasattr(model, "peft_config") and _is_main():
-        # Reload the adapter exactly as users will (fresh base + PeftModel.from_pretrained): the Trainer's in-place
-        # best-checkpoint restore of modules_to_save is not reliable, and the saved files are what gets shared.
-        from peft import PeftModel
+    if _is_main():
+        # Reload the kept model exactly as users will (fresh base + PeftModel.from_pretrained, or from_pretrained of
+        # the saved folder). The Trainer's in-place best-checkpoint restore is not reliable here: it misses peft's
+        # modules_to_save, and transformers 5 saves some LayerNorms as gamma/beta that a raw state-dict load skips.
+        if trainer.state.best_model_checkpoint and Path(trainer.state.best_model_checkpoint).is_dir():
+            best_dir = Path(trainer.state.best_model_checkpoint)
+        else:
+            best_dir = work_dir / "checkpoints" / f"best-seed-{seed}"
+            model.save_pretrained(str(best_dir), safe_serialization=True)
+        if hasattr(model, "peft_config"):
+            from peft import PeftModel
 
-        best_dir = work_dir / "checkpoints" / f"best-seed-{seed}"
-        model.save_pretrained(str(best_dir), safe_serialization=True)
-        base = load_base_model(resolved.name, n_classes, label_names=task.label_names, resolved=resolved,
-                               trust_remote_code=config.trust_remote_code)
-        model = PeftModel.from_pretrained(base, str(best_dir))
+            base = load_base_model(resolved.name, n_classes, label_names=task.label_names, resolved=resolved,
+                                   trust_remote_code=config.trust_remote_code)
+            model = PeftModel.from_pretrained(base, str(best_dir))
+        else:
+            model = load_base_model(best_dir, n_classes, label_names=task.label_names)
     scores: dict[str, Any] = {}
     if _is_main():
         for split in ("train", "dev", "test"):

@@ -12,4 +12,6 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 export HUBTUNE_NO_PROGRESS=1
+# Tiny models gain nothing from intra-op threads, and tests that start several processes would oversubscribe 2 cores.
+export OMP_NUM_THREADS=1
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

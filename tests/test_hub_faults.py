@@ -1,0 +1,340 @@
+"""Pushing through a misbehaving hub: the local hub server's fault injection (500 on a commit, a dropped LFS upload,
+429 answers) and a server killed with SIGKILL in the middle of an LFS upload, then restarted on the same folder.
+
+For every fault: `push_run` either succeeds after retries or raises a `HubError`; the repo never shows a partial
+commit (its commits, files and hubtune.json are exactly those of before, or exactly those of the new run); pushing
+again afterwards succeeds, and once more creates no commit; the token appears in no log, output, message or pushed
+file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hubtune.errors import HubError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's small LoRA run (same folder and settings as test_card.py / test_hub.py, so it trains once)."""
+    from hubtune.data import example_task_path
+    from hubtune.train import finetune
+
+    folder = tmp_path_factory.getbasetemp() / "shared-tiny-lora-run"
+    if not (folder / "hubtune.json").is_file():
+        finetune(model="tiny-nt", data=str(example_task_path()), method="lora", max_steps=20, eval_steps=10,
+                 max_rows=100, output=str(folder), overwrite=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    return shared_tiny_run(tmp_path_factory)
+
+
+def variant(run: Path, folder: Path, tag: str, extra_mb: int = 0) -> Path:
+    """A copy of `run` with other content: its task renamed and new adapter bytes (so an LFS upload is needed),
+    optionally padded with `extra_mb` MB of extra tensor data."""
+    import numpy as np
+    from safetensors.numpy import load_file, save_file
+
+    out = Path(shutil.copytree(run, folder / f"run-{tag}"))
+    info = json.loads((out / "hubtune.json").read_text())
+    info["task"] = f"promoter-{tag}"
+    (out / "hubtune.json").write_text(json.dumps(info, indent=2))
+    tensors = load_file(str(out / "adapter_model.safetensors"))
+    if extra_mb:
+        tensors["padding"] = np.zeros(extra_mb * 1024 * 1024 // 4, dtype=np.float32)
+    save_file(tensors, str(out / "adapter_model.safetensors"), metadata={"format": "pt", "variant": tag})
+    return out
+
+
+@dataclass
+class RepoState:
+    commits: list[str]
+    files: list[str]
+    task: str | None
+
+
+def repo_state(api, repo: str) -> RepoState:
+    if not api.repo_exists(repo):
+        return RepoState([], [], None)
+    commits = [c.commit_id for c in api.list_repo_commits(repo)]
+    files = sorted(api.list_repo_files(repo))
+    task = None
+    if "hubtune.json" in files:
+        task = json.loads(Path(api.hf_hub_download(repo, "hubtune.json", revision=commits[0])).read_text())["task"]
+    return RepoState(commits, files, task)
+
+
+def assert_unchanged(api, repo: str, before: RepoState) -> None:
+    assert repo_state(api, repo) == before, "a failed push changed the repo"
+
+
+def assert_pushed(api, repo: str, before: RepoState, run: Path) -> RepoState:
+    after = repo_state(api, repo)
+    assert after.commits[1:] == before.commits and len(after.commits) == len(before.commits) + 1, "not one commit"
+    assert after.task == json.loads((run / "hubtune.json").read_text())["task"]
+    assert {"adapter_model.safetensors", "adapter_config.json", "hubtune.json", "README.md"} <= set(after.files)
+    pushed = Path(api.hf_hub_download(repo, "adapter_model.safetensors", revision=after.commits[0]))
+    assert pushed.read_bytes() == (run / "adapter_model.safetensors").read_bytes()
+    return after
+
+
+def assert_token_nowhere(token: str, api, repo: str, texts: list[str], tmp_path: Path) -> None:
+    for text in texts:
+        assert token not in text
+    folder = Path(api.snapshot_download(repo, local_dir=str(tmp_path / f"snapshot-{secrets.token_hex(4)}")))
+    for path in folder.rglob("*"):
+        if path.is_file():
+            assert token.encode() not in path.read_bytes(), f"the token is in the pushed file {path.name}"
+
+
+@pytest.fixture
+def logs(caplog) -> Iterator[pytest.LogCaptureFixture]:
+    """Everything the client, hubtune and the in-process hub server log, at DEBUG."""
+    caplog.set_level(logging.DEBUG)
+    yield caplog
+
+
+@pytest.fixture
+def faults(hub_server) -> Iterator:
+    plan = hub_server.server.faults
+    plan.clear()
+    yield plan
+    plan.clear()
+
+
+def _push(run: Path, repo: str, token: str, endpoint: str | None = None) -> tuple[str | None, HubError | None]:
+    from hubtune.hub import push_run
+
+    try:
+        return push_run(run, repo, token=token, endpoint=endpoint), None
+    except HubError as exc:
+        return None, exc
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Faults injected by the session's hub server
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def test_commit_failing_with_500_changes_nothing_and_a_rerun_pushes_once(hub_server, faults, tiny_run, tmp_path,
+                                                                         logs, capfd):
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=hub_server.token)
+    repo = "alice/faults-commit-500"
+    _, error = _push(tiny_run, repo, hub_server.token)
+    assert error is None
+    before = repo_state(api, repo)
+    run = variant(tiny_run, tmp_path, "after-500")
+
+    faults.fail_next_commits(1)
+    _, error = _push(run, repo, hub_server.token)
+    assert faults.injected.get("fail_commits", 0) >= 1
+    assert isinstance(error, HubError) and "500" in str(error)
+    assert_unchanged(api, repo, before)
+
+    url, error = _push(run, repo, hub_server.token)
+    assert error is None and url
+    after = assert_pushed(api, repo, before, run)
+    _push(run, repo, hub_server.token)
+    assert repo_state(api, repo) == after, "pushing identical content again created a commit"
+    out, err = capfd.readouterr()
+    assert_token_nowhere(hub_server.token, api, repo, [logs.text, out, err], tmp_path)
+
+
+def test_dropped_lfs_upload_is_retried_or_fails_cleanly(hub_server, faults, tiny_run, tmp_path, logs, capfd):
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=hub_server.token)
+    repo = "alice/faults-lfs-drop"
+    _, error = _push(tiny_run, repo, hub_server.token)
+    assert error is None
+    before = repo_state(api, repo)
+    run = variant(tiny_run, tmp_path, "after-drop")
+
+    injected = faults.injected.get("drop_lfs_uploads", 0)
+    faults.drop_next_lfs_uploads(1)
+    url, error = _push(run, repo, hub_server.token)
+    assert faults.injected.get("drop_lfs_uploads", 0) == injected + 1, "the new adapter was not uploaded through LFS"
+    if error is None:  # the client retried the upload
+        after = assert_pushed(api, repo, before, run)
+    else:
+        assert isinstance(error, HubError)
+        assert_unchanged(api, repo, before)
+        url, error = _push(run, repo, hub_server.token)
+        assert error is None
+        after = assert_pushed(api, repo, before, run)
+    _push(run, repo, hub_server.token)
+    assert repo_state(api, repo) == after
+    out, err = capfd.readouterr()
+    assert_token_nowhere(hub_server.token, api, repo, [logs.text, out, err], tmp_path)
+
+
+def test_rate_limited_requests_are_retried_and_the_push_succeeds(hub_server, faults, tiny_run, tmp_path, logs, capfd):
+    """429 on every step the client retries (preupload, LFS batch, LFS upload): one push call still succeeds."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=hub_server.token)
+    repo = "alice/faults-429"
+    _, error = _push(tiny_run, repo, hub_server.token)
+    assert error is None
+    before = repo_state(api, repo)
+    run = variant(tiny_run, tmp_path, "after-429")
+
+    for route in ("preupload", "lfs_batch", "lfs_upload"):
+        faults.rate_limit_route(route, 1)
+    start = time.monotonic()
+    url, error = _push(run, repo, hub_server.token)
+    assert error is None, str(error)
+    for route in ("preupload", "lfs_batch", "lfs_upload"):
+        assert faults.injected.get(f"rate_limit:{route}", 0) >= 1, route
+    assert time.monotonic() - start >= 1.0, "Retry-After was not honoured"
+    after = assert_pushed(api, repo, before, run)
+    _push(run, repo, hub_server.token)
+    assert repo_state(api, repo) == after
+    out, err = capfd.readouterr()
+    assert_token_nowhere(hub_server.token, api, repo, [logs.text, out, err], tmp_path)
+
+
+def test_rate_limited_commit_fails_cleanly_and_a_rerun_succeeds(hub_server, faults, tiny_run, tmp_path, logs, capfd):
+    """The client does not retry a 429 on the commit itself: the push stops with a HubError and nothing changes."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=hub_server.token)
+    repo = "alice/faults-429-commit"
+    _, error = _push(tiny_run, repo, hub_server.token)
+    assert error is None
+    before = repo_state(api, repo)
+    run = variant(tiny_run, tmp_path, "after-429-commit")
+
+    faults.rate_limit_route("commit", 1)
+    url, error = _push(run, repo, hub_server.token)
+    if error is not None:
+        assert "429" in str(error)
+        assert_unchanged(api, repo, before)
+        url, error = _push(run, repo, hub_server.token)
+    assert error is None
+    after = assert_pushed(api, repo, before, run)
+    _push(run, repo, hub_server.token)
+    assert repo_state(api, repo) == after
+    out, err = capfd.readouterr()
+    assert_token_nowhere(hub_server.token, api, repo, [logs.text, out, err], tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# A hub server process killed with SIGKILL during an LFS upload, restarted on the same folder and port
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def hub_process(root: Path, port: int, token: str, log: Path) -> Iterator[subprocess.Popen]:
+    """`hubtune hub serve` in a subprocess; yields once it accepts connections."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("HUBTUNE_HUB_FAULTS", None)
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hubtune.cli", "hub", "serve", "--root", str(root), "--port", str(port),
+             "--token", f"{token}:alice"],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log.read_text()[-2000:]
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the hub server did not start"
+                time.sleep(0.05)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def test_server_killed_during_an_lfs_upload_keeps_the_repo_consistent(tiny_run, tmp_path, logs, capfd):
+    from huggingface_hub import HfApi
+
+    token = f"hf_killtest_{secrets.token_hex(12)}"
+    root, port, log = tmp_path / "hub", _free_port(), tmp_path / "server.log"
+    endpoint = f"http://127.0.0.1:{port}"
+    repo = "alice/faults-killed"
+    api = HfApi(endpoint=endpoint, token=token)
+    big = variant(tiny_run, tmp_path, "big", extra_mb=48)
+
+    with hub_process(root, port, token, log) as server:
+        _, error = _push(tiny_run, repo, token, endpoint)  # the repo and its base exist before the fault
+        assert error is None, str(error)
+        before = repo_state(api, repo)
+        result: dict = {}
+
+        def push_in_background() -> None:
+            try:
+                result["url"], result["error"] = _push(big, repo, token, endpoint)
+            except BaseException as exc:  # noqa: BLE001 - anything but a HubError is a failure, reported below
+                result["unexpected"] = exc
+
+        pusher = threading.Thread(target=push_in_background)
+        pusher.start()
+        deadline = time.monotonic() + 120
+        while not list((root / "tmp").glob("upload-*")):  # the server is streaming the big file to disk
+            assert pusher.is_alive(), f"the push ended before the upload was seen: {result}"
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+    assert list((root / "tmp").glob("upload-*")), "the kill did not happen mid-upload"
+
+    with hub_process(root, port, token, log):
+        pusher.join(timeout=180)
+        assert not pusher.is_alive()
+        failure = result.get("error") or result.get("unexpected")
+        if failure is None:  # the client's retry reached the restarted server and the commit went through
+            after = assert_pushed(api, repo, before, big)
+        else:
+            assert_unchanged(api, repo, before)
+            url, error = _push(big, repo, token, endpoint)
+            assert error is None, str(error)
+            after = assert_pushed(api, repo, before, big)
+        _push(big, repo, token, endpoint)
+        assert repo_state(api, repo) == after
+        assert not list((root / "tmp").glob("upload-*")), "the restarted server kept the partial upload"
+        out, err = capfd.readouterr()
+        texts = [logs.text, out, err, log.read_text(), str(failure or "")]
+        assert_token_nowhere(token, api, repo, texts, tmp_path)
+    # Known library bug (see the report): the upload failure reaches the caller as huggingface_hub's
+    # RuntimeError("Error while uploading ... to the Hub.") (the HTTP error is only its __cause__), which
+    # hubtune.hub._hub_errors does not convert, so `hubtune push` ends with a traceback instead of a HubError.
+    assert failure is None or isinstance(failure, HubError), f"the push raised {failure!r}, not a HubError"
