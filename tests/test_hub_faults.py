@@ -176,6 +176,7 @@ def test_dropped_lfs_upload_is_retried_or_fails_cleanly(hub_server, faults, tiny
     faults.drop_next_lfs_uploads(1)
     url, error = _push(run, repo, hub_server.token)
     assert faults.injected.get("drop_lfs_uploads", 0) == injected + 1, "the new adapter was not uploaded through LFS"
+    print(f"dropped LFS upload: {'retried by the client, push succeeded' if error is None else error}")
     if error is None:  # the client retried the upload
         after = assert_pushed(api, repo, before, run)
     else:

@@ -275,6 +275,21 @@ def test_run_folders_hold_only_safetensors_json_and_text(tiny_run: Path, tmp_pat
 # ---------------------------------------------------------------------------------------------------------------------
 
 
+def _space_app():
+    """space/app.py as a module (a script folder, not a package), imported once per process."""
+    import importlib.util
+
+    name = "hubtune_space_app"
+    if name not in sys.modules:
+        os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+        spec = importlib.util.spec_from_file_location(name, ROOT / "space" / "app.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 def test_hub_server_and_space_bind_loopback_by_default(tmp_path: Path, monkeypatch):
     from hubtune.cli import build_parser
     from hubtune.hub_server import HubServer, serve
@@ -293,9 +308,7 @@ def test_hub_server_and_space_bind_loopback_by_default(tmp_path: Path, monkeypat
     assert build_parser().parse_args(["hub", "serve"]).host == "127.0.0.1"
 
     monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
-    from test_space import load_app_module
-
-    app = load_app_module()
+    app = _space_app()
     assert inspect.signature(app.launch).parameters["host"].default == "127.0.0.1"
     source = inspect.getsource(app.main)
     assert 'os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")' in source
@@ -381,7 +394,7 @@ def test_space_and_load_classifier_never_run_code_shipped_with_a_base_model(hub_
     api.upload_folder(folder_path=str(adapter), repo_id="alice/genome-remote-adapter")
 
     backend = SpaceBackend(ModelCache(device="cpu"), Limits())
-    with pytest.raises(HubtuneError):
+    with pytest.raises(ModelError):
         backend.classify(">s1\n" + "ACGT" * 30 + "\n", "alice/genome-remote-adapter")
     assert not marker.exists()
     with pytest.raises(ModelError):

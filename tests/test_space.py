@@ -96,12 +96,15 @@ def shared_adapters(hub: Any, tmp_path_factory: pytest.TempPathFactory) -> Space
             run = finetune(model="tiny-nt", data=str(example_task_path()), method="lora", max_steps=20,
                            eval_steps=10, seed=seed, output=str(root / f"seed{seed}"))
             runs.append(Path(run.path))
-    # Example sequences travel in hubtune.json ("examples": [{id, sequence, label}]); only the first adapter has some.
+    # Example sequences travel in hubtune.json ("examples": [{id, sequence, label}]). Training writes a few test
+    # sequences per class; here the first adapter gets its own three and the second none (an adapter made elsewhere).
     examples = [{"id": f"test{i + 1}", "sequence": seq, "label": label} for i, (seq, label) in enumerate(rows[:3])]
-    info_path = runs[0] / "hubtune.json"
-    info = json.loads(info_path.read_text())
-    info["examples"] = examples
-    info_path.write_text(json.dumps(info, indent=2))
+    for path, shipped in zip(runs, (examples, []), strict=True):
+        info_path = path / "hubtune.json"
+        info = json.loads(info_path.read_text())
+        assert info["examples"], "training records example sequences"
+        info["examples"] = shipped
+        info_path.write_text(json.dumps(info, indent=2))
     repos = ["alice/space-promoter-seed1", "alice/space-promoter-seed2"]
     for path, repo in zip(runs, repos, strict=True):
         push_run(path, repo, token=hub.token)
