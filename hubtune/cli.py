@@ -161,6 +161,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .data import read_sequences
 
     records = read_sequences(args.input)
+    # A repo id is "name" or "user/name"; anything else that is not on disk is a mistyped run folder.
+    looks_like_path = args.run.startswith((".", "/", "~")) or args.run.count("/") > 1
+    if looks_like_path and not Path(args.run).exists():
+        from .errors import RunFolderError
+
+        raise RunFolderError(f"Run folder {args.run} does not exist. Pass a finished run folder or a Hub repo id (user/name).")
     if Path(args.run).is_dir():
         from .run import Run
 

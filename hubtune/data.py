@@ -280,6 +280,10 @@ def _stem(path: Path) -> str:
     return name.rsplit(".", 1)[0] if "." in name else name
 
 
+# Largest csv field accepted: 2**31 - 1 fits a C long on every platform (sys.maxsize overflows on Windows).
+_CSV_FIELD_LIMIT = 2**31 - 1
+
+
 @dataclass
 class _Table:
     """A parsed delimited file: header plus rows with the physical line number of each row."""
@@ -292,6 +296,9 @@ class _Table:
 
 
 def _parse_delimited(path: Path, text: str, delimiter: str) -> _Table:
+    # csv refuses fields over 131,072 characters by default; a chromosome-scale sequence in one cell is valid input.
+    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
+        csv.field_size_limit(_CSV_FIELD_LIMIT)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header: list[str] | None = None
     rows: list[list[str]] = []
@@ -526,6 +533,7 @@ def _records_from_fasta(path: Path, label_column: str, labels: dict[str, tuple[s
         raise DataError(f"{path}: no FASTA records (no line starts with '>'). Check that this is a FASTA file.")
     key = f"{label_column}="
     split_seen = False
+    id_lines: dict[str, int] = {}  # with a labels file, record id -> header line of its first record
     for header, line, raw in parsed:
         tokens = header.split()
         if not tokens:
@@ -539,6 +547,14 @@ def _records_from_fasta(path: Path, label_column: str, labels: dict[str, tuple[s
             elif tok.lower().startswith("split="):
                 split = _split_value(tok[6:], f"{path}, line {line}", "split=")
         if labels is not None:
+            # Labels are matched by id, so two records sharing an id would silently share one label.
+            if rid in id_lines:
+                raise DataError(
+                    f"{path}, line {line}: record id {rid!r} already appears at line {id_lines[rid]}. With "
+                    "--labels-file each record gets the label of its id, so ids must be unique; rename one of the "
+                    "records (and give it its own row in the labels file) or remove the duplicate."
+                )
+            id_lines[rid] = line
             if rid not in labels:
                 raise DataError(
                     f"{path}, line {line}: record {rid!r} has no row in the labels file. Add '{rid},<label>' to the "
@@ -1112,14 +1128,19 @@ def parse_sequence_text(text: str) -> list[tuple[str, str]]:
     return _parse_unlabelled(text, "pasted text", None)
 
 
-def _parse_unlabelled(text: str, origin: str, id_prefix: str | None) -> list[tuple[str, str]]:
+def _parse_unlabelled(
+    text: str, origin: str, id_prefix: str | None, *, fasta: bool | None = None
+) -> list[tuple[str, str]]:
+    """Parse FASTA or one-sequence-per-line text; ``fasta=None`` decides from the first non-blank line."""
     if text.startswith("\ufeff"):
         text = text[1:]
     out: list[tuple[str, str]] = []
     first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
     if not first:
         raise DataError(f"{origin}: no sequences found. Paste DNA sequences, one per line, or FASTA records.")
-    if first.startswith(">"):
+    if fasta is None:
+        fasta = first.startswith(">")
+    if fasta:
         for header, line, raw in _parse_fasta(text, origin):
             rid = header.split()[0] if header.split() else f"seq{len(out) + 1}"
             if not raw:
@@ -1129,6 +1150,8 @@ def _parse_unlabelled(text: str, origin: str, id_prefix: str | None) -> list[tup
                 )
             seq, _ = clean_sequence(raw, where=f"{origin}, record {rid!r} (line {line})")
             out.append((rid, seq))
+        if not out:  # only ';' comment lines
+            raise DataError(f"{origin}: no sequences found: no line starts with '>'. Add FASTA records.")
         return out
     for n, line in enumerate(text.splitlines(), start=1):
         s = line.strip()
@@ -1137,6 +1160,12 @@ def _parse_unlabelled(text: str, origin: str, id_prefix: str | None) -> list[tup
         seq, _ = clean_sequence(s, where=f"{origin}, line {n}")
         rid = f"{id_prefix}:{n}" if id_prefix else f"seq{len(out) + 1}"
         out.append((rid, seq))
+    if not out:
+        # Only blank and '#' lines: an empty result would surface later as an error that names no input.
+        raise DataError(
+            f"{origin}: no sequences found; every line is blank or a '#' comment. Add DNA sequences, one per line, "
+            "or FASTA records."
+        )
     return out
 
 
@@ -1185,7 +1214,8 @@ def read_sequences(path_or_text: str | Path, *, sequence_column: str = "sequence
             raise DataError(f"{path}: the file has a header but no rows. Add sequences.")
         return out
     text = _read_text(path)
-    return _parse_unlabelled(text, str(path), path.name)
+    # A FASTA suffix always means FASTA, so a missing first header is reported as such, not as a bad base.
+    return _parse_unlabelled(text, str(path), path.name, fasta=True if kind == "fasta" else None)
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -165,6 +165,38 @@ def _hub_errors(action: str, endpoint: str, *, repo_id: str | None = None, user:
             f"Could not {action}: cannot reach {endpoint} ({type(exc).__name__}: {exc}). Check the network and "
             "HF_ENDPOINT (for a local hub: is `hubtune hub serve` running?). Nothing was pushed by this step."
         ) from None
+    except RuntimeError as exc:
+        failed_file = _failed_upload(exc)
+        if failed_file is None:
+            raise
+        # The client wraps any failure of an LFS upload (network, or an HTTP error such as the 403 of an upload
+        # link a restarted server no longer accepts) in this RuntimeError; the commit itself was never sent, so
+        # this is never a permission problem and re-running the push fixes it.
+        raise HubError(
+            f"Could not {action}: upload of {failed_file} to {endpoint} failed: {_describe_cause(exc.__cause__)}; "
+            "nothing was committed; re-run the push."
+        ) from None
+
+
+_UPLOAD_FAILED_RE = re.compile(r"^Error while uploading '(?P<path>.+)' to the Hub\.?$")
+_URL_RE = re.compile(r"\bhttps?://\S+")
+
+
+def _failed_upload(exc: RuntimeError) -> str | None:
+    """The repo path of the file whose upload failed, when `exc` is the client's wrapper of an LFS upload error."""
+    match = _UPLOAD_FAILED_RE.match(str(exc).strip())
+    return match.group("path") if match else None
+
+
+def _describe_cause(cause: BaseException | None) -> str:
+    """A short, link-free description of why an upload failed (upload links carry a signature: never show them)."""
+    if cause is None:
+        return "the client gave no reason"
+    status = getattr(getattr(cause, "response", None), "status_code", None)
+    detail = getattr(cause, "server_message", None) or (str(cause).splitlines() or [""])[0]
+    detail = _URL_RE.sub("<upload link>", detail).strip()[:200]
+    head = f"{status} from the server" if status else type(cause).__name__
+    return f"{head} ({detail})" if detail else head
 
 
 @contextlib.contextmanager

@@ -429,8 +429,17 @@ def _has_accelerator() -> bool:
     return torch.cuda.is_available()
 
 
+def _checkpoint_is_complete(path: Path) -> bool:
+    """The Trainer writes trainer_state.json last and not atomically: a kill can leave it truncated."""
+    try:
+        json.loads((path / "trainer_state.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return path.name.rsplit("-", 1)[-1].isdigit()
+
+
 def _last_checkpoint(directory: Path) -> Path | None:
-    checkpoints = [p for p in directory.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+    checkpoints = [p for p in directory.glob("checkpoint-*") if _checkpoint_is_complete(p)]
     if not checkpoints:
         return None
     return max(checkpoints, key=lambda p: int(p.name.rsplit("-", 1)[-1]))
@@ -458,10 +467,6 @@ def finetune(config: TrainConfig | None = None, **kwargs: Any) -> Run | None:
     if output.exists() and (output / INFO_FILE).exists() and not config.overwrite:
         raise ConfigError(f"{output} already holds a finished run. Choose another --output or pass --overwrite.")
     staging = staging_dir(output)
-    if _is_main():
-        if staging.exists() and not config.resume:
-            shutil.rmtree(staging)
-        staging.mkdir(parents=True, exist_ok=True)
 
     task = data_module.load_task(
         config.data, sequence_column=config.sequence_column, label_column=config.label_column,
@@ -499,6 +504,11 @@ def finetune(config: TrainConfig | None = None, **kwargs: Any) -> Run | None:
         split: tokenize_sequences(tokenizer, task.splits[split].sequences, max_length) for split in ("train", "dev", "test")
     }
     method = config.method_config()
+    if _is_main():
+        # Created only now that data and model are known to be usable: a refused run leaves nothing behind.
+        if staging.exists() and not config.resume:
+            shutil.rmtree(staging)
+        staging.mkdir(parents=True, exist_ok=True)
 
     # Pre-trained probe: frozen base + logistic regression. Needed as a baseline and by the probe method itself.
     base_embeddings: dict[str, np.ndarray] | None = None
@@ -685,10 +695,13 @@ def evaluate_run(run_path: str | Path, data: str, *, batch_size: int = 32, max_r
     from . import data as data_module
 
     run = Run(run_path)
-    task = data_module.load_task(data, max_rows=max_rows, label_names=run.label_names)
+    task = data_module.load_task(data, max_rows=max_rows)
     unknown = sorted(set(task.label_names) - set(run.label_names))
     if unknown:
-        raise DataError(f"{data} has labels the run never saw: {', '.join(unknown)}. The run knows {run.label_names}.")
+        raise DataError(
+            f"{data} has labels the run never saw: {', '.join(unknown)}. The run was trained on "
+            f"{', '.join(run.label_names)}; evaluate it on data with those labels."
+        )
     classifier = run.classifier()
     results = {}
     for split_name, split in task.splits.items():

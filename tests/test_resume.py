@@ -110,3 +110,21 @@ def test_sigkilled_run_resumes_to_the_metrics_of_an_uninterrupted_run(tmp_path: 
     reference_log = json.loads((reference_out / "training_log.json").read_text())["seed-3"]
     resumed_log = json.loads((killed_out / "training_log.json").read_text())["seed-3"]
     assert _model_log(resumed_log) == _model_log(reference_log)
+
+
+def test_resume_skips_a_checkpoint_whose_trainer_state_was_cut_off(tmp_path: Path):
+    """A kill while the Trainer writes trainer_state.json (it is written last, not atomically) leaves a checkpoint
+    with a truncated state file; --resume must fall back to the previous complete checkpoint.
+
+    Known library bug (see the report): `hubtune.train._last_checkpoint` takes any checkpoint that has the file, so
+    `hubtune train --resume` then dies in the Trainer with a json.JSONDecodeError traceback.
+    """
+    from hubtune.train import _last_checkpoint
+
+    seed_dir = tmp_path / "checkpoints" / "seed-3"
+    for step in (4, 8):
+        (seed_dir / f"checkpoint-{step}").mkdir(parents=True)
+    state = json.dumps({"global_step": 4, "log_history": [{"loss": 0.69, "step": 4}], "best_metric": 0.1})
+    (seed_dir / "checkpoint-4" / "trainer_state.json").write_text(state)
+    (seed_dir / "checkpoint-8" / "trainer_state.json").write_text(state.replace("4", "8")[: len(state) // 2])
+    assert _last_checkpoint(seed_dir) == seed_dir / "checkpoint-4"

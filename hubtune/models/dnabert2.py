@@ -18,6 +18,7 @@ import dataclasses
 import json
 import math
 import random
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -615,12 +616,19 @@ def _hub_download(repo_id: str, filename: str, revision: str | None, hub_kwargs:
     from huggingface_hub.errors import (
         EntryNotFoundError,
         HfHubHTTPError,
+        LocalEntryNotFoundError,
         RepositoryNotFoundError,
         RevisionNotFoundError,
     )
 
     try:
         return Path(hf_hub_download(repo_id, filename, revision=revision, **hub_kwargs))
+    except LocalEntryNotFoundError:
+        # A subclass of EntryNotFoundError raised when the Hub cannot be reached (or HF_HUB_OFFLINE=1).
+        raise ModelError(
+            f"Could not reach the Hub to download {filename} of {repo_id!r}, and it is not in the local cache. Check "
+            "the network, HF_ENDPOINT and HF_HUB_OFFLINE, or pass a local folder."
+        ) from None
     except EntryNotFoundError:
         return None
     except RepositoryNotFoundError:
@@ -694,9 +702,12 @@ def _read_weights(path: Path) -> dict[str, torch.Tensor]:
             return load_file(str(path), device="cpu")
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # a corrupt or hostile file: report it, never fall back to unsafe loading
+        # torch's own text is long, coloured and suggests weights_only=False: keep only its first line.
+        first_line = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()[0] if str(exc).strip() else ""
         raise ModelError(
-            f"Could not read the weights in {path} ({type(exc).__name__}: {exc}). Only plain tensor checkpoints are "
-            "accepted (safetensors, or a .bin that torch.load opens with weights_only=True)."
+            f"Refusing the weights in {path}: they are not a plain tensor checkpoint ({type(exc).__name__}: "
+            f"{first_line[:200]}). Only safetensors, or a .bin that torch.load opens with weights_only=True, are "
+            "accepted; hubtune never unpickles arbitrary objects."
         ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]

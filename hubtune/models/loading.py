@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -54,13 +55,24 @@ def resolve_model(name_or_path: str | Path, *, revision: str | None = None) -> R
             "nor a Hub repo id like 'InstaDeepAI/nucleotide-transformer-v2-50m-multi-species'."
         )
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
 
     try:
         config_file = Path(hf_hub_download(name, "config.json", revision=revision))
     except RepositoryNotFoundError:
         raise ModelError(
             f"Model {name!r} was not found on the Hub (or it is private: log in with `hf auth login`)."
+        ) from None
+    except LocalEntryNotFoundError:
+        # A subclass of EntryNotFoundError: the Hub could not be reached (or HF_HUB_OFFLINE=1) and nothing is cached.
+        raise ModelError(
+            f"Could not reach the Hub to download the config of {name!r}, and it is not in the local cache. Check the "
+            "network, HF_ENDPOINT and HF_HUB_OFFLINE, or pass a local folder."
         ) from None
     except EntryNotFoundError:
         raise ModelError(f"The Hub repo {name!r} has no config.json: it is not a transformers model.") from None
@@ -85,6 +97,15 @@ def _quiet_transformers():
         yield
     finally:
         logger.setLevel(level)
+
+
+def _needs_repo_code(config: dict[str, Any]) -> bool:
+    """A config whose model type transformers does not know and that points at code in its repo (`auto_map`)."""
+    if not config.get("auto_map"):
+        return False
+    from transformers import CONFIG_MAPPING
+
+    return config.get("model_type") not in CONFIG_MAPPING
 
 
 def load_base_model(
@@ -132,7 +153,7 @@ def load_base_model(
                 model.config.id2label = label_kwargs["id2label"]
                 model.config.label2id = label_kwargs["label2id"]
             return model
-        if family.needs_remote_code and not trust_remote_code:
+        if (family.needs_remote_code or _needs_repo_code(resolved.config)) and not trust_remote_code:
             raise ModelError(
                 f"{resolved.name} ({family.display_name}) needs the repo's own Python code and this installation has "
                 "no native implementation for it. Pass --trust-remote-code (trust_remote_code=True) if you trust that repo."
@@ -152,8 +173,12 @@ def load_base_model(
                 **label_kwargs,
                 **kwargs,
             )
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelError(f"Could not load {resolved.name} as a {task} model: {exc}") from None
+        except (OSError, ValueError, KeyError, pickle.UnpicklingError, RuntimeError) as exc:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(
+                f"Could not load {resolved.name} as a {task} model: {first_line[:300]}. hubtune reads pickled weights "
+                "only with torch.load(weights_only=True) and never runs code from a model repo."
+            ) from None
 
 
 def load_tokenizer(
