@@ -587,7 +587,8 @@ def _download(repo_id: str, revision: str | None, token: str | None) -> Path:
     return Path(folder)
 
 
-def _plain_adapter_info(folder: Path, where: str, label_names: list[str] | None) -> dict[str, Any]:
+def _plain_adapter_info(folder: Path, where: str, label_names: list[str] | None,
+                        token: str | None = None) -> dict[str, Any]:
     """hubtune.json-like settings for a plain peft adapter (no hubtune.json): labels must come from the caller."""
     from .models import resolve_model
 
@@ -606,7 +607,7 @@ def _plain_adapter_info(folder: Path, where: str, label_names: list[str] | None)
     if not base:
         raise HubError(f"{where}/{ADAPTER_CONFIG} does not name its base model (base_model_name_or_path is empty).")
     revision = adapter_config.get("revision")
-    family = resolve_model(base, revision=revision).family
+    family = resolve_model(base, revision=revision, token=token).family
     max_length = family.model_max_tokens or 512
     window_bp = family.window_bp(max_length)
     return {
@@ -695,18 +696,18 @@ def load_classifier(
                 )
             info["label_names"] = list(label_names)
     else:
-        info = _plain_adapter_info(folder, where, label_names)
+        info = _plain_adapter_info(folder, where, label_names, token)
 
     labels = list(info["label_names"])
     method = info.get("method", "lora")
     if method in ("full", "freeze"):
-        model = load_base_model(folder, len(labels), label_names=labels)
+        model = load_base_model(folder, len(labels), label_names=labels, token=token)
     else:
         if base_model_instance is not None:
             base = _copy_base(base_model_instance, labels, where)
         else:
             base = load_base_model(info["base_model"], len(labels), label_names=labels,
-                                   revision=info.get("base_model_revision"))
+                                   revision=info.get("base_model_revision"), token=token)
         if method == "lora":
             model = _attach_adapter(base, folder, where, len(labels))
         else:
@@ -714,7 +715,7 @@ def load_classifier(
     if _has_tokenizer(folder):
         tokenizer = _load_folder_tokenizer(folder, info.get("family"))
     else:
-        tokenizer = load_tokenizer(info["base_model"], revision=info.get("base_model_revision"))
+        tokenizer = load_tokenizer(info["base_model"], revision=info.get("base_model_revision"), token=token)
     return Classifier.from_folder(folder, info, model, tokenizer, device=device)
 
 

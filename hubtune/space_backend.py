@@ -463,7 +463,7 @@ class ModelCache:
         if meta.method != "lora":
             from .hub import load_classifier
 
-            clf = load_classifier(meta.folder, device=self.device)
+            clf = load_classifier(meta.folder, device=self.device, token=self.token)
             base_key: tuple[Any, ...] = ("standalone", meta.repo_id)
             self._bases[base_key] = _BaseEntry(base_key, clf.model, clf.tokenizer, [meta.repo_id])
             self.stats.base_loads += 1
@@ -505,8 +505,9 @@ class ModelCache:
         from .models import load_base_model, load_tokenizer
 
         labels = list(meta.label_names)
-        model = load_base_model(meta.base_model, len(labels), label_names=labels, revision=meta.base_revision)
-        tokenizer = load_tokenizer(meta.base_model, revision=meta.base_revision)
+        model = load_base_model(meta.base_model, len(labels), label_names=labels, revision=meta.base_revision,
+                                token=self.token)
+        tokenizer = load_tokenizer(meta.base_model, revision=meta.base_revision, token=self.token)
         try:
             peft_model = PeftModel.from_pretrained(model, str(meta.folder), adapter_name=name)
         except (RuntimeError, ValueError) as exc:

@@ -323,18 +323,18 @@ def known_bug(case: dict[str, Any]) -> Iterator[None]:
 
 
 @pytest.mark.parametrize("case", [_param(c) for c in CASES])
-def test_api(case: dict[str, Any], ctx: Context, tmp_path: Path):
+def test_api(case: dict[str, Any], ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     with known_bug(case):
-        _check_api(case, ctx, tmp_path)
+        _check_api(case, ctx, tmp_path, monkeypatch)
 
 
-def _check_api(case: dict[str, Any], ctx: Context, tmp_path: Path) -> None:
+def _check_api(case: dict[str, Any], ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if case.get("hub"):
         _ = ctx.hub
     if case.get("offline"):
         from huggingface_hub import constants
 
-        ctx.request.getfixturevalue("monkeypatch").setattr(constants, "HF_HUB_OFFLINE", True)
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     path = input_path(case, tmp_path, ctx)
     settings = resolve_settings(case, tmp_path, ctx)
     expect = case["expect"]

@@ -236,6 +236,26 @@ def test_fasta_with_labels_file(tmp_path):
     assert "x.fna, line 3" in msg and "'id1'" in msg and "labels file" in msg
 
 
+def test_fasta_duplicate_ids_with_labels_file_are_refused(tmp_path):
+    # Labels are looked up by id: two records sharing an id must not silently share one label.
+    fa = write(tmp_path / "dup.fa", ">a\nACGTACGT\n>b\nTTTTGGGG\n>a x\nGGGGCCCC\n")
+    labels = write(tmp_path / "labels.csv", "id,label\na,x\nb,y\n")
+    with pytest.raises(DataError) as err:
+        load_task(fa, labels_file=labels)
+    msg = str(err.value)
+    assert "dup.fa, line 5" in msg and "'a'" in msg and "line 1" in msg
+
+
+def test_csv_field_longer_than_csv_default_limit_loads(tmp_path):
+    # csv refuses fields over 131,072 characters unless the limit is raised; FASTA has no such limit.
+    data = rows(20)
+    big = ("ACGT" * 50_000)[:200_000]
+    path = write(tmp_path / "big.csv", csv_text(data) + f"{big},a\n")
+    task = load_task(path)
+    assert max(len(s) for sp in task.splits.values() for s in sp.sequences) == 200_000
+    assert read_sequences(write(tmp_path / "big_in.csv", f"sequence\n{big}\n")) == [("big_in.csv:2", big)]
+
+
 def test_fasta_split_tokens_are_honoured(tmp_path):
     data = rows(10)
     sp = ["train"] * 6 + ["dev"] * 2 + ["test"] * 2
@@ -536,6 +556,24 @@ def test_read_sequences_errors_name_location(tmp_path):
     nocol = write(tmp_path / "nocol.csv", "a,b\nACGT,1\n")
     with pytest.raises(DataError, match="--sequence-column"):
         read_sequences(nocol)
+
+
+def test_read_sequences_file_with_only_comments_names_the_file(tmp_path):
+    empty = write(tmp_path / "empty.txt", "\n# only comments\n\n")
+    with pytest.raises(DataError, match=r"empty\.txt: no sequences"):
+        read_sequences(empty)
+    with pytest.raises(DataError, match="no sequences"):
+        parse_sequence_text("# just a note\n")
+
+
+@pytest.mark.parametrize("name", ["nohead.fa", "nohead.fasta.gz", "nohead.fna"])
+def test_read_sequences_fasta_suffix_without_first_header(tmp_path, name):
+    # A FASTA suffix means FASTA even when the first header is missing: the message says so, not "bad base '>'".
+    text = "ACGTACGT\n>r1\nACGT\n"
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text.encode()) if name.endswith(".gz") else text.encode())
+    with pytest.raises(DataError, match=rf"{name}, line 1: sequence data before the first '>' header"):
+        read_sequences(path)
 
 
 def test_parse_sequence_text():

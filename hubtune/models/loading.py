@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -38,7 +37,9 @@ def _looks_like_repo_id(name: str) -> bool:
     return 1 <= len(parts) <= 2 and all(parts) and not name.startswith((".", "/", "~"))
 
 
-def resolve_model(name_or_path: str | Path, *, revision: str | None = None) -> ResolvedModel:
+def resolve_model(
+    name_or_path: str | Path, *, revision: str | None = None, token: str | None = None
+) -> ResolvedModel:
     """Find the checkpoint `name_or_path` (tiny name, local folder or Hub id) and its family, without running its code."""
     name = str(name_or_path)
     if name in TINY_MODELS:
@@ -63,7 +64,7 @@ def resolve_model(name_or_path: str | Path, *, revision: str | None = None) -> R
     )
 
     try:
-        config_file = Path(hf_hub_download(name, "config.json", revision=revision))
+        config_file = Path(hf_hub_download(name, "config.json", revision=revision, token=token))
     except RepositoryNotFoundError:
         raise ModelError(
             f"Model {name!r} was not found on the Hub (or it is private: log in with `hf auth login`)."
@@ -117,6 +118,7 @@ def load_base_model(
     revision: str | None = None,
     trust_remote_code: bool = False,
     resolved: ResolvedModel | None = None,
+    token: str | None = None,
     **kwargs: Any,
 ):
     """Load a genomic language model with a fresh classification head (or its MLM head / bare encoder).
@@ -129,11 +131,12 @@ def load_base_model(
         task: ``"classification"`` (default), ``"mlm"`` (masked-LM head) or ``"base"`` (encoder only).
         revision: a Hub branch, tag or commit.
         trust_remote_code: run the repo's own Python code. Never needed for families hubtune implements natively.
+        token: Hub token for a private repo; default: HF_TOKEN or the saved login.
 
     Returns:
         A ``transformers.PreTrainedModel``.
     """
-    resolved = resolved or resolve_model(name_or_path, revision=revision)
+    resolved = resolved or resolve_model(name_or_path, revision=revision, token=token)
     family = resolved.family
     label_kwargs: dict[str, Any] = {}
     if task == "classification":
@@ -148,7 +151,9 @@ def load_base_model(
     native = family.load_native()
     with _quiet_transformers():
         if native is not None and not trust_remote_code:
-            model = native(resolved.source, task=task, num_labels=num_labels, revision=resolved.revision, **kwargs)
+            model = native(
+                resolved.source, task=task, num_labels=num_labels, revision=resolved.revision, token=token, **kwargs
+            )
             if label_kwargs:
                 model.config.id2label = label_kwargs["id2label"]
                 model.config.label2id = label_kwargs["label2id"]
@@ -170,10 +175,11 @@ def load_base_model(
                 resolved.source,
                 revision=None if resolved.is_local else resolved.revision,
                 trust_remote_code=trust_remote_code,
+                token=token,
                 **label_kwargs,
                 **kwargs,
             )
-        except (OSError, ValueError, KeyError, pickle.UnpicklingError, RuntimeError) as exc:
+        except Exception as exc:  # corrupt files, refused pickles, shape mismatches: all a model the user pointed at
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(
                 f"Could not load {resolved.name} as a {task} model: {first_line[:300]}. hubtune reads pickled weights "
@@ -187,16 +193,18 @@ def load_tokenizer(
     revision: str | None = None,
     trust_remote_code: bool = False,
     resolved: ResolvedModel | None = None,
+    token: str | None = None,
 ):
     """Load the tokenizer of a genomic LM (Hub id, local folder or tiny name). Input DNA must be uppercase."""
     from transformers import AutoTokenizer
 
-    resolved = resolved or resolve_model(name_or_path, revision=revision)
+    resolved = resolved or resolve_model(name_or_path, revision=revision, token=token)
     try:
         tokenizer = AutoTokenizer.from_pretrained(
             resolved.source,
             revision=None if resolved.is_local else resolved.revision,
             trust_remote_code=trust_remote_code,
+            token=token,
             **resolved.family.tokenizer_kwargs,
         )
     except (OSError, ValueError) as exc:
