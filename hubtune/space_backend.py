@@ -502,12 +502,18 @@ class ModelCache:
     def _load_base(self, meta: AdapterMeta, base_key: tuple[Any, ...], name: str) -> _BaseEntry:
         from peft import PeftModel
 
-        from .models import load_base_model, load_tokenizer
+        from .models import load_base_model, load_tokenizer, resolve_model
 
         labels = list(meta.label_names)
-        model = load_base_model(meta.base_model, len(labels), label_names=labels, revision=meta.base_revision,
-                                token=self.token)
-        tokenizer = load_tokenizer(meta.base_model, revision=meta.base_revision, token=self.token)
+        resolved = resolve_model(meta.base_model, revision=meta.base_revision, token=self.token)
+        if resolved.family.name == "auto":
+            # A public app serves only the genomic families hubtune implements; never an arbitrary architecture.
+            raise ModelError(
+                f"{meta.repo_id} is an adapter on {meta.base_model}, which is not a DNABERT-2 or Nucleotide "
+                "Transformer model; this Space only serves adapters on those families."
+            )
+        model = load_base_model(meta.base_model, len(labels), label_names=labels, resolved=resolved, token=self.token)
+        tokenizer = load_tokenizer(meta.base_model, resolved=resolved, token=self.token)
         try:
             peft_model = PeftModel.from_pretrained(model, str(meta.folder), adapter_name=name)
         except (RuntimeError, ValueError) as exc:
