@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from huggingface_hub import ModelCard, metadata_load
+from shared_runs import shared_tiny_run
 
 from hubtune.card import build_card_data, render_base_card, render_card, write_card
 from hubtune.cli import main
@@ -17,16 +18,6 @@ from hubtune.run import Run
 REPO = "alice/promoter-lora"
 
 
-def shared_tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One small LoRA run per test session (test_hub.py reuses the same folder)."""
-    from hubtune.data import example_task_path
-    from hubtune.train import finetune
-
-    folder = tmp_path_factory.getbasetemp() / "shared-tiny-lora-run"
-    if not (folder / "hubtune.json").is_file():
-        finetune(model="tiny-nt", data=str(example_task_path()), method="lora", max_steps=20, eval_steps=10,
-                 max_rows=100, output=str(folder), overwrite=True)
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from huggingface_hub import HfApi, ModelCard, metadata_load, snapshot_download
+from shared_runs import shared_tiny_run
 
 from hubtune.errors import ConfigError, HubError, RunFolderError
 from hubtune.hub import list_adapters, load_classifier, push_run
@@ -24,16 +25,6 @@ from hubtune.run import Run
 REPO = "alice/promoter-lora"
 
 
-def shared_tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One small LoRA run per test session (test_card.py reuses the same folder)."""
-    from hubtune.data import example_task_path
-    from hubtune.train import finetune
-
-    folder = tmp_path_factory.getbasetemp() / "shared-tiny-lora-run"
-    if not (folder / "hubtune.json").is_file():
-        finetune(model="tiny-nt", data=str(example_task_path()), method="lora", max_steps=20, eval_steps=10,
-                 max_rows=100, output=str(folder), overwrite=True)
-    return folder
 
 
 @pytest.fixture(scope="module")

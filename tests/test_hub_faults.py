@@ -26,22 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from shared_runs import shared_tiny_run
 
 from hubtune.errors import HubError
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def shared_tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The session's small LoRA run (same folder and settings as test_card.py / test_hub.py, so it trains once)."""
-    from hubtune.data import example_task_path
-    from hubtune.train import finetune
-
-    folder = tmp_path_factory.getbasetemp() / "shared-tiny-lora-run"
-    if not (folder / "hubtune.json").is_file():
-        finetune(model="tiny-nt", data=str(example_task_path()), method="lora", max_steps=20, eval_steps=10,
-                 max_rows=100, output=str(folder), overwrite=True)
-    return folder
 
 
 @pytest.fixture(scope="module")
