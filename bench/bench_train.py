@@ -24,8 +24,24 @@ from pathlib import Path
 os.environ.setdefault("HUBTUNE_NO_PROGRESS", "1")
 
 
-def build_model(path: Path, hidden: int, layers: int) -> None:
-    """An NT-v1-layout checkpoint of a chosen size with random weights (speed does not depend on the weights)."""
+def build_model(path: Path, hidden: int, layers: int, family: str = "nt") -> None:
+    """A checkpoint of a chosen size with random weights (speed does not depend on the weights).
+
+    family "nt": the NT v1 layout (6-mer tokens: every sequence of one length has one token count).
+    family "dnabert2": the DNABERT-2 layout with the real BPE tokenizer (token counts vary from sequence to sequence,
+    which is where padding every sequence to the split's longest costs most).
+    """
+    if family == "dnabert2":
+        import shutil
+
+        from hubtune.models.dnabert2 import build_tiny_dnabert2
+
+        tokenizer_dir = Path(__file__).resolve().parents[1] / ".." / "shared" / "models" / "dnabert2-tokenizer"
+        build_tiny_dnabert2(path, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=max(1, hidden // 64),
+                            intermediate_size=4 * hidden, vocab_size=4096)
+        for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+            shutil.copy(tokenizer_dir / name, path / name)
+        return
     import torch
     from transformers import EsmConfig, EsmForMaskedLM
 
@@ -103,6 +119,8 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--model-dir", help=argparse.SUPPRESS)
     parser.add_argument("--method", default="lora")
+    parser.add_argument("--family", default="nt", choices=["nt", "dnabert2"],
+                        help="model layout; dnabert2 uses the real BPE tokenizer from ../shared/models")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_recipe(args.child, args.model_dir, args.data, args.steps, args.batch_size, args.method)))
@@ -120,7 +138,7 @@ def main() -> None:
             shutil.copy(Path(args.data) / "test.csv", data_dir / "test.csv")
         args.data = str(data_dir)
         model_dir = Path(tmp) / "model"
-        build_model(model_dir, args.hidden, args.layers)
+        build_model(model_dir, args.hidden, args.layers, args.family)
         results = {}
         for recipe, method in (("reference", "lora"), ("hubtune", "lora"), ("hubtune-full", "full")):
             child = "hubtune" if recipe.startswith("hubtune") else "reference"
@@ -129,7 +147,7 @@ def main() -> None:
                                   "--method", method], capture_output=True, text=True, check=True)
             results[recipe] = json.loads(out.stdout.strip().splitlines()[-1])
     ref, ours, full = results["reference"], results["hubtune"], results["hubtune-full"]
-    print(f"model: NT-v1 layout, hidden {args.hidden}, {args.layers} layers (random weights); data {args.data}; "
+    print(f"model: {args.family} layout, hidden {args.hidden}, {args.layers} layers (random weights); data {args.data}; "
           f"{args.steps} steps x batch {args.batch_size}; max length {ours['max_length']} tokens, mean "
           f"{ours['mean_tokens']:.1f}")
     print(f"{'recipe':28s} {'seq/s':>8s} {'peak RSS MB':>12s} {'test MCC':>9s}")
