@@ -326,7 +326,6 @@ def test_server_killed_during_an_lfs_upload_keeps_the_repo_consistent(tiny_run, 
         out, err = capfd.readouterr()
         texts = [logs.text, out, err, log.read_text(), str(failure or "")]
         assert_token_nowhere(token, api, repo, texts, tmp_path)
-    # Known library bug (see the report): the upload failure reaches the caller as huggingface_hub's
-    # RuntimeError("Error while uploading ... to the Hub.") (the HTTP error is only its __cause__), which
-    # hubtune.hub._hub_errors does not convert, so `hubtune push` ends with a traceback instead of a HubError.
+    # huggingface_hub reports a failed upload as RuntimeError("Error while uploading ... to the Hub.") with the HTTP
+    # error only as its __cause__; hubtune must turn that into a HubError (no traceback from `hubtune push`).
     assert failure is None or isinstance(failure, HubError), f"the push raised {failure!r}, not a HubError"

@@ -116,8 +116,8 @@ def test_resume_skips_a_checkpoint_whose_trainer_state_was_cut_off(tmp_path: Pat
     """A kill while the Trainer writes trainer_state.json (it is written last, not atomically) leaves a checkpoint
     with a truncated state file; --resume must fall back to the previous complete checkpoint.
 
-    Known library bug (see the report): `hubtune.train._last_checkpoint` takes any checkpoint that has the file, so
-    `hubtune train --resume` then dies in the Trainer with a json.JSONDecodeError traceback.
+    Taking any checkpoint that merely has the file would make `hubtune train --resume` die in the Trainer with a
+    json.JSONDecodeError.
     """
     from hubtune.train import _last_checkpoint
 

@@ -115,8 +115,8 @@ def test_remote_code_of_an_unknown_family_never_runs_without_the_flag(tmp_path: 
 
 
 def test_remote_code_refusal_tells_the_user_which_flag_allows_it(tmp_path: Path):
-    """Known library bug: the message is transformers' ('pass the argument `trust_remote_code=True`', plus a broken
-    'https://hf.co//tmp/...' link) instead of naming --trust-remote-code; see the report."""
+    """An unknown architecture whose config points at repo code is refused with hubtune's flag named, not
+    transformers' message (which suggests the keyword argument and links to a broken URL for local folders)."""
     from hubtune.models import load_base_model
 
     folder = remote_code_model(tmp_path / "genome-model", tmp_path / "executed")
@@ -199,8 +199,7 @@ def test_hostile_pickle_in_dnabert2_weights_is_refused_without_running(tmp_path:
 
 def test_hostile_pickle_in_a_transformers_loaded_checkpoint_is_a_model_error(tmp_path: Path):
     """NT v1 checkpoints load through transformers, which unpickles with weights_only=True: the payload never runs.
-    Known library bug: the resulting pickle.UnpicklingError escapes load_base_model unconverted (a traceback in the
-    CLI) instead of a ModelError; see the report."""
+    The resulting pickle.UnpicklingError must reach the user as a ModelError (no traceback in the CLI)."""
     import torch
     from safetensors.torch import load_file
 
@@ -346,8 +345,8 @@ def test_private_repos_are_invisible_without_the_owners_token(private_push, hub_
 
 
 def test_the_owner_loads_a_private_adapter_of_a_private_base_with_an_explicit_token(private_push, hub_server):
-    """Known library bug: load_classifier(token=...) downloads the adapter with the token but loads the base through
-    load_base_model, which has no token parameter, so a private base is 'not found'; see the report."""
+    """The token given to load_classifier must also reach the base model's download: a private push publishes its
+    tiny/local base as private too."""
     from hubtune.hub import load_classifier
 
     classifier = load_classifier(PRIVATE, token=hub_server.other_token, device="cpu")

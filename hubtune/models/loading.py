@@ -161,7 +161,7 @@ def load_base_model(
         if (family.needs_remote_code or _needs_repo_code(resolved.config)) and not trust_remote_code:
             raise ModelError(
                 f"{resolved.name} ({family.display_name}) needs the repo's own Python code and this installation has "
-                "no native implementation for it. Pass --trust-remote-code (trust_remote_code=True) if you trust that repo."
+                "no native implementation for it. Pass --trust-remote-code (Python: trust_remote_code) if you trust that repo."
             )
         from transformers import AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
 
