@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,3 +19,32 @@ def shared_tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         finetune(model="tiny-nt", data=str(example_task_path()), method="lora", max_steps=20, eval_steps=10,
                  max_rows=100, output=str(folder), overwrite=True)
     return folder
+
+
+def import_script(name: str, path: Path):
+    """Import a script that lives outside any package (space/app.py, bench/*.py) once per process."""
+    import importlib.util
+    import os
+    import sys
+
+    if name not in sys.modules:
+        os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Tiny models on a shared 2-core runner are many times faster single-threaded (no thread oversubscription)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

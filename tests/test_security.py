@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from shared_runs import shared_tiny_run
+from shared_runs import import_script, shared_tiny_run
 
 from hubtune.errors import HubError, HubtuneError, ModelError
 
@@ -267,17 +267,7 @@ def test_run_folders_hold_only_safetensors_json_and_text(tiny_run: Path, tmp_pat
 
 def _space_app():
     """space/app.py as a module (a script folder, not a package), imported once per process."""
-    import importlib.util
-
-    name = "hubtune_space_app"
-    if name not in sys.modules:
-        os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-        spec = importlib.util.spec_from_file_location(name, ROOT / "space" / "app.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return import_script("hubtune_space_app", ROOT / "space" / "app.py")
 
 
 def test_hub_server_and_space_bind_loopback_by_default(tmp_path: Path, monkeypatch):

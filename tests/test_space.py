@@ -6,9 +6,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import gzip
-import importlib.util
 import json
-import os
 import socket
 import sys
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from shared_runs import import_script, one_torch_thread
 
 from hubtune.errors import ConfigError, DataError, HubError
 from hubtune.evaluate import Windowing
@@ -51,19 +50,6 @@ XSS_ID = "<img/src=x/onerror=window.__hubtune_xss=1>"
 # ---------------------------------------------------------------------------------------------------------------------
 # Shared setup (also used by test_space_browser.py): train + push once per process, launch the app per module
 # ---------------------------------------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """Tiny models on a shared 2-core runner are many times faster single-threaded (no thread oversubscription)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @dataclass
@@ -114,16 +100,7 @@ def shared_adapters(hub: Any, tmp_path_factory: pytest.TempPathFactory) -> Space
 
 def load_app_module() -> ModuleType:
     """Import space/app.py once (it is a script folder, not a package)."""
-    name = "hubtune_space_app"
-    if name in sys.modules:
-        return sys.modules[name]
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    spec = importlib.util.spec_from_file_location(name, SPACE_APP)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return import_script("hubtune_space_app", SPACE_APP)
 
 
 def free_port() -> int:

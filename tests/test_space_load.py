@@ -6,12 +6,11 @@ Drives the functions of bench/bench_space_load.py (which prints the same figures
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from shared_runs import import_script, one_torch_thread
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS, REQUESTS = 20, 25
@@ -24,14 +23,7 @@ RSS_GROWTH_BOUND_MB = 12
 
 
 def _bench():
-    name = "bench_space_load"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "bench_space_load.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return import_script("bench_space_load", ROOT / "bench" / "bench_space_load.py")
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +34,8 @@ def bench():
 @pytest.fixture(scope="module")
 def one_thread() -> Iterator[None]:
     """Tiny models on a shared 2-core runner are fastest single-threaded (server worker threads share this)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -608,12 +608,10 @@ def load_ntv2(
 
 def ntv2_vocabulary() -> list[str]:
     """The 4107-token NT v2 vocabulary: <unk>, <pad>, <mask>, <cls>, the 4096 6-mers over "ATCG" in
-    itertools.product order, A, T, C, G, N, <eos>, <bos>."""
-    import itertools
+    itertools.product order, A, T, C, G, N, <eos>, <bos> (the NT v1 vocabulary plus <eos>, <bos>)."""
+    from .tiny import nt_vocabulary
 
-    vocab = ["<unk>", "<pad>", "<mask>", "<cls>"]
-    vocab += ["".join(kmer) for kmer in itertools.product("ATCG", repeat=6)]
-    return vocab + ["A", "T", "C", "G", "N", "<eos>", "<bos>"]
+    return nt_vocabulary(v2=True)
 
 
 def write_ntv2_tokenizer(path: Path) -> None:
