@@ -11,83 +11,17 @@ import os
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
 
+from .cli_options import add_dataclass_options, add_method_options, config_from_args, method_from_args
 from .errors import ConfigError, HubtuneError
 
-
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-
-
-def _str_list(text: str) -> list[str]:
-    return [x.strip() for x in text.split(",") if x.strip()]
-
-
-def _add_data_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sequence-column", default="sequence", help="column holding the DNA (CSV/TSV/Parquet)")
-    p.add_argument("--label-column", default="label", help="column holding the label (CSV/TSV/Parquet)")
-    p.add_argument("--labels-file", help="CSV id,label for a FASTA file whose headers carry no label")
-    p.add_argument("--max-rows", type=int, help="use at most this many rows per split (quick experiments)")
-
-
-def _add_train_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="tiny-nt", help="Hub id, local folder or tiny name (tiny-nt, tiny-dnabert2, tiny-ntv2)")
-    p.add_argument("--data", required=True, help="GUE-style folder, CSV/TSV/Parquet/FASTA file, or a dataset id")
-    p.add_argument("--method", default="lora", help="lora | full | freeze | probe")
-    p.add_argument("--output", help="run folder to write (default runs/<task>-<method>)")
-    length = p.add_mutually_exclusive_group()
-    length.add_argument("--epochs", type=float, default=3.0)
-    length.add_argument("--max-steps", type=int)
-    p.add_argument("--lr", type=float, help="learning rate (default: lora 5e-4, full 5e-5, freeze 1e-4)")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--grad-accum", type=int, default=1, help="gradient accumulation steps")
-    p.add_argument("--max-length", type=int, help="max tokens per sequence (default: from the longest sequence)")
-    seeds = p.add_mutually_exclusive_group()
-    seeds.add_argument("--seed", type=int, default=42)
-    seeds.add_argument("--seeds", type=_int_list, help="several seeds, e.g. 1,2,3: reports mean ± sd")
-    p.add_argument("--lora-r", type=int, default=8)
-    p.add_argument("--lora-alpha", type=int, default=16)
-    p.add_argument("--lora-dropout", type=float, default=0.05)
-    p.add_argument("--lora-targets", type=_str_list, help="comma-separated module names (default: the family's)")
-    p.add_argument("--freeze-layers", type=int, help="freeze method: embeddings + this many lowest layers")
-    p.add_argument("--eval-steps", type=int, help="evaluate on dev every N steps (default: ~10 times per run)")
-    p.add_argument("--patience", type=int, default=5, help="early-stopping patience in evaluations (0 disables)")
-    p.add_argument("--class-weights", action="store_true", help="weight the loss by inverse class frequency")
-    p.add_argument("--dedup", action="store_true", help="remove sequences leaked from train out of dev/test")
-    p.add_argument("--trust-remote-code", action="store_true", help="run Python code from the model repo (off by default)")
-    p.add_argument("--revision", help="model revision (branch, tag or commit) on the Hub")
-    p.add_argument("--precision", default="auto", help="auto | fp32 | bf16 | fp16 (mixed precision on GPUs)")
-    p.add_argument("--no-baselines", action="store_true", help="skip the pre-trained probe and k-mer baselines")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
-    p.add_argument("--deepspeed", help="DeepSpeed config JSON, passed to the Trainer untouched")
-    p.add_argument("--fsdp", help="FSDP options, passed to the Trainer untouched")
-    _add_data_options(p)
+DATA_OPTIONS = ("sequence_column", "label_column", "labels_file", "max_rows")
 
 
 def _train_config(args: argparse.Namespace):
     from .train import TrainConfig
 
-    extra: dict[str, Any] = {}
-    if args.deepspeed:
-        extra["deepspeed"] = args.deepspeed
-    if args.fsdp:
-        extra["fsdp"] = args.fsdp
-    return TrainConfig(
-        model=args.model, data=args.data, method=args.method, output=args.output, epochs=args.epochs,
-        max_steps=args.max_steps, lr=args.lr, batch_size=args.batch_size, grad_accum=args.grad_accum,
-        max_length=args.max_length, seed=args.seed, seeds=args.seeds, lora_r=args.lora_r,
-        lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout, lora_targets=args.lora_targets,
-        freeze_layers=args.freeze_layers, eval_steps=args.eval_steps, patience=args.patience or None,
-        class_weights=args.class_weights, dedup=args.dedup, trust_remote_code=args.trust_remote_code,
-        revision=args.revision, precision=args.precision, baselines=not args.no_baselines,
-        overwrite=args.overwrite, resume=args.resume, sequence_column=args.sequence_column,
-        label_column=args.label_column, labels_file=args.labels_file, max_rows=args.max_rows, extra=extra,
-    )
+    return config_from_args(args, TrainConfig, method=method_from_args(args, args.method))
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -96,12 +30,13 @@ def _train_config(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .tables import comparison_table
     from .train import finetune
 
     run = finetune(_train_config(args))
     if run is None:  # a non-main process under accelerate launch
         return 0
-    print(f"\n{run.summary()}\n")
+    print(f"\n{comparison_table(run.metrics).text()}\n")
     if not args.no_diagnostics:
         from .diagnostics import diagnose_run, format_verdicts
 
@@ -110,9 +45,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         print()
     print(f"run folder: {run.path}")
     if getattr(args, "push_to", None):
-        from .hub import push_run
+        from .hub import push_to_hub
 
-        url = push_run(run.path, args.push_to, private=args.private)
+        url = push_to_hub(run.path, args.push_to, private=args.private)
         print(f"pushed: {url}")
     return 0
 
@@ -143,7 +78,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .train import evaluate_run
+    from .predict import evaluate_run
 
     results = evaluate_run(args.run, args.data, max_rows=args.max_rows)
     if args.json:
@@ -159,22 +94,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import csv
 
     from .data import read_sequences
+    from .predict import load_classifier
 
     records = read_sequences(args.input)
-    # A repo id is "name" or "user/name"; anything else that is not on disk is a mistyped run folder.
-    looks_like_path = args.run.startswith((".", "/", "~")) or args.run.count("/") > 1
-    if looks_like_path and not Path(args.run).exists():
-        from .errors import RunFolderError
-
-        raise RunFolderError(f"Run folder {args.run} does not exist. Pass a finished run folder or a Hub repo id (user/name).")
-    if Path(args.run).is_dir():
-        from .run import Run
-
-        classifier = Run(args.run).classifier()
-    else:
-        from .hub import load_classifier
-
-        classifier = load_classifier(args.run, revision=args.revision)
+    classifier = load_classifier(args.run, revision=args.revision)
     predictions = classifier.predict(records, batch_size=args.batch_size)
     out = open(args.output, "w", newline="") if args.output else sys.stdout
     try:
@@ -191,7 +114,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_probe_layers(args: argparse.Namespace) -> int:
-    from .train import probe_layers
+    from .layer_probe import probe_layers
 
     result = probe_layers(args.model, args.data, output=args.output, max_length=args.max_length,
                           max_rows=args.max_rows, trust_remote_code=args.trust_remote_code, seed=args.seed)
@@ -210,9 +133,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from .hub import push_run
+    from .hub import push_to_hub
 
-    url = push_run(args.run, args.repo, private=args.private, revision=args.revision, base_repo=args.base_repo,
+    url = push_to_hub(args.run, args.repo, private=args.private, revision=args.revision, base_repo=args.base_repo,
                    token=args.token, compare_report=args.compare_report)
     print(url)
     return 0
@@ -242,17 +165,9 @@ def cmd_hub_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import CompareConfig, compare
+    from .comparison import CompareConfig, compare
 
-    config = CompareConfig(
-        models=args.models, data=args.data, methods=args.methods, seeds=args.seeds or [42], output=args.output,
-        max_steps=args.max_steps, epochs=args.epochs, batch_size=args.batch_size, max_rows=args.max_rows,
-        lr=args.lr, split_seed=args.split_seed, patience=args.patience or None, eval_steps=args.eval_steps,
-        layer_probe=not args.no_layer_probe, diagnostics=not args.no_diagnostics,
-        forgetting_sequences=args.forgetting_sequences, overwrite=args.overwrite,
-        trust_remote_code=args.trust_remote_code,
-    )
-    report = compare(config)
+    report = compare(config_from_args(args, CompareConfig))
     print(f"report: {report}")
     return 0
 
@@ -263,14 +178,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `hubtune` argument parser; training and comparison options come from their config dataclasses."""
+    from .demo import DEMO_STEPS
+
     parser = argparse.ArgumentParser(
         prog="hubtune",
         description="Fine-tune genomic language models on labelled DNA, compare them with baselines, share them on the Hub.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    from .train import TrainConfig
+
     p = sub.add_parser("train", help="fine-tune a model on a labelled DNA task and write a run folder")
-    _add_train_options(p)
+    add_dataclass_options(p, TrainConfig, required=["data"])
+    add_method_options(p)
     p.add_argument("--no-diagnostics", action="store_true", help="skip the pitfall diagnostics after training")
     p.add_argument("--no-forgetting", action="store_true",
                    help="skip the catastrophic-forgetting check (it loads the base model's masked-LM head)")
@@ -281,14 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("data", help="split sizes, length and class statistics, and the leakage report (no training)")
     p.add_argument("data")
     p.add_argument("--json", action="store_true")
-    _add_data_options(p)
+    add_dataclass_options(p, TrainConfig, only=DATA_OPTIONS)
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("evaluate", help="score a finished run on a labelled dataset")
     p.add_argument("run")
     p.add_argument("--data", required=True)
     p.add_argument("--json", action="store_true")
-    p.add_argument("--max-rows", type=int)
+    add_dataclass_options(p, TrainConfig, only=["max_rows"])
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="classify sequences (FASTA/CSV/TXT) with a run folder or a Hub adapter")
@@ -300,19 +221,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("probe-layers", help="probe every layer of a pre-trained model; plot MCC per layer")
-    p.add_argument("--model", default="tiny-nt")
-    p.add_argument("--data", required=True)
-    p.add_argument("--output", default="runs/probe-layers")
-    p.add_argument("--max-length", type=int)
-    p.add_argument("--max-rows", type=int)
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--trust-remote-code", action="store_true")
+    add_dataclass_options(p, TrainConfig, only=["model", "data", "max_length", "max_rows", "seed",
+                                                 "trust_remote_code"], required=["data"])
+    p.add_argument("--output", default="runs/probe-layers", help="folder for layer_probe.{csv,png,json}")
     p.set_defaults(func=cmd_probe_layers)
 
     p = sub.add_parser("demo", help="the whole loop offline: tiny model, bundled task, LoRA, baselines, local hub")
     p.add_argument("--output", default="runs/demo")
-    p.add_argument("--model", default="tiny-nt")
-    p.add_argument("--max-steps", type=int, default=300)
+    add_dataclass_options(p, TrainConfig, only=["model"])
+    p.add_argument("--max-steps", type=int, default=DEMO_STEPS, help=f"LoRA steps (default: {DEMO_STEPS})")
     p.add_argument("--no-hub", action="store_true", help="skip the local hub push/reload part")
     p.add_argument("--space", action="store_true", help="afterwards, serve the Space against the demo's local hub")
     p.set_defaults(func=cmd_demo)
@@ -342,26 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--token", action="append", help="TOKEN:USERNAME allowed to write (repeatable)")
     s.set_defaults(func=cmd_hub_serve)
 
+    from .comparison import CompareConfig
+
     p = sub.add_parser("compare", help="methods x models x tasks grid with pitfall diagnostics and a report")
-    p.add_argument("--models", type=_str_list, required=True)
-    p.add_argument("--data", type=_str_list, required=True)
-    p.add_argument("--methods", type=_str_list, default=["lora", "full", "freeze", "probe"])
-    p.add_argument("--seeds", type=_int_list)
-    p.add_argument("--output", default="runs/compare")
-    p.add_argument("--max-steps", type=int)
-    p.add_argument("--epochs", type=float, default=3.0)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--max-rows", type=int, help="use at most this many rows per split")
-    p.add_argument("--split-seed", type=int, default=42, help="seed of the train/dev/test split when one is drawn")
-    p.add_argument("--patience", type=int, default=5, help="early-stopping patience in evaluations (0 disables)")
-    p.add_argument("--eval-steps", type=int)
-    p.add_argument("--no-layer-probe", action="store_true", help="skip probing every layer")
-    p.add_argument("--no-diagnostics", action="store_true", help="skip the pitfall diagnostics")
-    p.add_argument("--forgetting-sequences", type=int, default=256,
-                   help="held-out sequences used for the masked-LM forgetting check")
-    p.add_argument("--overwrite", action="store_true", help="re-run cells whose settings changed")
-    p.add_argument("--trust-remote-code", action="store_true")
+    add_dataclass_options(p, CompareConfig, required=["models", "data"])
     p.set_defaults(func=cmd_compare)
     return parser
 

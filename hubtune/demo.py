@@ -26,6 +26,8 @@ from .errors import HubError
 
 DEMO_USER = "demo"
 N_EXAMPLES = 4
+DEMO_STEPS = 300  # the tiny model learns the bundled task in about this many LoRA steps
+DEMO_LR = 2e-3  # higher than LoRA's default: the tiny model has random weights and few steps
 
 # Runs in the fresh process: everything it needs comes from the hub at HF_ENDPOINT, nothing from this process.
 _RELOAD_SCRIPT = r"""
@@ -111,7 +113,7 @@ def _reload_in_fresh_process(url: str, token: str, repo_id: str, sequences: list
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def run_demo(output: Path, max_steps: int = 300, model: str = "tiny-nt", use_hub: bool = True,
+def run_demo(output: Path, max_steps: int = DEMO_STEPS, model: str = "tiny-nt", use_hub: bool = True,
              serve_space: bool = False, *, max_rows: int | None = None) -> int:
     """Run the offline demo; returns the process exit code (0 on success).
 
@@ -126,7 +128,8 @@ def run_demo(output: Path, max_steps: int = 300, model: str = "tiny-nt", use_hub
     # Uploads to the local hub use git-LFS; this must be set before huggingface_hub is first imported.
     os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
     from .data import example_task_path
-    from .train import finetune
+    from .tables import comparison_table
+    from .train import TrainConfig, finetune
 
     output = Path(output)
     data_dir = example_task_path()
@@ -137,9 +140,9 @@ def run_demo(output: Path, max_steps: int = 300, model: str = "tiny-nt", use_hub
     try:
         # The Trainer prints a dict per logging step on stdout; keep stdout for the readable summary.
         with contextlib.redirect_stdout(trainer_log):
-            run = finetune(model=model, data=str(data_dir), method="lora", lr=2e-3, max_steps=max_steps,
-                           eval_steps=max(1, max_steps // 10), output=str(output / "run"), overwrite=True,
-                           max_rows=max_rows)
+            run = finetune(TrainConfig(model=model, data=str(data_dir), method="lora", lr=DEMO_LR,
+                                       max_steps=max_steps, eval_steps=max(1, max_steps // 10),
+                                       output=str(output / "run"), overwrite=True, max_rows=max_rows))
     except BaseException:
         sys.stderr.write(trainer_log.getvalue())
         raise
@@ -148,15 +151,16 @@ def run_demo(output: Path, max_steps: int = 300, model: str = "tiny-nt", use_hub
     print(f"run folder: {run.path} (training log: {run.path / 'training_log.json'})")
 
     _section("2/4 compare with the baselines (same splits)")
-    print(run.summary())
+    print(comparison_table(run.metrics).text())
 
     if not use_hub:
         print(f"\nPreview the model card with: hubtune card {run.path}")
         return 0
 
-    from .card import repo_name_slug
-    from .hub import load_classifier, push_run
+    from .hub import push_to_hub
     from .hub_server import HubServer
+    from .predict import load_classifier
+    from .repo_ids import repo_name_slug
 
     _section("3/4 share on a local hub")
     token = "hf_demo_" + secrets.token_urlsafe(24)  # lives only in this process and the reload subprocess
@@ -164,9 +168,9 @@ def run_demo(output: Path, max_steps: int = 300, model: str = "tiny-nt", use_hub
     server = HubServer(hub_root, host="127.0.0.1", port=0, tokens={token: DEMO_USER})
     server.start()
     try:
-        repo_id = f"{DEMO_USER}/{repo_name_slug(str(run.info.get('task') or 'demo'))}-lora"
+        repo_id = f"{DEMO_USER}/{repo_name_slug(str(run.info.task or 'demo'))}-lora"
         print(f"local hub: {server.url} (data in {hub_root})")
-        commit_url = push_run(run.path, repo_id, token=token, endpoint=server.url)
+        commit_url = push_to_hub(run.path, repo_id, token=token, endpoint=server.url)
         print(f"pushed {repo_id}: {commit_url}")
 
         _section("4/4 reload from the hub in a fresh process")
@@ -208,10 +212,6 @@ def run_demo(output: Path, max_steps: int = 300, model: str = "tiny-nt", use_hub
 
 def _serve_space(hub_url: str, repo_id: str, port: int = 7860) -> None:
     """Serve the Gradio Space against the demo hub until Ctrl+C (the hub keeps running meanwhile)."""
-    import os
-    import subprocess
-    import sys
-
     app = Path(__file__).resolve().parents[1] / "space" / "app.py"
     if not app.is_file():
         print(f"The Space app is not part of this installation ({app} is missing): run it from a source checkout.")

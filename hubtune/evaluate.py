@@ -1,4 +1,7 @@
-"""Metrics, the two baselines (pre-trained probe, k-mer) and batched / sliding-window inference."""
+"""Batched and sliding-window inference, mean-pooled embeddings, and the k-mer baseline.
+
+Metrics live in `hubtune.metrics`, linear probe heads in `hubtune.heads`.
+"""
 
 from __future__ import annotations
 
@@ -8,75 +11,9 @@ from typing import Any
 
 import numpy as np
 
-# ---------------------------------------------------------------------------------------------------------------------
-# Metrics
-# ---------------------------------------------------------------------------------------------------------------------
-
-
-def compute_metrics(
-    labels: Sequence[int] | np.ndarray, probs: np.ndarray, label_names: Sequence[str] | None = None
-) -> dict[str, Any]:
-    """MCC (the GUE headline metric), macro-F1, accuracy, macro precision/recall, AUROC, per-class table, confusion matrix.
-
-    Args:
-        labels: true label ids, shape (n,).
-        probs: class probabilities, shape (n, n_classes).
-        label_names: class names (index = label id).
-    """
-    from sklearn.metrics import (
-        accuracy_score,
-        confusion_matrix,
-        f1_score,
-        matthews_corrcoef,
-        precision_recall_fscore_support,
-        roc_auc_score,
-    )
-
-    y = np.asarray(labels, dtype=np.int64)
-    probs = np.asarray(probs, dtype=np.float64)
-    n_classes = probs.shape[1]
-    names = list(label_names) if label_names is not None else [str(i) for i in range(n_classes)]
-    pred = probs.argmax(axis=1)
-    classes = list(range(n_classes))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y, pred, labels=classes, average=None, zero_division=0
-    )
-    auroc: float | None
-    try:
-        if n_classes == 2:
-            auroc = float(roc_auc_score(y, probs[:, 1]))
-        else:
-            auroc = float(roc_auc_score(y, probs, multi_class="ovr", average="macro", labels=classes))
-    except ValueError:  # a class absent from y: AUROC is undefined
-        auroc = None
-    return {
-        "n": int(len(y)),
-        "mcc": float(matthews_corrcoef(y, pred)),
-        "f1_macro": float(f1_score(y, pred, labels=classes, average="macro", zero_division=0)),
-        "accuracy": float(accuracy_score(y, pred)),
-        "precision_macro": float(np.mean(precision)),
-        "recall_macro": float(np.mean(recall)),
-        "auroc": auroc,
-        "per_class": [
-            {"label": names[c], "precision": float(precision[c]), "recall": float(recall[c]), "f1": float(f1[c]),
-             "support": int(support[c])}
-            for c in classes
-        ],
-        "confusion_matrix": confusion_matrix(y, pred, labels=classes).tolist(),
-    }
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
-
-
-def mean_sd(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
-    arr = np.asarray(values, dtype=np.float64)
-    return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
-
+from .heads import fit_logistic_head_tuned
+from .metrics import compute_metrics, softmax
+from .progress import progress_bar
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Inference
@@ -120,8 +57,6 @@ def predict_logits(
 ) -> np.ndarray:
     """Logits of a sequence-classification model for each sequence (truncated to `max_length` tokens)."""
     import torch
-
-    from .progress import progress_bar
 
     device = _device_of(model)
     was_training = model.training
@@ -175,8 +110,6 @@ def extract_embeddings(
     """
     import torch
 
-    from .progress import progress_bar
-
     device = _device_of(model)
     was_training = model.training
     model.eval()
@@ -205,87 +138,26 @@ def extract_embeddings(
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class LinearHead:
-    """A logistic-regression probe folded into one linear layer: logits = x @ weight.T + bias."""
-
-    weight: np.ndarray  # (n_classes, hidden)
-    bias: np.ndarray  # (n_classes,)
-
-    def logits(self, features: np.ndarray) -> np.ndarray:
-        return features @ self.weight.T + self.bias
-
-    def probs(self, features: np.ndarray) -> np.ndarray:
-        return softmax(self.logits(features))
-
-    def to_tensors(self) -> dict[str, Any]:
-        import torch
-
-        return {"weight": torch.from_numpy(self.weight.astype(np.float32)),
-                "bias": torch.from_numpy(self.bias.astype(np.float32))}
-
-    @classmethod
-    def from_tensors(cls, tensors: dict[str, Any]) -> LinearHead:
-        return cls(np.asarray(tensors["weight"], dtype=np.float64), np.asarray(tensors["bias"], dtype=np.float64))
+KMER_SIZES = (2, 3, 4)
 
 
-def fit_logistic_head(features: np.ndarray, labels: Sequence[int], n_classes: int, *, c: float = 1.0,
-                      seed: int = 0) -> LinearHead:
-    """Fit standardised logistic regression and fold the scaler into a single linear head (deterministic)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
+def kmer_features(sequences: Sequence[str], k_values: Sequence[int] = KMER_SIZES) -> np.ndarray:
+    """k-mer frequency vectors over A/C/G/T (each k normalised separately); k-mers with another letter are skipped.
 
-    scaler = StandardScaler().fit(features)
-    clf = LogisticRegression(C=c, max_iter=2000, random_state=seed)
-    clf.fit(scaler.transform(features), np.asarray(labels))
-    coef = np.zeros((n_classes, features.shape[1]))
-    intercept = np.zeros(n_classes)
-    if len(clf.classes_) == 2 and coef.shape[0] >= 2:
-        # Binary sklearn models keep one row; [0, w] gives the same softmax as the sigmoid.
-        coef[clf.classes_[1]] = clf.coef_[0]
-        intercept[clf.classes_[1]] = clf.intercept_[0]
-    else:
-        for row, cls in enumerate(clf.classes_):
-            coef[cls] = clf.coef_[row]
-            intercept[cls] = clf.intercept_[row]
-        for missing in set(range(n_classes)) - set(clf.classes_.tolist()):
-            intercept[missing] = -1e4  # a class never seen in training is never predicted
-    weight = coef / scaler.scale_
-    bias = intercept - weight @ scaler.mean_
-    return LinearHead(weight, bias)
-
-
-C_GRID = (0.001, 0.01, 0.1, 1.0)
-
-
-def fit_logistic_head_tuned(
-    train_x: np.ndarray, train_y: Sequence[int], dev_x: np.ndarray, dev_y: Sequence[int], n_classes: int, *,
-    grid: Sequence[float] = C_GRID, seed: int = 0,
-) -> tuple[LinearHead, float]:
-    """Logistic regression with its regularisation C chosen on dev MCC (ties go to the stronger regularisation)."""
-    best: tuple[float, float, LinearHead] | None = None
-    for c in grid:
-        head = fit_logistic_head(train_x, train_y, n_classes, c=c, seed=seed)
-        mcc = compute_metrics(dev_y, head.probs(dev_x))["mcc"]
-        if best is None or mcc > best[0] + 1e-12:
-            best = (mcc, c, head)
-    assert best is not None
-    return best[2], best[1]
-
-
-def kmer_features(sequences: Sequence[str], k_values: Sequence[int] = (2, 3, 4)) -> np.ndarray:
-    """k-mer frequency vectors (each k normalised separately) over A/C/G/T; k-mers with N are skipped."""
+    Example:
+        >>> [round(float(x), 3) for x in kmer_features(["AAAC"], k_values=(2,))[0][:2]]  # AA twice, AC once
+        [0.667, 0.333]
+    """
     from itertools import product
+
+    from sklearn.feature_extraction.text import CountVectorizer
 
     blocks = []
     for k in k_values:
-        index = {"".join(p): i for i, p in enumerate(product("ACGT", repeat=k))}
-        counts = np.zeros((len(sequences), len(index)), dtype=np.float32)
-        for row, seq in enumerate(sequences):
-            for pos in range(len(seq) - k + 1):
-                col = index.get(seq[pos : pos + k])
-                if col is not None:
-                    counts[row, col] += 1
+        vocabulary = {"".join(p): i for i, p in enumerate(product("ACGT", repeat=k))}
+        counter = CountVectorizer(analyzer="char", ngram_range=(k, k), lowercase=False, vocabulary=vocabulary,
+                                  dtype=np.float32)
+        counts = counter.transform(sequences).toarray()
         totals = counts.sum(axis=1, keepdims=True)
         blocks.append(counts / np.maximum(totals, 1))
     return np.concatenate(blocks, axis=1)

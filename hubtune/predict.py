@@ -1,26 +1,53 @@
-"""`Classifier`: a loaded model + tokenizer + windowing rule that turns DNA strings into labels and probabilities.
+"""`Classifier`: a loaded run (model + tokenizer + heads + windowing) that turns DNA strings into labels.
 
-Used by `Run.predict`, `hubtune predict`, `hubtune.load_classifier` (from the Hub) and the Space.
+`load_classifier` opens a run folder, a downloaded snapshot or a Hub repo id through the one loader
+(`hubtune.run.load_run_model`); `evaluate_run` scores a run on another labelled dataset. Every entry point validates
+its sequences with the one sequence validator (`hubtune.data.clean_sequence`): lowercase (soft-masked) DNA is
+uppercased, anything that is not DNA is refused with the sequence named.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .errors import DataError
-from .evaluate import LinearHead, Windowing, extract_embeddings, predict_windowed
-from .run import BASE_PROBE_FILE, PROBE_HEAD_FILE, Prediction
+from .data import clean_sequence, load_task
+from .errors import DataError, HubError, ModelError
+from .evaluate import Windowing, extract_embeddings, predict_windowed
+from .heads import LinearHead
+from .metrics import compute_metrics
+from .repo_ids import validate_repo_id
+from .run import RunInfo, RunModel, load_run_model, plain_adapter_info
 
 
-def _as_records(sequences: Sequence[str] | Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    from .data import clean_sequence
+@dataclass
+class Prediction:
+    """Predicted label and class probabilities for one sequence."""
 
+    id: str
+    label: str
+    probabilities: dict[str, float]
+    windows: int = 1
+
+
+def validate_sequences(sequences: Sequence[str] | Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(id, uppercased sequence) pairs from raw strings or (id, sequence) pairs, each checked by the one validator.
+
+    Raises:
+        DataError: a sequence is empty or not DNA (the message names it), or there are no sequences.
+
+    Example:
+        >>> validate_sequences(["acgtN"])
+        [('seq1', 'ACGTN')]
+    """
+    if isinstance(sequences, str):
+        sequences = [sequences]
     records = []
     for i, item in enumerate(sequences):
         seq_id, raw = item if isinstance(item, tuple) else (f"seq{i + 1}", item)
@@ -31,42 +58,42 @@ def _as_records(sequences: Sequence[str] | Sequence[tuple[str, str]]) -> list[tu
     return records
 
 
+def _clean(sequences: Sequence[str]) -> list[str]:
+    return [seq for _, seq in validate_sequences(sequences)]
+
+
 @dataclass
 class Classifier:
-    """A trained sequence classifier ready for inference (eval mode, no gradients, batched)."""
+    """A trained sequence classifier ready for inference (eval mode, no gradients, batched).
+
+    Example:
+        >>> clf = hubtune.load_classifier("runs/tata-lora")  # doctest: +SKIP
+        >>> clf.predict(["TATAAAAGGC..."])[0].label  # doctest: +SKIP
+        'promoter'
+    """
 
     model: Any
     tokenizer: Any
-    label_names: list[str]
-    max_length: int
-    windowing: Windowing
-    method: str = "lora"
+    info: RunInfo
     probe_head: LinearHead | None = None  # the classifier itself for probe runs
     base_probe_head: LinearHead | None = None  # the pre-trained model's probe, for base-vs-fine-tuned comparisons
-    info: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_run(cls, run, device: str | None = None) -> Classifier:
-        folder = Path(run.path)
-        return cls.from_folder(folder, run.info, run.load_model(), run.load_tokenizer(), device=device)
+    def from_loaded(cls, loaded: RunModel) -> Classifier:
+        return cls(model=loaded.model, tokenizer=loaded.tokenizer, info=loaded.info, probe_head=loaded.probe_head,
+                   base_probe_head=loaded.base_probe_head)
 
-    @classmethod
-    def from_folder(cls, folder: Path, info: dict[str, Any], model, tokenizer, device: str | None = None) -> Classifier:
-        model = _to_device(model, device)
-        model.eval()
-        probe_head = _load_head(folder / PROBE_HEAD_FILE)
-        base_head = _load_head(folder / BASE_PROBE_FILE)
-        return cls(
-            model=model,
-            tokenizer=tokenizer,
-            label_names=list(info["label_names"]),
-            max_length=int(info["max_length"]),
-            windowing=Windowing(int(info["window_bp"]), int(info["stride_bp"])),
-            method=info.get("method", "lora"),
-            probe_head=probe_head,
-            base_probe_head=base_head,
-            info=info,
-        )
+    @property
+    def label_names(self) -> list[str]:
+        return list(self.info.label_names)
+
+    @property
+    def max_length(self) -> int:
+        return self.info.max_length
+
+    @property
+    def windowing(self) -> Windowing:
+        return Windowing(self.info.window_bp, self.info.stride_bp)
 
     # -- inference -------------------------------------------------------------------------------------------------
     def predict_proba(self, sequences: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
@@ -75,36 +102,38 @@ class Classifier:
 
     def predict_windows(self, sequences: Sequence[str], *, batch_size: int = 32) -> tuple[np.ndarray, list[np.ndarray]]:
         """Per-sequence probabilities and each sequence's per-window probability track."""
+        clean = _clean(sequences)
         if self.probe_head is not None:
-            return self._probe_windows(self.probe_head, sequences, batch_size=batch_size, adapter=True)
-        return predict_windowed(self.model, self.tokenizer, list(sequences), max_length=self.max_length,
+            return self._probe_windows(self.probe_head, clean, batch_size=batch_size, adapter=True)
+        return predict_windowed(self.model, self.tokenizer, clean, max_length=self.max_length,
                                 windowing=self.windowing, batch_size=batch_size)
 
     def predict_base_proba(self, sequences: Sequence[str], *, batch_size: int = 32) -> np.ndarray | None:
         """The pre-trained model's answer (frozen base + the probe head shipped with the run), or None."""
         if self.base_probe_head is None:
             return None
-        return self._probe_windows(self.base_probe_head, sequences, batch_size=batch_size, adapter=False)[0]
+        return self._probe_windows(self.base_probe_head, _clean(sequences), batch_size=batch_size, adapter=False)[0]
 
     def embeddings(self, sequences: Sequence[str], *, fine_tuned: bool = True, batch_size: int = 32) -> np.ndarray:
         """Mean-pooled last-layer embeddings of the fine-tuned (or, with `fine_tuned=False`, the pre-trained) encoder."""
+        clean = [s[: self.windowing.window_bp] for s in _clean(sequences)]
         with self._adapter(enabled=fine_tuned):
-            return extract_embeddings(self.model, self.tokenizer, [s[: self.windowing.window_bp] for s in sequences],
-                                      max_length=self.max_length, batch_size=batch_size)
+            return extract_embeddings(self.model, self.tokenizer, clean, max_length=self.max_length,
+                                      batch_size=batch_size)
 
     def predict(self, sequences: Sequence[str] | Sequence[tuple[str, str]], *, batch_size: int = 32) -> list[Prediction]:
         """Labels and probabilities for raw DNA strings or (id, sequence) pairs (validated and uppercased first)."""
-        records = _as_records(sequences)
+        records = validate_sequences(sequences)
         probs, tracks = self.predict_windows([s for _, s in records], batch_size=batch_size)
-        out = []
-        for (seq_id, _), row, track in zip(records, probs, tracks, strict=True):
-            out.append(Prediction(
+        return [
+            Prediction(
                 id=seq_id,
                 label=self.label_names[int(row.argmax())],
                 probabilities={name: float(p) for name, p in zip(self.label_names, row, strict=True)},
                 windows=len(track),
-            ))
-        return out
+            )
+            for (seq_id, _), row, track in zip(records, probs, tracks, strict=True)
+        ]
 
     # -- helpers ---------------------------------------------------------------------------------------------------
     def _adapter(self, enabled: bool):
@@ -112,7 +141,7 @@ class Classifier:
             return nullcontext()
         return self.model.disable_adapter()
 
-    def _probe_windows(self, head: LinearHead, sequences: Sequence[str], *, batch_size: int,
+    def _probe_windows(self, head: LinearHead, sequences: list[str], *, batch_size: int,
                        adapter: bool) -> tuple[np.ndarray, list[np.ndarray]]:
         pieces, owner = [], []
         for i, seq in enumerate(sequences):
@@ -130,20 +159,128 @@ class Classifier:
         return np.stack([t.mean(axis=0) for t in per_window]), per_window
 
 
-def _load_head(path: Path) -> LinearHead | None:
-    if not path.is_file():
-        return None
-    from safetensors.numpy import load_file
+def resolve_run_source(source: str | Path, *, revision: str | None = None, token: str | None = None) -> tuple[Path, str]:
+    """(local folder, display name) for a run folder, a downloaded snapshot or a Hub repo id (downloaded).
 
-    return LinearHead.from_tensors(load_file(str(path)))
+    Raises:
+        RunFolderError: a path that does not exist. HubError: an invalid or unreachable repo id.
+    """
+    from .errors import RunFolderError
+    from .hub import download_repo
+
+    text = str(source)
+    local = Path(text).expanduser()
+    if local.is_dir():
+        return local, local.name
+    if text.startswith((".", "/", "~")) or text.count("/") > 1 or "\\" in text:
+        raise RunFolderError(f"Run folder {local.name or text} does not exist. Pass a finished run folder or a Hub "
+                             "repo id (user/name).")
+    repo_id = validate_repo_id(text)
+    return download_repo(repo_id, revision=revision, token=token), repo_id
 
 
-def _to_device(model, device: str | None):
-    import torch
+def read_run_info(folder: Path, where: str, *, label_names: list[str] | None = None,
+                  token: str | None = None) -> RunInfo:
+    """The RunInfo of a folder (hubtune.json), or one made for a plain peft adapter; `label_names` may rename classes.
 
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = model.to(device)
-    if device.startswith("cuda"):
-        model = model.half()  # inference only: half precision halves memory and time on GPUs
+    Raises:
+        RunFolderError: unreadable hubtune.json, or a plain adapter without labels. HubError: wrong number of labels.
+    """
+    if not (folder / "hubtune.json").is_file():
+        return plain_adapter_info(folder, label_names, where=where, token=token)
+    info = RunInfo.read(folder)
+    if label_names:
+        if len(label_names) != len(info.label_names):
+            raise HubError(
+                f"{where} has {len(info.label_names)} classes ({', '.join(info.label_names)}) but "
+                f"{len(label_names)} label names were given."
+            )
+        info.label_names = list(label_names)
+    return info
+
+
+def load_classifier(
+    source: str | Path,
+    *,
+    revision: str | None = None,
+    device: str | None = None,
+    label_names: list[str] | None = None,
+    token: str | None = None,
+    base_model_instance: Any = None,
+) -> Classifier:
+    """Load a hubtune model (run folder, downloaded snapshot or Hub repo id) as a ready `Classifier`.
+
+    Reads `hubtune.json` (labels, max length, windowing, base model and revision) and loads the model through
+    `hubtune.run.load_run_model`: the base with `hubtune.load_base_model` plus the adapter with
+    `PeftModel.from_pretrained` (full/freeze runs load whole; probe runs use the frozen base + their probe head).
+
+    Args:
+        source: a run folder, or `user/name` on the hub in HF_ENDPOINT.
+        revision: branch, tag or commit of the repo.
+        device: "cpu", "cuda", ...; default: CUDA when available.
+        label_names: class names, required for a plain peft adapter without `hubtune.json`; for hubtune models they
+            may rename the classes (same count).
+        token: for private repos; default: HF_TOKEN or the saved login.
+        base_model_instance: an already loaded base classification model to reuse (it is copied, never modified).
+
+    Example:
+        >>> clf = hubtune.load_classifier("alice/nt2-50m-tata-lora")  # doctest: +SKIP
+        >>> [p.label for p in clf.predict(["TATAAAAGGCGCGCC..."])]  # doctest: +SKIP
+        ['promoter']
+
+    Raises:
+        HubError: the repo cannot be found or downloaded. RunFolderError: the labels are unknown or hubtune.json is
+        damaged. ModelError: the adapter does not fit its base.
+    """
+    folder, where = resolve_run_source(source, revision=revision, token=token)
+    info = read_run_info(folder, where, label_names=label_names, token=token)
+    base_factory = None
+    if base_model_instance is not None:
+        def base_factory() -> Any:
+            return _copy_base(base_model_instance, info.label_names, where)
+    loaded = load_run_model(folder, info=info, device=device, token=token, base_model=base_factory)
+    return Classifier.from_loaded(loaded)
+
+
+def _copy_base(instance: Any, labels: list[str], where: str) -> Any:
+    if hasattr(instance, "peft_config"):
+        raise ModelError("base_model_instance must be the plain base model, not a PeftModel with an adapter attached.")
+    n_out = getattr(getattr(instance, "config", None), "num_labels", None)
+    if n_out is not None and n_out != len(labels):
+        raise ModelError(
+            f"base_model_instance has a {n_out}-class head but {where} has {len(labels)} classes. Load the base with "
+            f"hubtune.load_base_model(base, num_labels={len(labels)})."
+        )
+    model = copy.deepcopy(instance)  # PeftModel.from_pretrained injects layers in place: keep the caller's intact
+    model.config.id2label = dict(enumerate(labels))
+    model.config.label2id = {name: i for i, name in enumerate(labels)}
     return model
+
+
+def evaluate_run(source: str | Path, data: str, *, batch_size: int = 32, max_rows: int | None = None,
+                 device: str | None = None) -> dict[str, Any]:
+    """Score a finished run on another labelled dataset (all its splits); labels are matched by name.
+
+    Example:
+        >>> hubtune.evaluate_run("runs/tata-lora", "data/other-promoters.csv")["test"]["mcc"]  # doctest: +SKIP
+        0.41
+    """
+    classifier = load_classifier(source, device=device)
+    labels = classifier.label_names
+    task = load_task(data, max_rows=max_rows)
+    unknown = sorted(set(task.label_names) - set(labels))
+    if unknown:
+        raise DataError(
+            f"{data} has labels the run never saw: {', '.join(unknown)}. The run was trained on "
+            f"{', '.join(labels)}; evaluate it on data with those labels."
+        )
+    results = {}
+    for split_name, split in task.splits.items():
+        probs = classifier.predict_proba(split.sequences, batch_size=batch_size)
+        mapping = [labels.index(task.label_names[i]) for i in split.labels]
+        results[split_name] = compute_metrics(mapping, probs, labels)
+    return results
+
+
+__all__ = ["Classifier", "Prediction", "evaluate_run", "load_classifier", "read_run_info", "resolve_run_source",
+           "validate_sequences"]

@@ -1,9 +1,13 @@
-"""The run folder: the contract between training and everything downstream (card, push, Space, compare).
+"""The run folder: the contract between training and everything downstream (evaluate, card, push, Space, compare).
 
 A run folder holds the weights (LoRA adapter, full model, or probe head) in safetensors, the tokenizer, and
-`hubtune.json` (labels, task, family, base model, max length, windowing, training config, versions), `metrics.json`
-(fine-tuned, pre-trained probe and k-mer baseline; dev and test) and `leakage.json`. It is written atomically: files
-go to `<dir>.partial/` which is renamed only once everything is there, so a folder with `hubtune.json` is complete.
+`hubtune.json` (`RunInfo`: labels, task, family, base model, max length, windowing, training config, versions),
+`metrics.json` (fine-tuned, pre-trained probe and k-mer baseline; dev and test) and `leakage.json`. It is written
+atomically: files go to `<dir>.partial/` which is renamed only once everything is there, so a folder with
+`hubtune.json` is complete.
+
+Everything downstream reads a run through `RunInfo` and `load_run_model`, the one loader of a run's model, head and
+tokenizer, which works the same on a run folder, a downloaded Hub snapshot, and a plain peft adapter.
 """
 
 from __future__ import annotations
@@ -12,23 +16,36 @@ import json
 import os
 import platform
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .errors import RunFolderError
+from .heads import LinearHead
+from .jsonio import write_json
+from .methods import METHODS, MethodConfig, get_method, method_from_record
+from .methods.lora import ADAPTER_CONFIG_FILE
 
+RUN_FORMAT = "hubtune-run"
 RUN_FORMAT_VERSION = 1
 INFO_FILE = "hubtune.json"
 METRICS_FILE = "metrics.json"
 LEAKAGE_FILE = "leakage.json"
 BASE_PROBE_FILE = "base_probe_head.safetensors"
-PROBE_HEAD_FILE = "probe_head.safetensors"
 TRAINING_LOG_FILE = "training_log.json"
 REQUIRED_FILES = (INFO_FILE, METRICS_FILE, LEAKAGE_FILE)
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.model",
+    "spiece.model",
+)
 
 
 def library_versions() -> dict[str, str]:
@@ -45,24 +62,178 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON via a temporary file + rename, so a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
-    os.replace(tmp, path)
+# ---------------------------------------------------------------------------------------------------------------------
+# hubtune.json
+# ---------------------------------------------------------------------------------------------------------------------
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+@dataclass
+class RunInfo:
+    """The typed content of `hubtune.json`: what a run predicts and how its model loads.
+
+    Unknown keys (written by a newer hubtune of the same format version) are kept in `extra` and written back.
+
+    Example:
+        >>> info = RunInfo.read("runs/tata-lora")  # doctest: +SKIP
+        >>> info.label_names, info.method, info.window_bp  # doctest: +SKIP
+        (['non-promoter', 'promoter'], 'lora', 510)
+    """
+
+    label_names: list[str]
+    method: str
+    base_model: str
+    max_length: int
+    window_bp: int
+    stride_bp: int
+    family: str = "auto"
+    base_model_revision: str | None = None
+    task: str | None = None
+    pooling: str = "mean"
+    method_config: dict[str, Any] = field(default_factory=dict)
+    format_version: int = RUN_FORMAT_VERSION
+    data_source: str | None = None
+    split_origin: str | None = None
+    split_sizes: dict[str, int] = field(default_factory=dict)
+    seeds: list[int] = field(default_factory=list)
+    best_seed: int | None = None
+    trainable_parameters: int | None = None
+    total_parameters: int | None = None
+    train_seconds: float | None = None
+    world_size: int = 1
+    training: dict[str, Any] = field(default_factory=dict)
+    dedup: bool = False
+    versions: dict[str, str] = field(default_factory=dict)
+    created: str | None = None
+    examples: list[Any] = field(default_factory=list)
+    base_model_origin: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    REQUIRED = ("label_names", "method", "base_model", "max_length", "window_bp", "stride_bp")
+
+    @classmethod
+    def from_dict(cls, data: Any, *, where: str = INFO_FILE) -> RunInfo:
+        """Validate a decoded hubtune.json; `where` names it in error messages.
+
+        Raises:
+            RunFolderError: not written by hubtune, written by a newer format, a required field is missing or has
+                the wrong type, or the method is unknown.
+        """
+        if not isinstance(data, dict) or data.get("format") != RUN_FORMAT:
+            found = data.get("format") if isinstance(data, dict) else type(data).__name__
+            raise RunFolderError(f"{where} was not written by hubtune (format {found!r}).")
+        version = data.get("format_version", 1)
+        if not isinstance(version, int) or version > RUN_FORMAT_VERSION:
+            raise RunFolderError(
+                f"{where} has format version {version!r}, newer than this hubtune reads ({RUN_FORMAT_VERSION}). "
+                "Upgrade hubtune (pip install -U hubtune)."
+            )
+        missing = [key for key in cls.REQUIRED if data.get(key) in (None, "", [])]
+        if missing:
+            raise RunFolderError(
+                f"{where} lacks the field(s) {', '.join(missing)}; it was not written by a finished `hubtune train`. "
+                "Re-run training to get a complete run folder."
+            )
+        labels = data["label_names"]
+        if not isinstance(labels, list) or len(labels) < 2:
+            raise RunFolderError(f"{where}: label_names must list at least two class names.")
+        for key in ("max_length", "window_bp", "stride_bp"):
+            if not isinstance(data[key], int) or isinstance(data[key], bool) or data[key] <= 0:
+                raise RunFolderError(f"{where}: {key} must be a positive integer, got {data[key]!r}.")
+        if data["method"] not in METHODS:
+            raise RunFolderError(
+                f"{where}: unknown method {data['method']!r} (expected {', '.join(METHODS)})."
+            )
+        known = {f.name for f in fields(cls)} - {"extra"}
+        values = {k: v for k, v in data.items() if k in known}
+        values["label_names"] = [str(name) for name in labels]
+        values["format_version"] = version
+        extra = {k: v for k, v in data.items() if k not in known and k != "format"}
+        return cls(**values, extra=extra)
+
+    @classmethod
+    def read(cls, folder: str | Path) -> RunInfo:
+        """Read and validate `<folder>/hubtune.json`.
+
+        Raises:
+            RunFolderError: the file is missing, not JSON, or not a valid hubtune.json (the message says which).
+        """
+        folder = Path(folder)
+        path = folder / INFO_FILE
+        if not path.is_file():
+            hint = " (a '.partial' folder is a run that did not finish)" if folder.name.endswith(".partial") else ""
+            raise RunFolderError(f"{folder.name} is not a finished hubtune run folder: {INFO_FILE} is missing{hint}.")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise RunFolderError(f"{folder.name}/{INFO_FILE} is not valid JSON (line {exc.lineno}).") from None
+        except UnicodeDecodeError:
+            raise RunFolderError(f"{folder.name}/{INFO_FILE} is not UTF-8 text.") from None
+        return cls.from_dict(data, where=f"{folder.name}/{INFO_FILE}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object written to hubtune.json (`format` first, unknown keys kept)."""
+        data: dict[str, Any] = {"format": RUN_FORMAT}
+        for f in fields(self):
+            if f.name != "extra":
+                data[f.name] = getattr(self, f.name)
+        data.update(self.extra)
+        return data
+
+    def write(self, folder: str | Path) -> None:
+        """Write `<folder>/hubtune.json` atomically (its presence marks a complete run: write it last)."""
+        write_json(Path(folder) / INFO_FILE, self.to_dict())
+
+    @property
+    def method_settings(self) -> MethodConfig:
+        """The method config as recorded, with its behaviour (files, loading)."""
+        return method_from_record(self.method_config, self.method)
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.label_names)
+
+
+def plain_adapter_info(folder: str | Path, label_names: list[str] | None, *, where: str,
+                       token: str | None = None) -> RunInfo:
+    """RunInfo for a plain peft adapter (no hubtune.json): base and defaults from its config, labels from the caller.
+
+    Raises:
+        RunFolderError: the folder holds neither hubtune.json nor adapter_config.json, the labels are not given, or
+            the adapter config does not name its base model.
+    """
+    from .models import resolve_model
+
+    config_path = Path(folder) / ADAPTER_CONFIG_FILE
+    if not config_path.is_file():
+        raise RunFolderError(
+            f"{where} has neither {INFO_FILE} nor {ADAPTER_CONFIG_FILE}: it is not a hubtune model or a peft adapter."
+        )
+    adapter_config = json.loads(config_path.read_text())
+    if not label_names:
+        raise RunFolderError(
+            f"{where} is a plain peft adapter without {INFO_FILE}, so its labels are unknown. Pass them in the order "
+            "of the classifier's outputs: load_classifier(..., label_names=['negative', 'positive'])."
+        )
+    base = adapter_config.get("base_model_name_or_path")
+    if not base:
+        raise RunFolderError(f"{where}/{ADAPTER_CONFIG_FILE} does not name its base model (base_model_name_or_path "
+                             "is empty).")
+    revision = adapter_config.get("revision")
+    family = resolve_model(base, revision=revision, token=token).family
+    max_length = family.model_max_tokens or 512
+    window_bp = family.window_bp(max_length)
+    return RunInfo(label_names=list(label_names), method="lora", family=family.name, base_model=base,
+                   base_model_revision=revision, max_length=max_length, window_bp=window_bp,
+                   stride_bp=max(1, window_bp // 2))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Writing a run folder
+# ---------------------------------------------------------------------------------------------------------------------
 
 
 def staging_dir(output: Path) -> Path:
+    """Where a run is written before it is complete: `<output>.partial`."""
     return output.with_name(output.name + ".partial")
 
 
@@ -83,133 +254,216 @@ def commit_run_folder(staging: Path, output: Path, *, overwrite: bool = False) -
         os.replace(staging, output)
 
 
-@dataclass
-class Prediction:
-    """Predicted label and class probabilities for one sequence."""
-
-    id: str
-    label: str
-    probabilities: dict[str, float]
-    windows: int = 1
+# ---------------------------------------------------------------------------------------------------------------------
+# Reading a run folder
+# ---------------------------------------------------------------------------------------------------------------------
 
 
 class Run:
-    """A finished run folder: its metadata, metrics and a loader for the trained model."""
+    """A finished run folder: its `RunInfo`, metrics and leakage report.
+
+    Example:
+        >>> run = Run("runs/tata-lora")  # doctest: +SKIP
+        >>> run.info.method, run.test_mcc()  # doctest: +SKIP
+        ('lora', 0.528)
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not self.path.is_dir():
             raise RunFolderError(f"Run folder {self.path} does not exist.")
-        if not (self.path / INFO_FILE).is_file():
-            hint = " (a '.partial' folder is a run that did not finish)" if self.path.name.endswith(".partial") else ""
-            raise RunFolderError(f"{self.path} is not a finished hubtune run folder: {INFO_FILE} is missing{hint}.")
-        try:
-            self.info: dict[str, Any] = json.loads((self.path / INFO_FILE).read_text())
-        except json.JSONDecodeError as exc:
-            raise RunFolderError(f"{self.path / INFO_FILE} is not valid JSON (line {exc.lineno}).") from None
-        if self.info.get("format") != "hubtune-run":
-            raise RunFolderError(f"{self.path / INFO_FILE} was not written by hubtune.")
+        self.info = RunInfo.read(self.path)
 
     def __repr__(self) -> str:
-        return f"Run({str(self.path)!r}, method={self.method!r}, base={self.base_model!r})"
+        return f"Run({str(self.path)!r}, method={self.info.method!r}, base={self.info.base_model!r})"
 
-    # -- metadata --------------------------------------------------------------------------------------------------
     @property
     def label_names(self) -> list[str]:
-        return list(self.info["label_names"])
+        return list(self.info.label_names)
 
     @property
     def method(self) -> str:
-        return self.info["method"]
+        return self.info.method
 
     @property
     def base_model(self) -> str:
-        return self.info["base_model"]
-
-    @property
-    def max_length(self) -> int:
-        return int(self.info["max_length"])
+        return self.info.base_model
 
     @cached_property
     def metrics(self) -> dict[str, Any]:
-        return json.loads((self.path / METRICS_FILE).read_text())
+        return _read_json(self.path, METRICS_FILE)
 
     @cached_property
     def leakage(self) -> dict[str, Any]:
-        return json.loads((self.path / LEAKAGE_FILE).read_text())
+        return _read_json(self.path, LEAKAGE_FILE)
+
+    @cached_property
+    def training_log(self) -> dict[str, Any]:
+        path = self.path / TRAINING_LOG_FILE
+        return _read_json(self.path, TRAINING_LOG_FILE) if path.is_file() else {}
 
     def test_mcc(self, which: str = "finetuned") -> float | None:
+        """Test MCC of the fine-tuned model (or of a baseline: "probe", "kmer"); None when not measured."""
         return (self.metrics.get(which) or {}).get("test", {}).get("mcc")
 
-    # -- model -----------------------------------------------------------------------------------------------------
-    def load_tokenizer(self):
-        """The tokenizer saved with the run (no code from any repo is run)."""
-        from transformers import AutoTokenizer
+    def check_complete(self) -> None:
+        """Raise RunFolderError unless the metrics, leakage report and the method's weight files are all there."""
+        needed = [*REQUIRED_FILES[1:], *get_method(self.info.method).weight_files]
+        missing = [name for name in needed if not (self.path / name).is_file()]
+        if missing:
+            raise RunFolderError(
+                f"Run folder {self.path} is incomplete: {', '.join(missing)} missing (a {self.info.method} run needs "
+                f"{', '.join(needed)}). Re-run training, or copy the whole run folder."
+            )
 
-        return AutoTokenizer.from_pretrained(str(self.path))
 
-    def load_model(self):
-        """The trained classifier: base + LoRA adapter, the full model, or (probe) the frozen base."""
-        from .models import load_base_model
-
-        method = self.method
-        num_labels = len(self.label_names)
-        if method in ("full", "freeze"):
-            return load_base_model(self.path, num_labels, label_names=self.label_names)
-        base = load_base_model(self.base_model, num_labels, label_names=self.label_names,
-                               revision=self.info.get("base_model_revision"))
-        if method == "probe":
-            return base
-        from peft import PeftModel
-
-        return PeftModel.from_pretrained(base, str(self.path))
-
-    def classifier(self, device: str | None = None):
-        """A ready-to-use `Classifier` (model + tokenizer + windowing) for this run."""
-        from .predict import Classifier
-
-        return Classifier.from_run(self, device=device)
-
-    def predict(self, sequences: list[str] | list[tuple[str, str]]) -> list[Prediction]:
-        """Classify DNA sequences (long ones by sliding windows)."""
-        return self.classifier().predict(sequences)
-
-    def push_to_hub(self, repo_id: str, **kwargs: Any) -> str:
-        """Publish this run (adapter, card, metrics) on the Hub; returns the commit URL. See `hubtune.hub.push_run`."""
-        from .hub import push_run
-
-        return push_run(self.path, repo_id, **kwargs)
-
-    def summary(self) -> str:
-        """The comparison table: fine-tuned vs pre-trained probe vs k-mer baseline on dev and test."""
-        return format_comparison(self.metrics)
+def _read_json(folder: Path, name: str) -> dict[str, Any]:
+    try:
+        return json.loads((folder / name).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunFolderError(f"{folder.name} is incomplete: {name} is missing.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RunFolderError(f"{folder.name}/{name} is not valid JSON.") from None
 
 
 def load_run(path: str | Path) -> Run:
-    """Open a finished run folder."""
+    """Open a finished run folder.
+
+    Example:
+        >>> hubtune.load_run("runs/tata-lora").metrics["finetuned"]["test"]["mcc"]  # doctest: +SKIP
+        0.528
+    """
     return Run(path)
 
 
-def format_comparison(metrics: dict[str, Any]) -> str:
-    """Plain-text table of MCC / F1 / accuracy / AUROC for the fine-tuned model and both baselines."""
-    rows = [("model", "dev MCC", "test MCC", "test F1", "test acc", "test AUROC")]
-    labels = {"finetuned": "fine-tuned", "probe": "pre-trained probe", "kmer": "k-mer baseline"}
-    summary = metrics.get("summary", {})
-    for key, label in labels.items():
-        block = metrics.get(key)
-        if not block:
-            continue
-        test, dev = block.get("test", {}), block.get("dev", {})
+# ---------------------------------------------------------------------------------------------------------------------
+# The one loader
+# ---------------------------------------------------------------------------------------------------------------------
 
-        def fmt(value: float | None) -> str:
-            return "-" if value is None else f"{value:.3f}"
 
-        test_mcc = fmt(test.get("mcc"))
-        if key in summary and summary[key].get("n_seeds", 1) > 1:
-            test_mcc = f"{summary[key]['test_mcc_mean']:.3f} ± {summary[key]['test_mcc_sd']:.3f}"
-        rows.append((label, fmt(dev.get("mcc")), test_mcc, fmt(test.get("f1_macro")), fmt(test.get("accuracy")),
-                     fmt(test.get("auroc"))))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+@dataclass
+class RunModel:
+    """A run's model ready for inference: the network, its tokenizer, the heads and the run's settings."""
+
+    model: Any
+    tokenizer: Any
+    info: RunInfo
+    folder: Path
+    probe_head: LinearHead | None = None  # the classifier itself for probe runs
+    base_probe_head: LinearHead | None = None  # the pre-trained model's probe, for base-vs-fine-tuned comparisons
+
+
+def has_tokenizer(folder: str | Path) -> bool:
+    """True when `folder` ships its own tokenizer files."""
+    return any((Path(folder) / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt"))
+
+
+def load_run_tokenizer(folder: str | Path, info: RunInfo, *, token: str | None = None) -> Any:
+    """The tokenizer shipped in `folder`, or else the base model's (no code from any repo is run)."""
+    from .errors import ModelError
+    from .models import load_tokenizer
+    from .models.registry import FAMILIES, get_family
+
+    if has_tokenizer(folder):
+        from transformers import AutoTokenizer
+
+        family = FAMILIES.get(info.family) or get_family("auto")
+        try:
+            return AutoTokenizer.from_pretrained(str(folder), **family.tokenizer_kwargs)
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"Could not load the tokenizer shipped with the model: {exc}") from None
+    return load_tokenizer(info.base_model, revision=info.base_model_revision, token=token)
+
+
+def inference_device(device: str | None = None) -> str:
+    """`device`, or CUDA when available, else CPU."""
+    if device:
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def to_inference(model: Any, device: str | None = None) -> Any:
+    """Move a model to `device` for inference: eval mode, half precision on GPUs (same results up to rounding)."""
+    device = inference_device(device)
+    model = model.to(device)
+    if device.startswith("cuda"):
+        model = model.half()
+    model.eval()
+    return model
+
+
+def load_run_model(
+    folder: str | Path,
+    *,
+    info: RunInfo | None = None,
+    device: str | None = None,
+    token: str | None = None,
+    base_model: Any = None,
+    adapter_name: str = "default",
+    trust_remote_code: bool = False,
+) -> RunModel:
+    """Load a run's model, tokenizer and heads: THE loader used by predict, evaluate, diagnostics, hub and the Space.
+
+    Args:
+        folder: a run folder or a downloaded Hub snapshot.
+        info: the run's settings; default: read from `<folder>/hubtune.json`.
+        device: "cpu", "cuda", ...; default: CUDA when available.
+        token: for a private base model on the Hub.
+        base_model: a callable returning a fresh base classification model, used instead of loading one (the Space
+            shares bases this way); default: `hubtune.load_base_model(info.base_model, ...)`.
+        adapter_name: the peft adapter name (LoRA runs).
+        trust_remote_code: allow the base's repo code (only for bases outside the known families).
+
+    Example:
+        >>> loaded = load_run_model("runs/tata-lora", device="cpu")  # doctest: +SKIP
+        >>> loaded.model, loaded.tokenizer, loaded.info.label_names  # doctest: +SKIP
+    """
+    from .models import load_base_model
+
+    folder = Path(folder)
+    info = info or RunInfo.read(folder)
+    method = info.method_settings
+    labels = list(info.label_names)
+
+    def load_base() -> Any:
+        if base_model is not None:
+            return base_model()
+        return load_base_model(info.base_model, len(labels), label_names=labels, revision=info.base_model_revision,
+                               token=token, trust_remote_code=trust_remote_code)
+
+    model = method.load_model(folder, load_base, num_labels=len(labels), label_names=labels,
+                              adapter_name=adapter_name)
+    tokenizer = load_run_tokenizer(folder, info, token=token)
+    return RunModel(
+        model=to_inference(model, device),
+        tokenizer=tokenizer,
+        info=info,
+        folder=folder,
+        probe_head=method.load_head(folder),
+        base_probe_head=LinearHead.load(folder / BASE_PROBE_FILE),
+    )
+
+
+__all__ = [
+    "BASE_PROBE_FILE",
+    "INFO_FILE",
+    "LEAKAGE_FILE",
+    "METRICS_FILE",
+    "RUN_FORMAT_VERSION",
+    "TOKENIZER_FILES",
+    "TRAINING_LOG_FILE",
+    "Run",
+    "RunInfo",
+    "RunModel",
+    "commit_run_folder",
+    "has_tokenizer",
+    "library_versions",
+    "load_run",
+    "load_run_model",
+    "load_run_tokenizer",
+    "plain_adapter_info",
+    "staging_dir",
+    "to_inference",
+]

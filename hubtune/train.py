@@ -1,9 +1,9 @@
-"""Fine-tuning: `finetune(TrainConfig)` runs one task end to end and writes a run folder.
+"""Fine-tuning: `finetune(TrainConfig(...))` runs one task end to end and writes a run folder.
 
-Flow: load + validate data, leakage report (and optional dedup) -> resolve the model family -> tokenize once ->
-for each seed: seed, build model, apply the method, train with transformers' Trainer (model selection on dev MCC,
-early stopping, best checkpoint restored) -> evaluate on dev/test -> pre-trained probe and k-mer baselines on the
-same splits -> write the run folder atomically.
+Flow: load + validate data, leakage report (and optional dedup) -> resolve the model family -> tokenize once
+(`datasets`) -> for each seed: seed, build the model, let the method prepare it, train with transformers' Trainer
+(model selection on dev MCC, early stopping, best checkpoint reloaded the way users load it) -> pre-trained probe and
+k-mer baselines on the same splits -> write the run folder atomically.
 
 Runs under `accelerate launch` (several processes, DeepSpeed/FSDP configs) because the Trainer does; only the main
 process writes files.
@@ -11,203 +11,176 @@ process writes files.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
 import shutil
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .data import deduplicate, leakage_report, load_task
 from .errors import ConfigError, DataError
-from .evaluate import (
-    C_GRID,
-    compute_metrics,
-    extract_embeddings,
-    fit_logistic_head,
-    fit_logistic_head_tuned,
-    kmer_baseline,
-    mean_sd,
-    predict_logits,
-    softmax,
-)
-from .methods import MethodConfig, ProbeConfig, make_method, trainable_parameters
+from .evaluate import extract_embeddings, kmer_baseline, predict_logits
+from .heads import LinearHead, fit_logistic_head_tuned
+from .jsonio import write_json
+from .methods import METHODS, MethodConfig, help_field, make_method, trainable_parameters
+from .metrics import compute_metrics, mean_sd, softmax
+from .models import load_base_model, load_tokenizer, resolve_model
 from .progress import info, progress_enabled
 from .run import (
     BASE_PROBE_FILE,
     INFO_FILE,
     LEAKAGE_FILE,
     METRICS_FILE,
-    PROBE_HEAD_FILE,
-    RUN_FORMAT_VERSION,
     TRAINING_LOG_FILE,
     Run,
+    RunInfo,
     commit_run_folder,
     library_versions,
     staging_dir,
-    write_json,
 )
 
-# peft calls a transformers property that transformers 5 deprecates; nothing a user can act on.
-warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+SPLITS = ("train", "dev", "test")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass
 class TrainConfig:
-    """Everything that defines a run. Field names match the CLI flags (`--lora-r` -> `lora_r`)."""
+    """Everything that defines a run: the one source of training defaults (the CLI is generated from these fields).
 
-    model: str = "tiny-nt"
-    data: str = ""
-    method: str = "lora"
-    output: str | None = None
-    epochs: float = 3.0
-    max_steps: int | None = None
-    lr: float | None = None  # None: the method's default
-    batch_size: int = 16
-    grad_accum: int = 1
-    max_length: int | None = None  # tokens; None: from the longest training sequence
-    seed: int = 42
-    seeds: list[int] | None = None
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
-    lora_targets: list[str] | None = None
-    freeze_layers: int | None = None
-    probe_c: float = 1.0
-    eval_steps: int | None = None  # None: about 10 evaluations per run
-    patience: int | None = 5  # early stopping, in evaluations; None disables it
-    class_weights: bool = False
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.05
-    dedup: bool = False
-    trust_remote_code: bool = False
-    revision: str | None = None
-    sequence_column: str = "sequence"
-    label_column: str = "label"
-    labels_file: str | None = None
-    max_rows: int | None = None  # subsample each split (quick experiments)
-    baselines: bool = True
-    overwrite: bool = False
-    resume: bool = False
-    precision: str = "auto"  # auto | fp32 | bf16 | fp16
-    num_workers: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)  # passed to TrainingArguments untouched (e.g. deepspeed, fsdp)
+    `method` is a method name ("lora", "full", "freeze", "probe"), a method config (`hubtune.LoraMethodConfig(r=16)`,
+    `hubtune.FreezeConfig(layers=2)`, ...) or a `peft.LoraConfig`.
 
-    DEFAULT_LR = {"lora": 5e-4, "full": 5e-5, "freeze": 1e-4, "probe": 0.0}
+    Example:
+        >>> TrainConfig(model="tiny-nt", data="path/to/task", method=FreezeConfig(layers=1), max_steps=100)  # doctest: +SKIP
+    """
+
+    model: str = help_field("tiny-nt", "Hub id, local folder or tiny name (tiny-nt, tiny-dnabert2, tiny-ntv2)")
+    data: str = help_field("", "GUE-style folder, CSV/TSV/Parquet/FASTA file, or a dataset id")
+    method: Any = help_field("lora", "fine-tuning method: " + " | ".join(METHODS)
+                             + " (from Python also a method config object or a peft.LoraConfig)")
+    output: str | None = help_field(None, "run folder to write (default runs/<task>-<method>)")
+    epochs: float = help_field(3.0, "training epochs (ignored when --max-steps is given)")
+    max_steps: int | None = help_field(None, "training steps (overrides --epochs)")
+    lr: float | None = help_field(None, "learning rate (default: the method's: " + ", ".join(
+        f"{name} {cls.default_lr:g}" for name, cls in METHODS.items() if cls.uses_trainer) + ")")
+    batch_size: int = help_field(16, "sequences per device and step")
+    grad_accum: int = help_field(1, "gradient accumulation steps")
+    max_length: int | None = help_field(None, "max tokens per sequence (default: from the longest training sequence)")
+    seed: int = help_field(42, "random seed (model head, LoRA init, batch order)")
+    seeds: list[int] | None = help_field(None, "several seeds, e.g. 1,2,3: reports mean ± sd (overrides --seed)")
+    eval_steps: int | None = help_field(None, "evaluate on dev every N steps (default: ~10 times per run)")
+    patience: int | None = help_field(5, "early-stopping patience in evaluations (0 disables)")
+    class_weights: bool = help_field(False, "weight the loss by inverse class frequency")
+    weight_decay: float = help_field(0.01, "AdamW weight decay")
+    warmup_ratio: float = help_field(0.05, "fraction of steps with linear learning-rate warm-up")
+    dedup: bool = help_field(False, "remove sequences leaked from train out of dev/test")
+    trust_remote_code: bool = help_field(False, "run Python code from the model repo (off by default)")
+    revision: str | None = help_field(None, "model revision (branch, tag or commit) on the Hub")
+    sequence_column: str = help_field("sequence", "column holding the DNA (CSV/TSV/Parquet)")
+    label_column: str = help_field("label", "column holding the label (CSV/TSV/Parquet)")
+    labels_file: str | None = help_field(None, "CSV id,label for a FASTA file whose headers carry no label")
+    max_rows: int | None = help_field(None, "use at most this many rows per split (quick experiments)")
+    baselines: bool = help_field(True, "the pre-trained probe and k-mer baselines")
+    overwrite: bool = help_field(False, "replace an existing run folder")
+    resume: bool = help_field(False, "continue an interrupted run from its last checkpoint")
+    precision: str = help_field("auto", "auto | fp32 | bf16 | fp16 (mixed precision on GPUs)")
+    num_workers: int = help_field(0, "data loader worker processes")
+    deepspeed: str | None = help_field(None, "DeepSpeed config JSON, passed to the Trainer untouched")
+    fsdp: str | None = help_field(None, "FSDP options, passed to the Trainer untouched")
+    extra: dict[str, Any] = help_field(help="more TrainingArguments, passed untouched (Python only)",
+                                       default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.patience == 0:
+            self.patience = None
 
     def validate(self) -> None:
         """Reject impossible settings before any data or model is loaded."""
         if not self.data:
-            raise ConfigError("No data given: pass --data (a GUE-style folder, a CSV/TSV/Parquet/FASTA file or a dataset id).")
+            raise ConfigError("No data given: pass --data (a GUE-style folder, a CSV/TSV/Parquet/FASTA file or a "
+                              "dataset id).")
         if self.lr is not None and (self.lr < 0 or not math.isfinite(self.lr)):
             raise ConfigError(f"--lr must be a non-negative number, got {self.lr}.")
-        if self.batch_size <= 0:
-            raise ConfigError(f"--batch-size must be a positive integer, got {self.batch_size}.")
-        if self.grad_accum <= 0:
-            raise ConfigError(f"--grad-accum must be a positive integer, got {self.grad_accum}.")
+        for name in ("batch_size", "grad_accum"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(self, name)}.")
         if self.max_length is not None and self.max_length <= 1:
             raise ConfigError(f"--max-length must be at least 2 tokens, got {self.max_length}.")
         if self.max_steps is not None and self.max_steps <= 0:
             raise ConfigError(f"--max-steps must be a positive integer, got {self.max_steps}.")
         if self.max_steps is None and self.epochs <= 0:
             raise ConfigError(f"--epochs must be positive, got {self.epochs}.")
-        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
-            raise ConfigError(f"--precision must be auto, fp32, bf16 or fp16, got {self.precision!r}.")
-        if self.patience is not None and self.patience <= 0:
-            raise ConfigError(f"--patience must be positive, got {self.patience}.")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}.")
+        if self.patience is not None and self.patience < 0:
+            raise ConfigError(f"--patience must be 0 (off) or positive, got {self.patience}.")
         self.method_config()  # raises for an unknown method or bad method options
 
     def method_config(self) -> MethodConfig:
-        return make_method(
-            self.method,
-            r=self.lora_r,
-            alpha=self.lora_alpha,
-            dropout=self.lora_dropout,
-            targets=self.lora_targets,
-            layers=self.freeze_layers,
-            c=self.probe_c,
-        )
+        """The method as a validated config object (a fresh copy for names, so each seed starts clean)."""
+        if isinstance(self.method, MethodConfig):
+            return make_method(type(self.method)(**{f.name: getattr(self.method, f.name)
+                                                    for f in fields(self.method) if f.init}))
+        return make_method(self.method)
+
+    @property
+    def method_name(self) -> str:
+        return self.method_config().name
 
     @property
     def learning_rate(self) -> float:
-        return self.DEFAULT_LR.get(self.method, 5e-5) if self.lr is None else self.lr
+        return self.method_config().default_lr if self.lr is None else self.lr
 
     @property
     def seed_list(self) -> list[int]:
         return list(self.seeds) if self.seeds else [self.seed]
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """The settings as recorded in hubtune.json (`training`); the method by name, its options in `method_config`."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("method", "extra")}
+        data["method"] = self.method_name
+        data["extra"] = {k: v for k, v in self.extra.items() if isinstance(v, str | int | float | bool | None)}
         data["learning_rate"] = self.learning_rate
         return data
 
 
+def default_of(name: str) -> Any:
+    """The default value of a `TrainConfig` field (so other configs never repeat it).
+
+    Example:
+        >>> default_of("batch_size")
+        16
+    """
+    for f in fields(TrainConfig):
+        if f.name == name:
+            return f.default
+    raise KeyError(name)
+
+
 # ---------------------------------------------------------------------------------------------------------------------
-# Tokenization (done once per tokenizer x max length x split; reused across seeds and compare cells)
+# Tokenized splits
 # ---------------------------------------------------------------------------------------------------------------------
 
-_TOKEN_CACHE: dict[str, list[list[int]]] = {}
 
+def tokenize_split(tokenizer: Any, sequences: list[str], labels: list[int], max_length: int):
+    """A `datasets.Dataset` of token ids, attention masks and labels, truncated to `max_length` (not padded).
 
-def _fingerprint(*parts: Any) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(repr(part).encode())
-        digest.update(b"\0")
-    return digest.hexdigest()[:24]
+    Padding happens per batch (`DataCollatorWithPadding`), so a batch is only as long as its longest sequence.
+    """
+    from datasets import Dataset
 
+    def encode(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        return tokenizer(batch["sequence"], truncation=True, max_length=max_length, return_token_type_ids=False)
 
-def tokenize_sequences(tokenizer, sequences: list[str], max_length: int) -> list[list[int]]:
-    """Token ids for each sequence, truncated to `max_length` (cached in memory for the process)."""
-    key = _fingerprint(tokenizer.name_or_path, len(tokenizer), max_length, hashlib.sha256(
-        "\n".join(sequences).encode()).hexdigest())
-    if key not in _TOKEN_CACHE:
-        ids: list[list[int]] = []
-        for start in range(0, len(sequences), 1024):
-            chunk = sequences[start : start + 1024]
-            ids.extend(tokenizer(chunk, truncation=True, max_length=max_length)["input_ids"])
-        _TOKEN_CACHE[key] = ids
-    return _TOKEN_CACHE[key]
-
-
-class TokenizedSplit:
-    """A torch-style dataset of token ids + labels; padding happens per batch (dynamic padding)."""
-
-    def __init__(self, input_ids: list[list[int]], labels: list[int]):
-        self.input_ids = input_ids
-        self.labels = labels
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        ids = self.input_ids[index]
-        return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": self.labels[index]}
-
-
-class PadCollator:
-    """Pads each batch to its own longest sequence (not to the split's longest)."""
-
-    def __init__(self, pad_token_id: int):
-        self.pad_token_id = pad_token_id
-
-    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
-        import torch
-
-        longest = max(len(f["input_ids"]) for f in features)
-        ids = torch.full((len(features), longest), self.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(features), longest), dtype=torch.long)
-        for row, feature in enumerate(features):
-            n = len(feature["input_ids"])
-            ids[row, :n] = torch.tensor(feature["input_ids"], dtype=torch.long)
-            mask[row, :n] = 1
-        labels = torch.tensor([f["labels"] for f in features], dtype=torch.long)
-        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+    dataset = Dataset.from_dict({"sequence": sequences, "labels": labels})
+    return dataset.map(encode, batched=True, batch_size=1024, remove_columns=["sequence"],
+                       load_from_cache_file=False, keep_in_memory=True)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -215,7 +188,7 @@ class PadCollator:
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def _weighted_trainer_class(class_weights: list[float] | None):
+def _trainer_class(class_weights: list[float] | None):
     from transformers import Trainer
 
     if class_weights is None:
@@ -246,26 +219,6 @@ def _precision_flags(precision: str) -> dict[str, bool]:
     return {"fp16": True}
 
 
-def _steps_per_epoch(n_train: int, config: TrainConfig, world_size: int) -> int:
-    return max(1, math.ceil(n_train / (config.batch_size * config.grad_accum * world_size)))
-
-
-@dataclass
-class SeedResult:
-    seed: int
-    dev: dict[str, Any]
-    test: dict[str, Any]
-    model: Any
-    log_history: list[dict[str, Any]]
-    trainable: int
-    total: int
-    train_seconds: float
-    best_step: int | None = None
-    probe_head: Any = None  # LinearHead for the probe method
-    train_metrics: dict[str, Any] | None = None
-    method: MethodConfig | None = None  # as applied (resolved LoRA targets, freeze depth)
-
-
 def _world() -> tuple[int, int]:
     return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 
@@ -274,46 +227,120 @@ def _is_main() -> bool:
     return _world()[0] == 0
 
 
-def _train_one_seed(
-    config: TrainConfig, seed: int, resolved, tokenizer, task, max_length: int, tokenized: dict[str, list[list[int]]],
-    work_dir: Path, base_embeddings: dict[str, np.ndarray] | None,
-) -> SeedResult:
-    from transformers import EarlyStoppingCallback, TrainingArguments, set_seed
+def _log_lines_callback():
+    """A Trainer callback printing one readable line per log event (main process only) to stderr."""
+    from transformers import TrainerCallback
 
-    from .models import load_base_model
+    class LogLines(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not state.is_world_process_zero or not logs:
+                return
+            if "eval_mcc" in logs:
+                info(f"  step {state.global_step}: dev loss {logs.get('eval_loss', float('nan')):.4f}, "
+                     f"dev MCC {logs['eval_mcc']:.3f}")
+            elif "loss" in logs:
+                info(f"  step {state.global_step}: train loss {logs['loss']:.4f}")
 
-    method = config.method_config()
-    n_classes = len(task.label_names)
-    if isinstance(method, ProbeConfig):
-        assert base_embeddings is not None
-        start = time.perf_counter()
-        head, _ = fit_logistic_head_tuned(base_embeddings["train"], task.splits["train"].labels,
-                                          base_embeddings["dev"], task.splits["dev"].labels, n_classes, seed=seed,
-                                          grid=(method.c,) if method.c_fixed else C_GRID)
-        seconds = time.perf_counter() - start
-        scores = {split: compute_metrics(task.splits[split].labels, head.probs(base_embeddings[split]),
-                                         task.label_names) for split in ("train", "dev", "test")}
-        return SeedResult(seed, scores["dev"], scores["test"], None, [], head.weight.size + head.bias.size,
-                          head.weight.size + head.bias.size, seconds, probe_head=head, train_metrics=scores["train"])
+    return LogLines()
 
-    # Seed before the model and the adapter are built: LoRA's random A matrices and the new head depend on it.
-    set_seed(seed)
-    model = load_base_model(resolved.name, n_classes, label_names=task.label_names, resolved=resolved,
-                            trust_remote_code=config.trust_remote_code)
-    model = method.prepare(model, resolved.family)
-    trainable, total = trainable_parameters(model)
-    rank, world_size = _world()
-    n_train = len(task.splits["train"].labels)
-    steps_per_epoch = _steps_per_epoch(n_train, config, world_size)
-    total_steps = config.max_steps or math.ceil(steps_per_epoch * config.epochs)
+
+def _checkpoint_is_complete(path: Path) -> bool:
+    """The Trainer writes trainer_state.json last and not atomically: a kill can leave it truncated."""
+    try:
+        json.loads((path / "trainer_state.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def last_complete_checkpoint(directory: str | Path) -> Path | None:
+    """The newest `checkpoint-N` in `directory` whose trainer state was written completely, or None.
+
+    Example:
+        >>> last_complete_checkpoint("runs/tata-lora.partial/checkpoints/seed-42")  # doctest: +SKIP
+        PosixPath('runs/tata-lora.partial/checkpoints/seed-42/checkpoint-200')
+    """
+    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        return None
+    last = get_last_checkpoint(str(directory))
+    if last is not None and _checkpoint_is_complete(Path(last)):
+        return Path(last)
+    # The newest one was cut short: fall back to the newest complete one.
+    complete = [p for p in directory.glob(f"{PREFIX_CHECKPOINT_DIR}-*")
+                if p.name.rsplit("-", 1)[-1].isdigit() and p.is_dir() and _checkpoint_is_complete(p)]
+    return max(complete, key=lambda p: int(p.name.rsplit("-", 1)[-1])) if complete else None
+
+
+@dataclass
+class SeedResult:
+    """What one training seed produced: scores, the trained model (or probe head), its log and costs."""
+
+    seed: int
+    scores: dict[str, dict[str, Any] | None]  # train/dev/test metrics
+    trained: Any  # the model, or a LinearHead for the probe
+    method: MethodConfig  # as applied (resolved LoRA targets, freeze depth)
+    log_history: list[dict[str, Any]] = field(default_factory=list)
+    trainable: int = 0
+    total: int = 0
+    train_seconds: float = 0.0
+    best_step: int | None = None
+
+    @property
+    def dev(self) -> dict[str, Any]:
+        return self.scores["dev"] or {}
+
+    @property
+    def test(self) -> dict[str, Any]:
+        return self.scores["test"] or {}
+
+
+@dataclass
+class _Context:
+    """What every seed of a run shares."""
+
+    config: TrainConfig
+    resolved: Any
+    tokenizer: Any
+    task: Any
+    max_length: int
+    datasets: dict[str, Any]
+    work_dir: Path
+    base_embeddings: dict[str, np.ndarray] | None
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.task.label_names)
+
+    def load_base(self) -> Any:
+        return load_base_model(self.resolved.name, len(self.labels), label_names=self.labels, resolved=self.resolved,
+                               trust_remote_code=self.config.trust_remote_code)
+
+
+def _fit_probe(ctx: _Context, method: Any, seed: int) -> SeedResult:
+    assert ctx.base_embeddings is not None
+    splits, emb = ctx.task.splits, ctx.base_embeddings
+    start = time.perf_counter()
+    head = method.fit(emb["train"], splits["train"].labels, emb["dev"], splits["dev"].labels, len(ctx.labels),
+                      seed=seed)
+    seconds = time.perf_counter() - start
+    scores = {s: compute_metrics(splits[s].labels, head.probs(emb[s]), ctx.labels) for s in SPLITS}
+    return SeedResult(seed, scores, head, method, trainable=head.n_parameters, total=head.n_parameters,
+                      train_seconds=seconds)
+
+
+def _training_arguments(ctx: _Context, seed: int, total_steps: int):
+    from transformers import TrainingArguments
+
+    config = ctx.config
     eval_steps = config.eval_steps or max(1, total_steps // 10)
-    class_weights = None
-    if config.class_weights:
-        counts = np.bincount(task.splits["train"].labels, minlength=n_classes).astype(float)
-        class_weights = (counts.sum() / (n_classes * np.maximum(counts, 1))).tolist()
+    passthrough = {k: v for k, v in (("deepspeed", config.deepspeed), ("fsdp", config.fsdp)) if v}
+    import torch
 
-    args = TrainingArguments(
-        output_dir=str(work_dir / "checkpoints" / f"seed-{seed}"),
+    return TrainingArguments(
+        output_dir=str(ctx.work_dir / "checkpoints" / f"seed-{seed}"),
         learning_rate=config.learning_rate,
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size * 2,
@@ -338,111 +365,81 @@ def _train_one_seed(
         disable_tqdm=not (_is_main() and progress_enabled()),
         dataloader_num_workers=config.num_workers,
         remove_unused_columns=False,
-        use_cpu=not _has_accelerator(),
+        use_cpu=not torch.cuda.is_available(),
         **_precision_flags(config.precision),
+        **passthrough,
         **config.extra,
     )
-    datasets = {
-        split: TokenizedSplit(tokenized[split], task.splits[split].labels) for split in ("train", "dev", "test")
-    }
+
+
+def _train_one_seed(ctx: _Context, seed: int) -> SeedResult:
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, set_seed
+    from transformers.trainer_callback import PrinterCallback
+
+    config, task = ctx.config, ctx.task
+    method = config.method_config()
+    if not method.uses_trainer:
+        return _fit_probe(ctx, method, seed)
+
+    # Seed before the model and the adapter are built: LoRA's random A matrices and the new head depend on it.
+    set_seed(seed)
+    model = method.prepare(ctx.load_base(), ctx.resolved.family)
+    trainable, total = trainable_parameters(model)
+    world_size = _world()[1]
+    n_train = len(task.splits["train"].labels)
+    steps_per_epoch = max(1, math.ceil(n_train / (config.batch_size * config.grad_accum * world_size)))
+    total_steps = config.max_steps or math.ceil(steps_per_epoch * config.epochs)
+    class_weights = None
+    if config.class_weights:
+        n_classes = len(ctx.labels)
+        counts = np.bincount(task.splits["train"].labels, minlength=n_classes).astype(float)
+        class_weights = (counts.sum() / (n_classes * np.maximum(counts, 1))).tolist()
+    args = _training_arguments(ctx, seed, total_steps)
 
     def trainer_metrics(eval_pred) -> dict[str, float]:
         logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
-        scores = compute_metrics(eval_pred.label_ids, softmax(logits), task.label_names)
+        scores = compute_metrics(eval_pred.label_ids, softmax(logits), ctx.labels)
         return {k: v for k, v in scores.items() if isinstance(v, float)}
 
-    callbacks = [EarlyStoppingCallback(early_stopping_patience=config.patience)] if config.patience else []
-    trainer_cls = _weighted_trainer_class(class_weights)
-    from transformers.trainer_callback import PrinterCallback
-    trainer = trainer_cls(
+    trainer = _trainer_class(class_weights)(
         model=model,
         args=args,
-        train_dataset=datasets["train"],
-        eval_dataset=datasets["dev"],
-        data_collator=PadCollator(tokenizer.pad_token_id),
-        processing_class=tokenizer,
+        train_dataset=ctx.datasets["train"],
+        eval_dataset=ctx.datasets["dev"],
+        data_collator=DataCollatorWithPadding(ctx.tokenizer),
+        processing_class=ctx.tokenizer,
         compute_metrics=trainer_metrics,
-        callbacks=callbacks,
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=config.patience)] if config.patience else [],
     )
     # Keep stdout for results: the Trainer's raw log dicts become short lines on stderr.
     trainer.remove_callback(PrinterCallback)
     trainer.add_callback(_log_lines_callback())
-    resume_from = _last_checkpoint(Path(args.output_dir)) if config.resume else None
+    resume_from = last_complete_checkpoint(args.output_dir) if config.resume else None
     if resume_from:
         info(f"resuming seed {seed} from {resume_from}")
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     seconds = time.perf_counter() - start
-    best_step = None
-    if trainer.state.best_model_checkpoint:
-        best_step = int(Path(trainer.state.best_model_checkpoint).name.rsplit("-", 1)[-1])
-    model = trainer.accelerator.unwrap_model(trainer.model)
-    if _is_main():
-        # Reload the kept model exactly as users will (fresh base + PeftModel.from_pretrained, or from_pretrained of
-        # the saved folder). The Trainer's in-place best-checkpoint restore is not reliable here: it misses peft's
-        # modules_to_save, and transformers 5 saves some LayerNorms as gamma/beta that a raw state-dict load skips.
-        if trainer.state.best_model_checkpoint and Path(trainer.state.best_model_checkpoint).is_dir():
-            best_dir = Path(trainer.state.best_model_checkpoint)
-        else:
-            best_dir = work_dir / "checkpoints" / f"best-seed-{seed}"
-            model.save_pretrained(str(best_dir), safe_serialization=True)
-        if hasattr(model, "peft_config"):
-            from peft import PeftModel
-
-            base = load_base_model(resolved.name, n_classes, label_names=task.label_names, resolved=resolved,
-                                   trust_remote_code=config.trust_remote_code)
-            model = PeftModel.from_pretrained(base, str(best_dir))
-        else:
-            model = load_base_model(best_dir, n_classes, label_names=task.label_names)
-    scores: dict[str, Any] = {}
-    if _is_main():
-        for split in ("train", "dev", "test"):
-            logits = predict_logits(model, tokenizer, task.splits[split].sequences, max_length=max_length,
-                                    batch_size=config.batch_size * 2)
-            scores[split] = compute_metrics(task.splits[split].labels, softmax(logits), task.label_names)
+    best_checkpoint = trainer.state.best_model_checkpoint
+    best_step = int(Path(best_checkpoint).name.rsplit("-", 1)[-1]) if best_checkpoint else None
+    result = SeedResult(seed, {"train": None, "dev": {"mcc": 0.0}, "test": {"mcc": 0.0}}, None, method,
+                        list(trainer.state.log_history), trainable, total, seconds, best_step)
+    if not _is_main():
+        return result
+    # Reload the kept model exactly as users will (the method's own loader on the saved checkpoint). The Trainer's
+    # in-place best-checkpoint restore is not reliable here: it misses peft's modules_to_save, and transformers 5
+    # saves some LayerNorms as gamma/beta that a raw state-dict load skips.
+    if best_checkpoint and Path(best_checkpoint).is_dir():
+        best_dir = Path(best_checkpoint)
     else:
-        scores = {"train": None, "dev": {"mcc": 0.0}, "test": {"mcc": 0.0}}
-    return SeedResult(seed, scores["dev"], scores["test"], model, list(trainer.state.log_history), trainable, total,
-                      seconds, best_step=best_step, train_metrics=scores["train"], method=method)
-
-
-def _log_lines_callback():
-    """A Trainer callback printing one readable line per log event (main process only) to stderr."""
-    from transformers import TrainerCallback
-
-    class LogLines(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if not state.is_world_process_zero or not logs:
-                return
-            if "eval_mcc" in logs:
-                info(f"  step {state.global_step}: dev loss {logs.get('eval_loss', float('nan')):.4f}, "
-                     f"dev MCC {logs['eval_mcc']:.3f}")
-            elif "loss" in logs:
-                info(f"  step {state.global_step}: train loss {logs['loss']:.4f}")
-
-    return LogLines()
-
-
-def _has_accelerator() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def _checkpoint_is_complete(path: Path) -> bool:
-    """The Trainer writes trainer_state.json last and not atomically: a kill can leave it truncated."""
-    try:
-        json.loads((path / "trainer_state.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return path.name.rsplit("-", 1)[-1].isdigit()
-
-
-def _last_checkpoint(directory: Path) -> Path | None:
-    checkpoints = [p for p in directory.glob("checkpoint-*") if _checkpoint_is_complete(p)]
-    if not checkpoints:
-        return None
-    return max(checkpoints, key=lambda p: int(p.name.rsplit("-", 1)[-1]))
+        best_dir = ctx.work_dir / "checkpoints" / f"best-seed-{seed}"
+        trainer.accelerator.unwrap_model(trainer.model).save_pretrained(str(best_dir), safe_serialization=True)
+    result.trained = method.load_model(best_dir, ctx.load_base, num_labels=len(ctx.labels), label_names=ctx.labels)
+    for split in SPLITS:
+        logits = predict_logits(result.trained, ctx.tokenizer, task.splits[split].sequences,
+                                max_length=ctx.max_length, batch_size=config.batch_size * 2)
+        result.scores[split] = compute_metrics(task.splits[split].labels, softmax(logits), ctx.labels)
+    return result
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -450,110 +447,38 @@ def _last_checkpoint(directory: Path) -> Path | None:
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def finetune(config: TrainConfig | None = None, **kwargs: Any) -> Run | None:
-    """Fine-tune a genomic LM on a labelled DNA task and write a run folder.
+def _base_probe(ctx: _Context, seed: int) -> tuple[dict[str, np.ndarray], LinearHead]:
+    """Pre-trained probe: frozen base + logistic regression (a baseline, and the probe method's features)."""
+    from transformers import set_seed
 
-    Pass a `TrainConfig` or its fields as keyword arguments, e.g.
-    ``hubtune.finetune(model="tiny-nt", data="path/to/task", method="lora", max_steps=200)``.
-
-    Returns the finished `Run` (on the main process; other `accelerate launch` processes get None).
-    """
-    from . import data as data_module
-    from .models import load_base_model, load_tokenizer, resolve_model
-
-    config = config or TrainConfig(**kwargs)
-    config.validate()
-    output = Path(config.output or f"runs/{Path(str(config.data)).name or 'task'}-{config.method}")
-    if output.exists() and (output / INFO_FILE).exists() and not config.overwrite:
-        raise ConfigError(f"{output} already holds a finished run. Choose another --output or pass --overwrite.")
-    staging = staging_dir(output)
-
-    task = data_module.load_task(
-        config.data, sequence_column=config.sequence_column, label_column=config.label_column,
-        labels_file=config.labels_file, seed=config.seed, max_rows=config.max_rows,
-    )
-    for warning in task.warnings:
-        info(f"warning: {warning}")
-    leakage = data_module.leakage_report(task)
-    for line in leakage.summary_lines():
-        info(line)
-    if config.dedup and leakage.has_leak:
-        task = data_module.deduplicate(task, leakage)
-        info("--dedup: removed leaked sequences from dev/test")
-    for split in ("train", "dev", "test"):
-        if split not in task.splits or not task.splits[split].labels:
-            raise DataError(f"The {split} split of {config.data} is empty after loading; hubtune needs train, dev and test.")
-
-    resolved = resolve_model(config.model, revision=config.revision)
-    family = resolved.family
-    n_layers = resolved.config.get("num_hidden_layers")
-    if config.method == "freeze" and config.freeze_layers is not None and n_layers is not None:
-        if config.freeze_layers > n_layers:
-            raise ConfigError(
-                f"--freeze-layers {config.freeze_layers} is larger than the model, which has {n_layers} layers. "
-                f"Use a value from 0 to {n_layers} (all layers frozen = only the head trains)."
-            )
-    tokenizer = load_tokenizer(config.model, resolved=resolved, trust_remote_code=config.trust_remote_code)
-    longest = max(len(s) for s in task.splits["train"].sequences)
-    max_length = config.max_length or family.default_max_length(longest)
-    window_bp = family.window_bp(max_length)
-    info(f"model {config.model} ({family.display_name}), method {config.method}, max length {max_length} tokens "
-         f"(~{window_bp} bp), {len(task.splits['train'].labels)} train / {len(task.splits['dev'].labels)} dev / "
-         f"{len(task.splits['test'].labels)} test sequences")
-    tokenized = {
-        split: tokenize_sequences(tokenizer, task.splits[split].sequences, max_length) for split in ("train", "dev", "test")
+    info("extracting pre-trained embeddings for the probe baseline")
+    set_seed(seed)
+    base = ctx.load_base()
+    embeddings = {
+        split: extract_embeddings(base, ctx.tokenizer, ctx.task.splits[split].sequences, max_length=ctx.max_length,
+                                  batch_size=ctx.config.batch_size * 2, progress=True)
+        for split in SPLITS
     }
-    method = config.method_config()
-    if _is_main():
-        # Created only now that data and model are known to be usable: a refused run leaves nothing behind.
-        if staging.exists() and not config.resume:
-            shutil.rmtree(staging)
-        staging.mkdir(parents=True, exist_ok=True)
+    del base
+    splits = ctx.task.splits
+    head, _ = fit_logistic_head_tuned(embeddings["train"], splits["train"].labels, embeddings["dev"],
+                                      splits["dev"].labels, len(ctx.labels), seed=seed)
+    return embeddings, head
 
-    # Pre-trained probe: frozen base + logistic regression. Needed as a baseline and by the probe method itself.
-    base_embeddings: dict[str, np.ndarray] | None = None
-    base_probe = None
-    need_probe = (config.baselines or isinstance(method, ProbeConfig)) and _is_main()
-    if isinstance(method, ProbeConfig) and not _is_main():
-        return None
-    if need_probe:
-        info("extracting pre-trained embeddings for the probe baseline")
-        from transformers import set_seed
 
-        set_seed(config.seed_list[0])
-        base_model = load_base_model(config.model, len(task.label_names), label_names=task.label_names,
-                                     resolved=resolved, trust_remote_code=config.trust_remote_code)
-        base_embeddings = {
-            split: extract_embeddings(base_model, tokenizer, task.splits[split].sequences, max_length=max_length,
-                                      batch_size=config.batch_size * 2, progress=True)
-            for split in ("train", "dev", "test")
-        }
-        del base_model
-        base_probe, _ = fit_logistic_head_tuned(
-            base_embeddings["train"], task.splits["train"].labels, base_embeddings["dev"], task.splits["dev"].labels,
-            len(task.label_names), seed=config.seed_list[0])
-
-    results: list[SeedResult] = []
-    for seed in config.seed_list:
-        info(f"training seed {seed}")
-        results.append(_train_one_seed(config, seed, resolved, tokenizer, task, max_length, tokenized, staging,
-                                       base_embeddings))
-    if not _is_main():
-        return None
-
-    best = max(results, key=lambda r: r.dev["mcc"])
-    metrics: dict[str, Any] = {"finetuned": {"train": best.train_metrics, "dev": best.dev, "test": best.test}}
-    if config.baselines and base_embeddings is not None and base_probe is not None:
-        metrics["probe"] = {
-            split: compute_metrics(task.splits[split].labels, base_probe.probs(base_embeddings[split]),
-                                   task.label_names)
-            for split in ("dev", "test")
-        }
+def _metrics(ctx: _Context, results: list[SeedResult], best: SeedResult,
+             base_head: LinearHead | None) -> dict[str, Any]:
+    task, labels = ctx.task, ctx.labels
+    metrics: dict[str, Any] = {"finetuned": {"train": best.scores["train"], "dev": best.dev, "test": best.test}}
+    if ctx.config.baselines and ctx.base_embeddings is not None and base_head is not None:
+        metrics["probe"] = {split: compute_metrics(task.splits[split].labels, base_head.probs(ctx.base_embeddings[split]),
+                                                   labels)
+                            for split in ("dev", "test")}
         train = task.splits["train"]
         metrics["kmer"] = kmer_baseline(
             train.sequences, train.labels,
             {s: (task.splits[s].sequences, task.splits[s].labels) for s in ("dev", "test")},
-            len(task.label_names), task.label_names, seed=config.seed_list[0],
+            len(labels), labels, seed=ctx.config.seed_list[0],
         )
     metrics["per_seed"] = [
         {"seed": r.seed, "dev": r.dev, "test": r.test, "train_seconds": r.train_seconds, "best_step": r.best_step}
@@ -565,51 +490,10 @@ def finetune(config: TrainConfig | None = None, **kwargs: Any) -> Run | None:
         "finetuned": {"n_seeds": len(results), "test_mcc_mean": mean, "test_mcc_sd": sd,
                       "test_mcc_per_seed": test_mccs, "best_seed": best.seed},
     }
-
-    _write_weights(staging, best, method, tokenizer, config, resolved)
-    if base_probe is not None:
-        from safetensors.torch import save_file
-
-        save_file(base_probe.to_tensors(), str(staging / BASE_PROBE_FILE), metadata={"pooling": "mean", "layer": "last"})
-    run_info = {
-        "format": "hubtune-run",
-        "format_version": RUN_FORMAT_VERSION,
-        "task": task.name,
-        "data_source": str(config.data),
-        "split_origin": task.split_origin,
-        "split_sizes": {s: len(task.splits[s].labels) for s in ("train", "dev", "test")},
-        "label_names": task.label_names,
-        "family": family.name,
-        "base_model": resolved.name,
-        "base_model_revision": resolved.revision,
-        "method": config.method,
-        "method_config": (best.method or method).to_dict(),
-        "max_length": max_length,
-        "window_bp": window_bp,
-        "stride_bp": max(1, window_bp // 2),
-        "pooling": "mean",
-        "seeds": config.seed_list,
-        "best_seed": best.seed,
-        "trainable_parameters": best.trainable,
-        "total_parameters": best.total,
-        "train_seconds": sum(r.train_seconds for r in results),
-        "world_size": _world()[1],
-        "training": config.to_dict(),
-        "dedup": config.dedup,
-        "versions": library_versions(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "examples": _examples(task),
-    }
-    write_json(staging / LEAKAGE_FILE, leakage.to_dict())
-    write_json(staging / TRAINING_LOG_FILE, {f"seed-{r.seed}": r.log_history for r in results})
-    write_json(staging / METRICS_FILE, metrics)
-    shutil.rmtree(staging / "checkpoints", ignore_errors=True)
-    write_json(staging / INFO_FILE, run_info)  # last: its presence marks a complete run
-    commit_run_folder(staging, output, overwrite=config.overwrite)
-    return Run(output)
+    return metrics
 
 
-def _examples(task, per_class: int = 2) -> list[dict[str, str]]:
+def _examples(task: Any, per_class: int = 2) -> list[dict[str, str]]:
     """A few test sequences per class (the Space offers them as clickable examples)."""
     test = task.splits["test"]
     picked: list[dict[str, str]] = []
@@ -619,97 +503,116 @@ def _examples(task, per_class: int = 2) -> list[dict[str, str]]:
     return picked
 
 
-def _write_weights(staging: Path, best: SeedResult, method: MethodConfig, tokenizer, config: TrainConfig,
-                   resolved) -> None:
-    """Adapter, full model or probe head in safetensors; the tokenizer beside it."""
-    tokenizer.save_pretrained(str(staging))
-    if best.probe_head is not None:
-        from safetensors.torch import save_file
-
-        save_file(best.probe_head.to_tensors(), str(staging / PROBE_HEAD_FILE), metadata={"pooling": "mean"})
-        return
-    model = best.model
-    if hasattr(model, "peft_config"):
-        model.save_pretrained(str(staging), safe_serialization=True)
-        # peft records the local path and writes a placeholder card: point at the base id, drop the placeholder.
-        adapter_config_path = staging / "adapter_config.json"
-        adapter_config = json.loads(adapter_config_path.read_text())
-        adapter_config["base_model_name_or_path"] = resolved.name
-        adapter_config["revision"] = resolved.revision
-        write_json(adapter_config_path, adapter_config)
-        (staging / "README.md").unlink(missing_ok=True)
-    else:
-        model.save_pretrained(str(staging), safe_serialization=True)
+def _load_checked_task(config: TrainConfig):
+    task = load_task(config.data, sequence_column=config.sequence_column, label_column=config.label_column,
+                     labels_file=config.labels_file, seed=config.seed, max_rows=config.max_rows)
+    for warning in task.warnings:
+        info(f"warning: {warning}")
+    leakage = leakage_report(task)
+    for line in leakage.summary_lines():
+        info(line)
+    if config.dedup and leakage.has_leak:
+        task = deduplicate(task, leakage)
+        info("--dedup: removed leaked sequences from dev/test")
+    for split in SPLITS:
+        if split not in task.splits or not task.splits[split].labels:
+            raise DataError(f"The {split} split of {config.data} is empty after loading; hubtune needs train, dev "
+                            "and test.")
+    return task, leakage
 
 
-def probe_layers(
-    model: str, data: str, *, output: str | Path, max_length: int | None = None, batch_size: int = 32,
-    seed: int = 42, max_rows: int | None = None, trust_remote_code: bool = False, c: float = 1.0,
-) -> dict[str, Any]:
-    """Probe every layer of the pre-trained model (frozen, mean-pooled) and plot test MCC per layer (PNG + CSV)."""
-    from transformers import set_seed
+def finetune(config: TrainConfig) -> Run | None:
+    """Fine-tune a genomic LM on a labelled DNA task and write a run folder.
 
-    from . import data as data_module
-    from .models import load_base_model, load_tokenizer, resolve_model
-    from .plots import plot_layer_probe
+    Returns the finished `Run` (on the main process; other `accelerate launch` processes get None).
 
-    task = data_module.load_task(data, seed=seed, max_rows=max_rows)
-    resolved = resolve_model(model)
-    tokenizer = load_tokenizer(model, resolved=resolved, trust_remote_code=trust_remote_code)
+    Example:
+        >>> run = hubtune.finetune(hubtune.TrainConfig(model="tiny-nt", data="path/to/task", max_steps=200))  # doctest: +SKIP
+        >>> run.metrics["finetuned"]["test"]["mcc"]  # doctest: +SKIP
+    """
+    if not isinstance(config, TrainConfig):
+        raise ConfigError("finetune() takes a TrainConfig: hubtune.finetune(hubtune.TrainConfig(model=..., data=...)).")
+    config.validate()
+    method = config.method_config()
+    output = Path(config.output or f"runs/{Path(str(config.data)).name or 'task'}-{method.name}")
+    if output.exists() and (output / INFO_FILE).exists() and not config.overwrite:
+        raise ConfigError(f"{output} already holds a finished run. Choose another --output or pass --overwrite.")
+    staging = staging_dir(output)
+
+    task, leakage = _load_checked_task(config)
+    resolved = resolve_model(config.model, revision=config.revision)
+    family = resolved.family
+    method.check_model(resolved.config.get("num_hidden_layers"))
+    tokenizer = load_tokenizer(config.model, resolved=resolved, trust_remote_code=config.trust_remote_code)
     longest = max(len(s) for s in task.splits["train"].sequences)
-    max_length = max_length or resolved.family.default_max_length(longest)
-    set_seed(seed)
-    base = load_base_model(model, len(task.label_names), resolved=resolved, trust_remote_code=trust_remote_code)
-    embeddings = {
-        split: extract_embeddings(base, tokenizer, task.splits[split].sequences, max_length=max_length,
-                                  batch_size=batch_size, all_layers=True, progress=True)
-        for split in ("train", "dev", "test")
-    }
-    rows = []
-    for layer in range(embeddings["train"].shape[0]):
-        head = fit_logistic_head(embeddings["train"][layer], task.splits["train"].labels, len(task.label_names), c=c,
-                                 seed=seed)
-        row = {"layer": layer}
-        for split in ("dev", "test"):
-            scores = compute_metrics(task.splits[split].labels, head.probs(embeddings[split][layer]), task.label_names)
-            row[f"{split}_mcc"] = scores["mcc"]
-            row[f"{split}_f1_macro"] = scores["f1_macro"]
-        rows.append(row)
-    out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
-    import csv
+    max_length = config.max_length or family.default_max_length(longest)
+    window_bp = family.window_bp(max_length)
+    info(f"model {config.model} ({family.display_name}), method {method.name}, max length {max_length} tokens "
+         f"(~{window_bp} bp), {len(task.splits['train'].labels)} train / {len(task.splits['dev'].labels)} dev / "
+         f"{len(task.splits['test'].labels)} test sequences")
+    datasets = {split: tokenize_split(tokenizer, task.splits[split].sequences, task.splits[split].labels, max_length)
+                for split in SPLITS}
+    if _is_main():
+        # Created only now that data and model are known to be usable: a refused run leaves nothing behind.
+        if staging.exists() and not config.resume:
+            shutil.rmtree(staging)
+        staging.mkdir(parents=True, exist_ok=True)
+    if not method.uses_trainer and not _is_main():
+        return None
+    ctx = _Context(config, resolved, tokenizer, task, max_length, datasets, staging, None)
+    base_head = None
+    if (config.baselines or not method.uses_trainer) and _is_main():
+        ctx.base_embeddings, base_head = _base_probe(ctx, config.seed_list[0])
 
-    with open(out / "layer_probe.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    plot_layer_probe(rows, out / "layer_probe.png", title=f"{model} on {task.name}")
-    result = {"model": model, "task": task.name, "layers": rows, "csv": str(out / "layer_probe.csv"),
-              "plot": str(out / "layer_probe.png")}
-    write_json(out / "layer_probe.json", result)
-    return result
+    results: list[SeedResult] = []
+    with warnings.catch_warnings():
+        # peft calls a transformers property that transformers 5 deprecates; nothing a user can act on.
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        for seed in config.seed_list:
+            info(f"training seed {seed}")
+            results.append(_train_one_seed(ctx, seed))
+    if not _is_main():
+        return None
+
+    best = max(results, key=lambda r: r.dev["mcc"])
+    metrics = _metrics(ctx, results, best, base_head)
+    tokenizer.save_pretrained(str(staging))
+    best.method.save(best.trained, staging, base_model=resolved.name, base_revision=resolved.revision)
+    if base_head is not None:
+        base_head.save(staging / BASE_PROBE_FILE, pooling="mean", layer="last")
+    run_info = RunInfo(
+        task=task.name,
+        data_source=str(config.data),
+        split_origin=task.split_origin,
+        split_sizes={s: len(task.splits[s].labels) for s in SPLITS},
+        label_names=list(task.label_names),
+        family=family.name,
+        base_model=resolved.name,
+        base_model_revision=resolved.revision,
+        method=best.method.name,
+        method_config=best.method.to_dict(),
+        max_length=max_length,
+        window_bp=window_bp,
+        stride_bp=max(1, window_bp // 2),
+        seeds=config.seed_list,
+        best_seed=best.seed,
+        trainable_parameters=best.trainable,
+        total_parameters=best.total,
+        train_seconds=sum(r.train_seconds for r in results),
+        world_size=_world()[1],
+        training=config.to_dict(),
+        dedup=config.dedup,
+        versions=library_versions(),
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        examples=_examples(task),
+    )
+    write_json(staging / LEAKAGE_FILE, leakage.to_dict())
+    write_json(staging / TRAINING_LOG_FILE, {f"seed-{r.seed}": r.log_history for r in results})
+    write_json(staging / METRICS_FILE, metrics)
+    shutil.rmtree(staging / "checkpoints", ignore_errors=True)
+    run_info.write(staging)  # last: its presence marks a complete run
+    commit_run_folder(staging, output, overwrite=config.overwrite)
+    return Run(output)
 
 
-def evaluate_run(run_path: str | Path, data: str, *, batch_size: int = 32, max_rows: int | None = None) -> dict[str, Any]:
-    """Score a finished run on another labelled dataset (all its splits); labels must match the run's."""
-    from . import data as data_module
-
-    run = Run(run_path)
-    task = data_module.load_task(data, max_rows=max_rows)
-    unknown = sorted(set(task.label_names) - set(run.label_names))
-    if unknown:
-        raise DataError(
-            f"{data} has labels the run never saw: {', '.join(unknown)}. The run was trained on "
-            f"{', '.join(run.label_names)}; evaluate it on data with those labels."
-        )
-    classifier = run.classifier()
-    results = {}
-    for split_name, split in task.splits.items():
-        probs = classifier.predict_proba(split.sequences, batch_size=batch_size)
-        # Map the task's label ids onto the run's label ids by name.
-        mapping = [run.label_names.index(task.label_names[i]) for i in split.labels]
-        results[split_name] = compute_metrics(mapping, probs, run.label_names)
-    return results
-
-
-__all__ = ["TrainConfig", "finetune", "probe_layers", "evaluate_run", "predict_logits"]
+__all__ = ["SeedResult", "TrainConfig", "default_of", "finetune", "last_complete_checkpoint", "tokenize_split"]

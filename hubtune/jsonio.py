@@ -1,0 +1,41 @@
+"""JSON files written atomically (temporary file + rename) with numpy values and paths serialised."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def to_jsonable(value: Any) -> Any:
+    """`json.dumps` default: numpy scalars and arrays become Python values, paths become strings."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def json_bytes(data: Any) -> bytes:
+    """Pretty JSON as UTF-8 bytes, ending in a newline (what hubtune writes and publishes)."""
+    return (json.dumps(data, indent=2, ensure_ascii=False, default=to_jsonable) + "\n").encode("utf-8")
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    """Write JSON via a temporary file + rename, so a reader never sees half a file.
+
+    Example:
+        >>> write_json(tmp_path / "metrics.json", {"mcc": np.float64(0.5)})  # doctest: +SKIP
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(json_bytes(data))
+    os.replace(tmp, path)
+
+
+__all__ = ["json_bytes", "to_jsonable", "write_json"]

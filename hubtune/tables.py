@@ -1,0 +1,169 @@
+"""Tables that several outputs show: built once as rows of text, rendered as plain text, Markdown or HTML.
+
+`comparison_table` is THE comparison of the fine-tuned model with the pre-trained probe and the k-mer baseline: the
+terminal (`hubtune train`), the model card and the Space all render this one table, so the same statistic carries the
+same label everywhere.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .metrics import mean_sd
+
+COMPARED_MODELS = (
+    ("finetuned", "fine-tuned"),
+    ("probe", "pre-trained probe"),
+    ("kmer", "k-mer baseline"),
+)
+TEST_METRICS = (("mcc", "test MCC"), ("f1_macro", "test macro F1"), ("accuracy", "test accuracy"),
+                ("auroc", "test AUROC"))
+MISSING = "–"
+
+
+def fmt(value: Any, spec: str = ".3f") -> str:
+    """A number for a table cell; a dash when it was not measured.
+
+    Example:
+        >>> fmt(0.52812), fmt(None)
+        ('0.528', '–')
+    """
+    return MISSING if not isinstance(value, int | float) or isinstance(value, bool) else format(value, spec)
+
+
+@dataclass
+class Table:
+    """A header and rows of text cells; `align` holds "l" or "r" per column.
+
+    Example:
+        >>> print(Table(["a", "b"], [["x", "1"]], ["l", "r"]).text())
+        a  b
+        -  -
+        x  1
+    """
+
+    header: list[str]
+    rows: list[list[str]]
+    align: list[str] = field(default_factory=list)
+
+    def _align(self) -> list[str]:
+        return self.align or ["l"] * len(self.header)
+
+    def text(self) -> str:
+        """Aligned plain text for a terminal."""
+        widths = [max(len(r[i]) for r in [self.header, *self.rows]) for i in range(len(self.header))]
+
+        def line(cells: Sequence[str]) -> str:
+            return "  ".join(c.rjust(w) if a == "r" else c.ljust(w)
+                             for c, w, a in zip(cells, widths, self._align(), strict=True)).rstrip()
+
+        return "\n".join([line(self.header), line(["-" * w for w in widths]), *(line(r) for r in self.rows)])
+
+    def markdown(self) -> str:
+        """A GitHub-flavoured Markdown table (pipes in cells escaped)."""
+        marks = ["--:" if a == "r" else "---" for a in self._align()]
+        lines = ["| " + " | ".join(self.header) + " |", "|" + "|".join(marks) + "|"]
+        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in self.rows]
+        return "\n".join(lines)
+
+    def html(self, css_class: str = "") -> str:
+        """An HTML table with every cell escaped."""
+        cls = f' class="{html.escape(css_class, quote=True)}"' if css_class else ""
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self.rows)
+        return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _seed_values(per_seed: list[dict[str, Any]], split: str, metric: str) -> list[float]:
+    return [s[split][metric] for s in per_seed
+            if isinstance((s.get(split) or {}).get(metric), int | float)]
+
+
+def _cell(block: dict[str, Any], per_seed: list[dict[str, Any]], split: str, metric: str) -> str:
+    values = _seed_values(per_seed, split, metric)
+    if len(values) > 1:
+        mean, sd = mean_sd(values)
+        return f"{mean:.3f} ± {sd:.3f}"
+    return fmt((block.get(split) or {}).get(metric))
+
+
+def comparison_table(metrics: dict[str, Any], *, dev: bool = True) -> Table:
+    """Fine-tuned vs pre-trained probe vs k-mer baseline on the test split (and dev MCC), from `metrics.json`.
+
+    With several training seeds, the fine-tuned cells are mean ± sample standard deviation over the seeds.
+
+    Example:
+        >>> metrics = {"finetuned": {"test": {"mcc": 0.5}, "dev": {"mcc": 0.6}}, "kmer": {"test": {"mcc": 0.4}}}
+        >>> comparison_table(metrics).rows[0][:2]
+        ['fine-tuned', '0.500']
+    """
+    header = ["model", *(title for _, title in TEST_METRICS)] + (["dev MCC"] if dev else [])
+    rows = []
+    for key, label in COMPARED_MODELS:
+        block = metrics.get(key)
+        if not block:
+            continue
+        per_seed = (metrics.get("per_seed") or []) if key == "finetuned" else []
+        cells = [_cell(block, per_seed, "test", metric) for metric, _ in TEST_METRICS]
+        if dev:
+            cells.append(_cell(block, per_seed, "dev", "mcc"))
+        rows.append([label, *cells])
+    return Table(header, rows, ["l"] + ["r"] * (len(header) - 1))
+
+
+def fmt_count(n: int | None) -> str:
+    """A parameter count in short form.
+
+    Example:
+        >>> fmt_count(18_600), fmt_count(55_100_000), fmt_count(None)
+        ('18.6k', '55.1M', '–')
+    """
+    if n is None:
+        return MISSING
+    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g}{unit}"
+    return str(n)
+
+
+_STATUS_TEXT = {"ok": "ok", "warning": "warning", "flagged": "**flagged**", "not measured": "n/m"}
+
+
+def _status_cell(row: dict[str, Any], key: str) -> str:
+    status = row.get(f"{key}_status") or "not measured"
+    text = _STATUS_TEXT.get(status, status)
+    if key == "forgetting" and isinstance(row.get("forgetting_ratio"), int | float):
+        text += f" ({row['forgetting_ratio']:.2f}×)"
+    if key == "leakage" and isinstance(row.get("dedup_test_mcc"), int | float):
+        text += f" (dedup {row['dedup_test_mcc']:.3f})"
+    return text
+
+
+def grid_table(rows: list[dict[str, Any]]) -> Table:
+    """The `hubtune compare` main table (one row per task × model × method), from the report's `results.json` rows.
+
+    The report and a model card that attaches the report both render this table.
+
+    Example:
+        >>> row = {"task": "tata", "model": "tiny-nt", "method": "lora", "n_seeds": 1, "test_mcc_mean": 0.5}
+        >>> grid_table([row]).rows[0][:4]
+        ['tata', 'tiny-nt', 'lora', '0.500']
+    """
+    header = ["task", "model", "method", "test MCC (mean ± sd)", "pre-trained probe", "k-mer", "trainable params",
+              "train s / seed", "peak MiB", "overfitting", "underfitting", "forgetting", "leakage"]
+    body = []
+    for r in rows:
+        mcc = fmt(r.get("test_mcc_mean"))
+        if (r.get("n_seeds") or 1) > 1 and isinstance(r.get("test_mcc_sd"), int | float):
+            mcc += f" ± {r['test_mcc_sd']:.3f}"
+        body.append([str(r.get("task", "")), str(r.get("model", "")), str(r.get("method", "")), mcc,
+                     fmt(r.get("probe_test_mcc")), fmt(r.get("kmer_test_mcc")), fmt_count(r.get("trainable_params")),
+                     fmt(r.get("train_seconds_per_seed"), ".1f"), fmt(r.get("peak_memory_mib"), ".0f"),
+                     *(_status_cell(r, key) for key in ("overfitting", "underfitting", "forgetting", "leakage"))])
+    return Table(header, body)
+
+
+__all__ = ["COMPARED_MODELS", "TEST_METRICS", "Table", "comparison_table", "fmt", "fmt_count", "grid_table"]
