@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ def build_model(path: Path, hidden: int, layers: int, family: str = "nt") -> Non
     if family == "dnabert2":
         import shutil
 
-        from hubtune.models.dnabert2 import build_tiny_dnabert2
+        from hubtune.models.tiny import build_tiny_dnabert2
 
         tokenizer_dir = Path(__file__).resolve().parents[1] / ".." / "shared" / "models" / "dnabert2-tokenizer"
         build_tiny_dnabert2(path, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=max(1, hidden // 64),
@@ -56,16 +55,36 @@ def build_model(path: Path, hidden: int, layers: int, family: str = "nt") -> Non
     write_nt_tokenizer(path)
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process in MB (psutil; the peak where the platform reports it)."""
+    import psutil
+
+    memory = psutil.Process().memory_info()
+    peak_bytes = getattr(memory, "peak_wset", None)  # Windows
+    return peak_bytes / 2**20 if peak_bytes else (_linux_peak_kib() / 1024 or memory.rss / 2**20)
+
+
+def _linux_peak_kib() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1])
+    except OSError:
+        pass
+    return 0.0
+
+
 def run_recipe(recipe: str, model_dir: str, data: str, steps: int, batch_size: int, method: str) -> dict:
     import numpy as np
     import torch
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
 
     from hubtune import data as data_module
-    from hubtune.evaluate import compute_metrics, predict_logits, softmax
+    from hubtune.evaluate import predict_logits
     from hubtune.methods import make_method
+    from hubtune.metrics import compute_metrics, softmax
     from hubtune.models import load_base_model, load_tokenizer, resolve_model
-    from hubtune.train import PadCollator, TokenizedSplit, tokenize_sequences
+    from hubtune.train import tokenize_split
 
     task = data_module.load_task(data)
     train_split = task.splits["train"]
@@ -81,10 +100,9 @@ def run_recipe(recipe: str, model_dir: str, data: str, steps: int, batch_size: i
                   learning_rate=5e-4, report_to="none", save_strategy="no", eval_strategy="no", logging_steps=10_000,
                   disable_tqdm=True, seed=0, use_cpu=not torch.cuda.is_available(), remove_unused_columns=False)
     if recipe == "hubtune":
-        ids = tokenize_sequences(tokenizer, train_split.sequences, max_length)
-        dataset = TokenizedSplit(ids, train_split.labels)
+        dataset = tokenize_split(tokenizer, train_split.sequences, train_split.labels, max_length)
         args = TrainingArguments(train_sampling_strategy="group_by_length", **common)
-        collator = PadCollator(tokenizer.pad_token_id)
+        collator = DataCollatorWithPadding(tokenizer)
     else:
         enc = tokenizer(train_split.sequences, padding="longest", truncation=True, max_length=max_length)
         dataset = [{"input_ids": i, "attention_mask": m, "labels": y}
@@ -97,12 +115,12 @@ def run_recipe(recipe: str, model_dir: str, data: str, steps: int, batch_size: i
     seconds = time.perf_counter() - start
     probs = softmax(predict_logits(trainer.model, tokenizer, test.sequences, max_length=max_length))
     mcc = compute_metrics(test.labels, probs)["mcc"]
-    lengths = [len(x) for x in tokenize_sequences(tokenizer, train_split.sequences, max_length)]
+    lengths = [len(x) for x in tokenizer(train_split.sequences, truncation=True, max_length=max_length)["input_ids"]]
     return {
         "recipe": recipe,
         "sequences_per_s": steps * batch_size / seconds,
         "seconds": seconds,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
         "test_mcc": mcc,
         "max_length": max_length,
         "mean_tokens": float(np.mean(lengths)),

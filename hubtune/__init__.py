@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load lazily below
     # ruff: noqa: F401
     from .comparison import CompareConfig, compare
+    from .config import TrainConfig
     from .data import leakage_report, load_task
     from .hub import list_adapters, push_to_hub
     from .layer_probe import probe_layers
@@ -27,7 +28,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load
     from .models import load_base_model, load_tokenizer, resolve_model
     from .predict import Classifier, evaluate_run, load_classifier
     from .run import Run, RunInfo, load_run, load_run_model
-    from .train import TrainConfig, finetune
+    from .train import finetune
 
 _LAZY = {
     "load_base_model": "hubtune.models",
@@ -36,7 +37,7 @@ _LAZY = {
     "load_task": "hubtune.data",
     "leakage_report": "hubtune.data",
     "finetune": "hubtune.train",
-    "TrainConfig": "hubtune.train",
+    "TrainConfig": "hubtune.config",
     "probe_layers": "hubtune.layer_probe",
     "LoraMethodConfig": "hubtune.methods",
     "FullConfig": "hubtune.methods",

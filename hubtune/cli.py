@@ -18,8 +18,9 @@ from .errors import ConfigError, HubtuneError
 DATA_OPTIONS = ("sequence_column", "label_column", "labels_file", "max_rows")
 
 
-def _train_config(args: argparse.Namespace):
-    from .train import TrainConfig
+def train_config_from_args(args: argparse.Namespace):
+    """The `TrainConfig` of parsed `hubtune train` options (the chosen method configured from its own options)."""
+    from .config import TrainConfig
 
     return config_from_args(args, TrainConfig, method=method_from_args(args, args.method))
 
@@ -33,7 +34,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .tables import comparison_table
     from .train import finetune
 
-    run = finetune(_train_config(args))
+    run = finetune(train_config_from_args(args))
     if run is None:  # a non-main process under accelerate launch
         return 0
     print(f"\n{comparison_table(run.metrics).text()}\n")
@@ -187,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    from .train import TrainConfig
+    from .config import TrainConfig
 
     p = sub.add_parser("train", help="fine-tune a model on a labelled DNA task and write a run folder")
     add_dataclass_options(p, TrainConfig, required=["data"])

@@ -68,3 +68,11 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalHub]:
         yield LocalHub(url=server.url, token=token, other_token=other_token, server=server)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One small trained LoRA run on the bundled task, shared by every test file (trained once per session)."""
+    from shared_runs import shared_tiny_run
+
+    return shared_tiny_run(tmp_path_factory)

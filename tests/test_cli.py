@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import os
 import subprocess
@@ -19,18 +21,47 @@ GUE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "GUE"
 
 
 @pytest.fixture(scope="module")
-def cli_run(tmp_path_factory) -> Path:
+def cli_train(tmp_path_factory) -> tuple[Path, str]:
     output = tmp_path_factory.mktemp("cli") / "run"
-    code = main(["train", "--model", "tiny-nt", "--data", EXAMPLE, "--method", "lora", "--max-steps", "8",
-                 "--eval-steps", "4", "--max-rows", "160", "--output", str(output)])
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["train", "--model", "tiny-nt", "--data", EXAMPLE, "--method", "lora", "--max-steps", "8",
+                     "--eval-steps", "4", "--max-rows", "160", "--output", str(output)])
     assert code == 0
-    return output
+    return output, printed.getvalue()
 
 
-def test_train_prints_comparison_and_writes_run(cli_run: Path, capsys):
-    assert (cli_run / "hubtune.json").is_file()
-    metrics = json.loads((cli_run / "metrics.json").read_text())
+@pytest.fixture(scope="module")
+def cli_run(cli_train) -> Path:
+    return cli_train[0]
+
+
+def test_train_prints_comparison_and_writes_run(cli_train):
+    run, printed = cli_train
+    metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics) >= {"finetuned", "probe", "kmer"}
+    rows = {line.split("  ")[0]: line for line in printed.splitlines()}
+    for key, label in (("finetuned", "fine-tuned"), ("probe", "pre-trained probe"), ("kmer", "k-mer baseline")):
+        assert f"{metrics[key]['test']['mcc']:.3f}" in rows[label]
+    assert f"run folder: {run}" in printed
+    assert "pitfall diagnostics:" in printed
+
+
+def test_train_options_come_from_the_config_dataclasses():
+    from hubtune.cli import build_parser, train_config_from_args
+    from hubtune.methods import FreezeConfig, LoraMethodConfig
+    from hubtune.train import TrainConfig
+
+    parse = build_parser().parse_args
+    config = train_config_from_args(parse(["train", "--data", "d", "--lora-r", "4", "--no-baselines",
+                                           "--seeds", "1,2", "--patience", "0"]))
+    defaults = TrainConfig(data="d")
+    assert config.method == LoraMethodConfig(r=4)  # the other LoRA options keep the method's own defaults
+    assert (config.baselines, config.seeds, config.patience) == (False, [1, 2], None)
+    assert (config.batch_size, config.epochs, config.lr) == (defaults.batch_size, defaults.epochs, defaults.lr)
+    config = train_config_from_args(parse(["train", "--data", "d", "--method", "freeze", "--freeze-layers", "1",
+                                           "--lora-r", "4"]))
+    assert config.method == FreezeConfig(layers=1)
 
 
 def test_predict_fasta_to_csv(cli_run: Path, tmp_path: Path):

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from huggingface_hub import HfApi, ModelCard, metadata_load, snapshot_download
-from shared_runs import shared_tiny_run
 
-from hubtune.errors import ConfigError, HubError, RunFolderError
-from hubtune.hub import list_adapters, load_classifier, push_run
-from hubtune.run import Run
+from hubtune.errors import ConfigError, HubError, ModelError, RunFolderError
+from hubtune.hub import list_adapters, push_to_hub
+from hubtune.predict import load_classifier
+from hubtune.run import Run, load_run_model
 
 REPO = "alice/promoter-lora"
 
@@ -28,13 +28,8 @@ REPO = "alice/promoter-lora"
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
-    return shared_tiny_run(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
 def pushed(hub_server, tiny_run) -> str:
-    return push_run(tiny_run, REPO, token=hub_server.token)
+    return push_to_hub(tiny_run, REPO, token=hub_server.token)
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +44,10 @@ def test_sequences(tiny_run) -> list[str]:
 
 def own_logits(run_path: Path, sequences: list[str], max_length: int | None = None) -> np.ndarray:
     """The run's own logits, computed from the run folder (no hub involved)."""
-    from transformers import AutoTokenizer
-
     from hubtune.evaluate import predict_logits
 
-    run = Run(run_path)
-    tokenizer = AutoTokenizer.from_pretrained(str(run_path))
-    return predict_logits(run.load_model(), tokenizer, sequences, max_length=max_length or run.max_length)
+    loaded = load_run_model(run_path, device="cpu")
+    return predict_logits(loaded.model, loaded.tokenizer, sequences, max_length=max_length or loaded.info.max_length)
 
 
 def api() -> HfApi:
@@ -189,7 +181,7 @@ def test_pushed_files_point_at_a_base_that_resolves_on_the_hub(pushed, tiny_run)
 
 def test_repushing_identical_content_creates_no_commit(pushed, hub_server, tiny_run):
     before, base_before = commit_count(REPO), commit_count("alice/tiny-nt")
-    url = push_run(tiny_run, REPO, token=hub_server.token)
+    url = push_to_hub(tiny_run, REPO, token=hub_server.token)
     assert url == pushed
     assert commit_count(REPO) == before
     assert commit_count("alice/tiny-nt") == base_before
@@ -216,11 +208,11 @@ def test_load_classifier_reuses_a_base_instance_without_modifying_it(pushed, tin
     second = load_classifier(REPO, base_model_instance=base)
     assert {name for name, _ in base.named_modules()} == names_before  # no LoRA layers injected into the caller's
     expected = own_logits(tiny_run, test_sequences)
-    from hubtune.evaluate import softmax
+    from hubtune.metrics import softmax
 
     np.testing.assert_allclose(first.predict_proba(test_sequences), softmax(expected), atol=1e-5)
     np.testing.assert_allclose(second.predict_proba(test_sequences), softmax(expected), atol=1e-5)
-    with pytest.raises(HubError, match="3-class head"):
+    with pytest.raises(ModelError, match="3-class head"):
         load_classifier(REPO, base_model_instance=load_base_model("alice/tiny-nt", 3))
 
 
@@ -228,7 +220,7 @@ def test_plain_peft_repo_without_hubtune_json_needs_explicit_labels(pushed, hub_
                                                                    tmp_path):
     from huggingface_hub import CommitOperationAdd
 
-    from hubtune.evaluate import softmax
+    from hubtune.metrics import softmax
 
     repo = "alice/plain-peft-adapter"
     adapter_config = json.loads((tiny_run / "adapter_config.json").read_text())
@@ -238,7 +230,7 @@ def test_plain_peft_repo_without_hubtune_json_needs_explicit_labels(pushed, hub_
         CommitOperationAdd("adapter_config.json", json.dumps(adapter_config).encode()),
         CommitOperationAdd("adapter_model.safetensors", str(tiny_run / "adapter_model.safetensors")),
     ], commit_message="plain peft adapter", token=hub_server.token)
-    with pytest.raises(HubError, match="label_names"):
+    with pytest.raises(RunFolderError, match="label_names"):
         load_classifier(repo)
     classifier = load_classifier(repo, label_names=["background", "promoter"])
     assert classifier.label_names == ["background", "promoter"]
@@ -246,7 +238,7 @@ def test_plain_peft_repo_without_hubtune_json_needs_explicit_labels(pushed, hub_
     assert classifier.max_length == 1000
     expected = softmax(own_logits(tiny_run, test_sequences, max_length=1000))
     np.testing.assert_allclose(classifier.predict_proba(test_sequences), expected, atol=1e-5)
-    with pytest.raises(HubError, match="does not fit its base"):
+    with pytest.raises(ModelError, match="does not fit its base"):
         load_classifier(repo, label_names=["a", "b", "c"])
 
 
@@ -267,7 +259,7 @@ def test_list_adapters_reads_labels_and_mcc_from_card_data(pushed, tiny_run):
 
 def test_private_push_is_listed_and_loadable_only_with_the_token(pushed, hub_server, tiny_run):
     repo = "alice/promoter-lora-private"
-    push_run(tiny_run, repo, token=hub_server.token, private=True)
+    push_to_hub(tiny_run, repo, token=hub_server.token, private=True)
     assert repo not in {a.repo_id for a in list_adapters()}
     assert repo in {a.repo_id for a in list_adapters(token=hub_server.token)}
     with pytest.raises(HubError, match="not found"):
@@ -284,7 +276,7 @@ def test_push_to_a_branch_and_attach_a_compare_report(pushed, hub_server, tiny_r
     )
     (report / "mcc.png").write_bytes(b"\x89PNG\r\n\x1a\nnot-really-an-image")
     main_before = commit_count(REPO)
-    push_run(tiny_run, REPO, token=hub_server.token, revision="with-report", compare_report=report)
+    push_to_hub(tiny_run, REPO, token=hub_server.token, revision="with-report", compare_report=report)
     assert commit_count(REPO) == main_before  # main untouched
     files = set(api().list_repo_files(REPO, revision="with-report"))
     assert "compare/mcc.png" in files
@@ -292,14 +284,14 @@ def test_push_to_a_branch_and_attach_a_compare_report(pushed, hub_server, tiny_r
     assert "| tiny-nt | lora | 0.12 |" in text and "![compare/mcc.png](compare/mcc.png)" in text
     assert str(tmp_path) not in text
     with pytest.raises(ConfigError, match="report.md"):
-        push_run(tiny_run, REPO, token=hub_server.token, compare_report=tmp_path)
+        push_to_hub(tiny_run, REPO, token=hub_server.token, compare_report=tmp_path)
 
 
 def test_a_local_folder_base_is_published_by_name_and_never_over_a_foreign_repo(pushed, hub_server, tiny_run,
                                                                                test_sequences, tmp_path):
     from huggingface_hub import CommitOperationAdd
 
-    from hubtune.evaluate import softmax
+    from hubtune.metrics import softmax
     from hubtune.models import tiny_model_path
 
     base_folder = Path(shutil.copytree(tiny_model_path("tiny-nt"), tmp_path / "my lab base"))
@@ -307,7 +299,7 @@ def test_a_local_folder_base_is_published_by_name_and_never_over_a_foreign_repo(
     info = json.loads((run / "hubtune.json").read_text())
     info["base_model"] = str(base_folder)
     (run / "hubtune.json").write_text(json.dumps(info))
-    push_run(run, "alice/local-base-adapter", token=hub_server.token)
+    push_to_hub(run, "alice/local-base-adapter", token=hub_server.token)
     pushed_info = json.loads(Path(api().hf_hub_download("alice/local-base-adapter", "hubtune.json")).read_text())
     assert pushed_info["base_model"] == "alice/my-lab-base"
     assert pushed_info["base_model_origin"] == "my lab base"  # the folder's name, not its path
@@ -322,9 +314,9 @@ def test_a_local_folder_base_is_published_by_name_and_never_over_a_foreign_repo(
     info["base_model"] = str(shutil.copytree(base_folder, tmp_path / "someone-elses-model"))
     (run / "hubtune.json").write_text(json.dumps(info))
     with pytest.raises(HubError, match="not published by hubtune"):
-        push_run(run, "alice/other-adapter", token=hub_server.token)
+        push_to_hub(run, "alice/other-adapter", token=hub_server.token)
     assert not api().repo_exists("alice/other-adapter")
-    push_run(run, "alice/other-adapter", token=hub_server.token, base_repo="alice/my-lab-base")
+    push_to_hub(run, "alice/other-adapter", token=hub_server.token, base_repo="alice/my-lab-base")
     adapter_config = json.loads(Path(api().hf_hub_download("alice/other-adapter", "adapter_config.json")).read_text())
     assert adapter_config["base_model_name_or_path"] == "alice/my-lab-base"
 
@@ -335,10 +327,10 @@ def test_a_hub_base_must_exist_on_the_target_hub(pushed, hub_server, tiny_run, t
     info["base_model"] = "InstaDeepAI/nucleotide-transformer-500m-human-ref"
     (run / "hubtune.json").write_text(json.dumps(info))
     with pytest.raises(HubError, match="is not on http://127.0.0.1"):
-        push_run(run, "alice/hub-base-adapter", token=hub_server.token)
+        push_to_hub(run, "alice/hub-base-adapter", token=hub_server.token)
     info["base_model"] = "alice/tiny-nt"  # a Hub id that this hub has: used as is, pinned to its current commit
     (run / "hubtune.json").write_text(json.dumps(info))
-    push_run(run, "alice/hub-base-adapter", token=hub_server.token)
+    push_to_hub(run, "alice/hub-base-adapter", token=hub_server.token)
     adapter_config = json.loads(Path(api().hf_hub_download("alice/hub-base-adapter", "adapter_config.json")).read_text())
     assert adapter_config["base_model_name_or_path"] == "alice/tiny-nt"
     assert adapter_config["revision"] == api().model_info("alice/tiny-nt").sha
@@ -348,11 +340,11 @@ def test_repush_removes_stale_hubtune_files_but_keeps_the_users_own(pushed, hub_
     from huggingface_hub import CommitOperationAdd
 
     repo = "alice/stale-files"
-    push_run(tiny_run, repo, token=hub_server.token)
+    push_to_hub(tiny_run, repo, token=hub_server.token)
     api().create_commit(repo, [CommitOperationAdd("vocab.txt", b"old tokenizer"),
                                CommitOperationAdd("notes.txt", b"my notes")],
                         commit_message="manual edit", token=hub_server.token)
-    push_run(tiny_run, repo, token=hub_server.token)
+    push_to_hub(tiny_run, repo, token=hub_server.token)
     files = set(api().list_repo_files(repo))
     assert "vocab.txt" not in files and "notes.txt" in files
 
@@ -366,26 +358,26 @@ def test_repush_removes_stale_hubtune_files_but_keeps_the_users_own(pushed, hub_
                                      "alice/dots..name", "alice/-dash", "alice/x.git", "al ice/name"])
 def test_invalid_repo_ids_are_refused_before_anything_is_sent(hub_server, tiny_run, repo_id):
     with pytest.raises(HubError, match="repo id"):
-        push_run(tiny_run, repo_id, token=hub_server.token)
+        push_to_hub(tiny_run, repo_id, token=hub_server.token)
 
 
 def test_missing_token_is_a_clear_error_and_nothing_is_created(hub_server, tiny_run, monkeypatch):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     with pytest.raises(HubError, match="No Hub token"):
-        push_run(tiny_run, "alice/needs-a-token")
+        push_to_hub(tiny_run, "alice/needs-a-token")
     assert not api().repo_exists("alice/needs-a-token", token=hub_server.token)
 
 
 def test_wrong_token_is_rejected_and_nothing_is_created(hub_server, tiny_run):
     with pytest.raises(HubError, match="rejected the token") as info:
-        push_run(tiny_run, "alice/wrong-token", token="hf_not_a_real_token")
+        push_to_hub(tiny_run, "alice/wrong-token", token="hf_not_a_real_token")
     assert "hf_not_a_real_token" not in str(info.value)
     assert not api().repo_exists("alice/wrong-token", token=hub_server.token)
 
 
 def test_pushing_into_another_users_namespace_is_refused(hub_server, tiny_run):
     with pytest.raises(HubError, match="cannot write to the namespace 'alice'"):
-        push_run(tiny_run, "alice/bobs-attempt", token=hub_server.other_token)
+        push_to_hub(tiny_run, "alice/bobs-attempt", token=hub_server.other_token)
     assert not api().repo_exists("alice/bobs-attempt", token=hub_server.token)
 
 
@@ -394,12 +386,12 @@ def test_incomplete_run_folders_are_refused(hub_server, tiny_run, tmp_path):
     shutil.copytree(tiny_run, broken)
     (broken / "adapter_model.safetensors").unlink()
     with pytest.raises(RunFolderError, match="adapter_model.safetensors"):
-        push_run(broken, "alice/broken-run", token=hub_server.token)
+        push_to_hub(broken, "alice/broken-run", token=hub_server.token)
     (broken / "hubtune.json").unlink()
     with pytest.raises(RunFolderError, match="hubtune.json"):
-        push_run(broken, "alice/broken-run", token=hub_server.token)
+        push_to_hub(broken, "alice/broken-run", token=hub_server.token)
     with pytest.raises(RunFolderError, match="does not exist"):
-        push_run(tmp_path / "missing", "alice/broken-run", token=hub_server.token)
+        push_to_hub(tmp_path / "missing", "alice/broken-run", token=hub_server.token)
     assert not api().repo_exists("alice/broken-run", token=hub_server.token)
 
 
@@ -410,7 +402,7 @@ def test_unreachable_hub_is_a_hub_error(tiny_run):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed once the block ends: nothing listens there
     with pytest.raises(HubError, match="cannot reach"):
-        push_run(tiny_run, "alice/x", token="hf_token", endpoint=f"http://127.0.0.1:{port}")
+        push_to_hub(tiny_run, "alice/x", token="hf_token", endpoint=f"http://127.0.0.1:{port}")
 
 
 def test_a_failed_commit_changes_nothing_and_a_retry_succeeds(pushed, hub_server, tiny_run, tmp_path):
@@ -422,9 +414,9 @@ def test_a_failed_commit_changes_nothing_and_a_retry_succeeds(pushed, hub_server
     before = api().list_repo_commits(REPO)
     hub_server.server.faults.fail_next_commits(1)
     with pytest.raises(HubError, match="Nothing was changed"):
-        push_run(changed, REPO, token=hub_server.token, revision="retry-test")
+        push_to_hub(changed, REPO, token=hub_server.token, revision="retry-test")
     assert api().list_repo_commits(REPO) == before
-    push_run(changed, REPO, token=hub_server.token, revision="retry-test")
+    push_to_hub(changed, REPO, token=hub_server.token, revision="retry-test")
     pushed_info = json.loads(Path(api().hf_hub_download(REPO, "hubtune.json", revision="retry-test")).read_text())
     assert pushed_info["task"] == "promoter-v2"
 

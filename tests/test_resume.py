@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from hubtune.data import example_task_path
 
 MAX_STEPS = 16
@@ -49,6 +51,7 @@ def _model_log(log: list[dict]) -> list[dict]:
     return [{k: v for k, v in entry.items() if k not in _NOT_MODEL_KEYS} for entry in log]
 
 
+@pytest.mark.slow
 def test_sigkilled_run_resumes_to_the_metrics_of_an_uninterrupted_run(tmp_path: Path):
     killed_out = tmp_path / "killed"
     staging = tmp_path / "killed.partial"
@@ -119,7 +122,7 @@ def test_resume_skips_a_checkpoint_whose_trainer_state_was_cut_off(tmp_path: Pat
     Taking any checkpoint that merely has the file would make `hubtune train --resume` die in the Trainer with a
     json.JSONDecodeError.
     """
-    from hubtune.train import _last_checkpoint
+    from hubtune.train import last_complete_checkpoint
 
     seed_dir = tmp_path / "checkpoints" / "seed-3"
     for step in (4, 8):
@@ -127,4 +130,6 @@ def test_resume_skips_a_checkpoint_whose_trainer_state_was_cut_off(tmp_path: Pat
     state = json.dumps({"global_step": 4, "log_history": [{"loss": 0.69, "step": 4}], "best_metric": 0.1})
     (seed_dir / "checkpoint-4" / "trainer_state.json").write_text(state)
     (seed_dir / "checkpoint-8" / "trainer_state.json").write_text(state.replace("4", "8")[: len(state) // 2])
-    assert _last_checkpoint(seed_dir) == seed_dir / "checkpoint-4"
+    assert last_complete_checkpoint(seed_dir) == seed_dir / "checkpoint-4"
+    (seed_dir / "checkpoint-8" / "trainer_state.json").write_text(state)
+    assert last_complete_checkpoint(seed_dir) == seed_dir / "checkpoint-8"

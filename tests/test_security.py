@@ -128,7 +128,7 @@ def test_remote_code_refusal_tells_the_user_which_flag_allows_it(tmp_path: Path)
 def test_dnabert2_checkpoint_loads_natively_and_its_remote_code_never_runs(tmp_path: Path):
     """The published DNABERT-2 layout asks for bert_layers.py (auto_map); hubtune implements it and never imports it."""
     from hubtune.models import load_base_model, load_tokenizer
-    from hubtune.models.dnabert2 import build_tiny_dnabert2
+    from hubtune.models.tiny import build_tiny_dnabert2
 
     marker = tmp_path / "executed"
     folder = build_tiny_dnabert2(tmp_path / "dnabert2")
@@ -180,7 +180,7 @@ def test_hostile_pickle_in_dnabert2_weights_is_refused_without_running(tmp_path:
     import torch
 
     from hubtune.models import load_base_model
-    from hubtune.models.dnabert2 import build_tiny_dnabert2
+    from hubtune.models.tiny import build_tiny_dnabert2
 
     marker = tmp_path / "executed"
     folder = build_tiny_dnabert2(tmp_path / "dnabert2")
@@ -276,7 +276,7 @@ def test_hub_server_and_space_bind_loopback_by_default(tmp_path: Path, monkeypat
 
     server = HubServer(tmp_path / "hub").start()
     try:
-        host, port = server._httpd.socket.getsockname()[:2]
+        host, port = server.address
         assert host == "127.0.0.1"
         # Reachable on loopback; the listening socket is bound to no other interface.
         with socket.create_connection(("127.0.0.1", port), timeout=5):

@@ -14,8 +14,11 @@ import torch
 from safetensors.torch import load_file
 
 from hubtune.data import example_task_path
-from hubtune.errors import ConfigError, DataError, ModelError
-from hubtune.run import Run
+from hubtune.errors import ConfigError, DataError, ModelError, RunFolderError
+from hubtune.methods import FreezeConfig, LoraMethodConfig
+from hubtune.predict import load_classifier
+from hubtune.run import Run, RunInfo
+from hubtune.tables import comparison_table
 from hubtune.train import TrainConfig, finetune
 
 EXAMPLE = str(example_task_path())
@@ -52,20 +55,21 @@ def test_lora_run_folder_contract(lora_run: Run):
     assert not any("classifier" in k and "lora_" in k for k in keys), "the head trains in full, not through LoRA"
 
     info = lora_run.info
-    assert info["label_names"] == ["background", "promoter"]
-    assert info["family"] == "nt" and info["method"] == "lora"
-    assert info["max_length"] == 21  # 100 bp = 16 six-mers + 4 single bases + <cls>
-    assert {"torch", "transformers", "peft"} <= set(info["versions"])
-    assert 0 < info["trainable_parameters"] < info["total_parameters"]
+    assert info.label_names == ["background", "promoter"]
+    assert info.family == "nt" and info.method == "lora"
+    assert info.max_length == 21  # 100 bp = 16 six-mers + 4 single bases + <cls>
+    assert {"torch", "transformers", "peft"} <= set(info.versions)
+    assert 0 < info.trainable_parameters < info.total_parameters
 
     metrics = lora_run.metrics
     for block in ("finetuned", "probe", "kmer"):
         for split in ("dev", "test"):
             m = metrics[block][split]
             assert {"mcc", "f1_macro", "accuracy", "auroc", "per_class", "confusion_matrix"} <= set(m)
-            assert -1 <= m["mcc"] <= 1
-            assert np.sum(m["confusion_matrix"]) == m["n"]
-    assert "k-mer baseline" in lora_run.summary()
+            assert np.sum(m["confusion_matrix"]) == m["n"] == lora_run.info.split_sizes[split]
+    table = comparison_table(metrics).text()
+    kmer_line = next(line for line in table.splitlines() if line.startswith("k-mer baseline"))
+    assert f"{metrics['kmer']['test']['mcc']:.3f}" in kmer_line
 
 
 def test_saved_adapter_reproduces_reported_metrics(lora_run: Run):
@@ -74,12 +78,13 @@ def test_saved_adapter_reproduces_reported_metrics(lora_run: Run):
     from hubtune.evaluate import compute_metrics
 
     task = data.load_task(EXAMPLE, max_rows=FAST["max_rows"], seed=42)
-    probs = lora_run.classifier(device="cpu").predict_proba(task.splits["test"].sequences)
+    probs = load_classifier(lora_run.path, device="cpu").predict_proba(task.splits["test"].sequences)
     assert compute_metrics(task.splits["test"].labels, probs)["mcc"] == pytest.approx(
         lora_run.metrics["finetuned"]["test"]["mcc"], abs=1e-9
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["lora", "full", "freeze", "probe"])
 def test_same_seed_gives_bit_identical_metrics(tmp_path: Path, method: str):
     first = _train(tmp_path, "a", method=method, baselines=False, seed=7)
@@ -96,7 +101,7 @@ def test_freeze_keeps_embeddings_and_lower_layers(tmp_path: Path):
 
     from hubtune.models import tiny_model_path
 
-    run = _train(tmp_path, "freeze", method="freeze", freeze_layers=1, baselines=False, lr=1e-2)
+    run = _train(tmp_path, "freeze", method=FreezeConfig(layers=1), baselines=False, lr=1e-2)
     trained = load(str(run.path / "model.safetensors"))
     base = load(str(tiny_model_path("tiny-nt") / "model.safetensors"))
     assert torch.equal(trained["esm.embeddings.word_embeddings.weight"], base["esm.embeddings.word_embeddings.weight"])
@@ -104,14 +109,14 @@ def test_freeze_keeps_embeddings_and_lower_layers(tmp_path: Path):
                        base["esm.encoder.layer.0.attention.self.query.weight"])
     assert not torch.equal(trained["esm.encoder.layer.1.attention.self.query.weight"],
                            base["esm.encoder.layer.1.attention.self.query.weight"])
-    assert run.info["method_config"]["layers"] == 1
+    assert run.info.method_config["layers"] == 1 and run.info.method == "freeze"
 
 
 def test_probe_method_writes_head_and_predicts(tmp_path: Path):
     run = _train(tmp_path, "probe", method="probe")
     assert (run.path / "probe_head.safetensors").is_file()
     assert not (run.path / "adapter_model.safetensors").exists()
-    predictions = run.predict(["acgt" * 30, "TATAAA" * 20])  # lowercase is accepted
+    predictions = load_classifier(run.path).predict(["acgt" * 30, "TATAAA" * 20])  # lowercase is accepted
     assert [p.id for p in predictions] == ["seq1", "seq2"]
     assert all(abs(sum(p.probabilities.values()) - 1) < 1e-6 for p in predictions)
 
@@ -124,19 +129,20 @@ def test_several_seeds_report_mean_and_sd(tmp_path: Path):
     assert summary["test_mcc_mean"] == pytest.approx(np.mean(per_seed))
     assert summary["test_mcc_sd"] == pytest.approx(np.std(per_seed, ddof=1))
     assert [s["seed"] for s in run.metrics["per_seed"]] == [1, 2]
-    assert "±" in run.summary()
+    row = comparison_table(run.metrics).rows[0]
+    assert row[1] == f"{summary['test_mcc_mean']:.3f} ± {summary['test_mcc_sd']:.3f}"
 
 
 def test_long_sequences_are_scored_with_sliding_windows(lora_run: Run):
-    window = lora_run.info["window_bp"]
+    window = lora_run.info.window_bp
     long_seq = "ACGTTATAAAGC" * (window // 4)  # three windows' worth
-    (pred,) = lora_run.predict([long_seq])
+    (pred,) = load_classifier(lora_run.path).predict([long_seq])
     assert pred.windows > 1
 
 
 def test_class_weights_and_grad_accum_run(tmp_path: Path):
     run = _train(tmp_path, "cw", method="lora", class_weights=True, grad_accum=2, baselines=False)
-    assert run.info["training"]["class_weights"] is True
+    assert run.info.training["class_weights"] is True and run.info.training["grad_accum"] == 2
 
 
 def test_dedup_removes_leaked_test_sequences(tmp_path: Path):
@@ -151,14 +157,14 @@ def test_dedup_removes_leaked_test_sequences(tmp_path: Path):
             csv.writer(handle).writerows([header, *part])
     run = _train(tmp_path, "dedup", data=str(task), dedup=True, baselines=False, max_rows=None)
     assert run.leakage["has_leak"] is True
-    assert run.info["split_sizes"]["test"] == 25
+    assert run.info.split_sizes["test"] == 25
     assert run.leakage["pairs"]["train/test"]["exact"] == 5  # reported before dedup removed them
 
 
 def test_failed_run_leaves_no_complete_folder(tmp_path: Path):
     output = tmp_path / "broken"
     with pytest.raises(ConfigError, match="freeze-layers 9 is larger than the model, which has 2 layers"):
-        finetune(TrainConfig(model="tiny-nt", data=EXAMPLE, method="freeze", freeze_layers=9, output=str(output),
+        finetune(TrainConfig(model="tiny-nt", data=EXAMPLE, method=FreezeConfig(layers=9), output=str(output),
                              **FAST))
     assert not (output / "hubtune.json").exists()
 
@@ -174,11 +180,12 @@ def test_existing_run_is_not_overwritten_by_accident(lora_run: Run):
     [
         ({"method": "adapterx"}, ConfigError, "Unknown method 'adapterx'"),
         ({"lr": -1.0}, ConfigError, "--lr must be a non-negative"),
-        ({"lora_r": 0}, ConfigError, "--lora-r must be a positive"),
+        ({"method": LoraMethodConfig(r=0)}, ConfigError, "--lora-r must be a positive"),
+        ({"method": FreezeConfig(layers=-1)}, ConfigError, "--freeze-layers must be 0 or more"),
         ({"max_length": 0}, ConfigError, "--max-length must be at least 2"),
         ({"model": "./no/such/model"}, ModelError, "neither a built-in tiny model"),
         ({"data": "/nonexistent/task"}, DataError, "/nonexistent/task"),
-        ({"lora_targets": ["Wqkv"]}, ConfigError, "Wqkv do not exist"),
+        ({"method": LoraMethodConfig(targets=["Wqkv"])}, ConfigError, "Wqkv do not exist"),
     ],
 )
 def test_bad_settings_raise_named_errors(tmp_path: Path, options, error, message):
@@ -188,6 +195,7 @@ def test_bad_settings_raise_named_errors(tmp_path: Path, options, error, message
     assert not (tmp_path / "x" / "hubtune.json").exists()
 
 
+@pytest.mark.slow
 def test_runs_under_accelerate_launch_with_two_processes(tmp_path: Path):
     """Two CPU processes (gloo) train one model through accelerate; only the main process writes the run folder."""
     output = tmp_path / "ddp"
@@ -201,5 +209,34 @@ def test_runs_under_accelerate_launch_with_two_processes(tmp_path: Path):
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     run = Run(output)
-    assert run.info["world_size"] == 2
-    assert run.metrics["finetuned"]["test"]["n"] == run.info["split_sizes"]["test"]
+    assert run.info.world_size == 2
+    assert run.metrics["finetuned"]["test"]["n"] == run.info.split_sizes["test"]
+
+
+def test_a_peft_lora_config_is_used_as_given(tmp_path: Path):
+    from peft import LoraConfig
+
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["query"])
+    run = _train(tmp_path, "peft", method=config, baselines=False)
+    adapter_config = json.loads((run.path / "adapter_config.json").read_text())
+    assert adapter_config["r"] == 4 and adapter_config["target_modules"] == ["query"]
+    keys = load_file(str(run.path / "adapter_model.safetensors"))
+    assert any(".query.lora_A" in k for k in keys) and not any(".value.lora_A" in k for k in keys)
+    assert run.info.method_config["r"] == 4
+    assert load_classifier(run.path).predict(["ACGT" * 20])[0].label in run.info.label_names
+
+
+def test_run_info_refuses_foreign_damaged_and_newer_files(lora_run: Run, tmp_path: Path):
+    data = lora_run.info.to_dict()
+    assert RunInfo.from_dict(data) == lora_run.info  # a round trip keeps every field
+    with pytest.raises(RunFolderError, match="newer than this hubtune reads"):
+        RunInfo.from_dict({**data, "format_version": 99})
+    with pytest.raises(RunFolderError, match="lacks the field"):
+        RunInfo.from_dict({k: v for k, v in data.items() if k != "window_bp"})
+    with pytest.raises(RunFolderError, match="not written by hubtune"):
+        RunInfo.from_dict({**data, "format": "something-else"})
+    with pytest.raises(RunFolderError, match="unknown method 'adapterx'"):
+        RunInfo.from_dict({**data, "method": "adapterx"})
+    (tmp_path / "hubtune.json").write_text("{not json")
+    with pytest.raises(RunFolderError, match="not valid JSON"):
+        RunInfo.read(tmp_path)
