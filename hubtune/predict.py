@@ -17,13 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from .data import clean_sequence, load_task
+from .data import clean_sequences, load_task
 from .errors import DataError, HubError, ModelError
 from .evaluate import Windowing, extract_embeddings, predict_windowed
 from .heads import LinearHead
+from .methods.lora import ADAPTER_CONFIG_FILE
 from .metrics import compute_metrics
 from .repo_ids import validate_repo_id
-from .run import RunInfo, RunModel, load_run_model, plain_adapter_info
+from .run import INFO_FILE, RunInfo, RunModel, load_run_model, plain_adapter_info
 
 
 @dataclass
@@ -46,13 +47,7 @@ def validate_sequences(sequences: Sequence[str] | Sequence[tuple[str, str]]) -> 
         >>> validate_sequences(["acgtN"])
         [('seq1', 'ACGTN')]
     """
-    if isinstance(sequences, str):
-        sequences = [sequences]
-    records = []
-    for i, item in enumerate(sequences):
-        seq_id, raw = item if isinstance(item, tuple) else (f"seq{i + 1}", item)
-        clean, _ = clean_sequence(raw, where=f"sequence {i + 1} ({seq_id})")
-        records.append((seq_id, clean))
+    records = clean_sequences([sequences] if isinstance(sequences, str) else sequences)
     if not records:
         raise DataError("No sequences to classify.")
     return records
@@ -186,9 +181,10 @@ def read_run_info(folder: Path, where: str, *, label_names: list[str] | None = N
     Raises:
         RunFolderError: unreadable hubtune.json, or a plain adapter without labels. HubError: wrong number of labels.
     """
-    if not (folder / "hubtune.json").is_file():
+    unfinished = folder.name.endswith(".partial")
+    if not (folder / INFO_FILE).is_file() and (folder / ADAPTER_CONFIG_FILE).is_file() and not unfinished:
         return plain_adapter_info(folder, label_names, where=where, token=token)
-    info = RunInfo.read(folder)
+    info = RunInfo.read(folder)  # names what is missing (and a '.partial' folder as an unfinished run)
     if label_names:
         if len(label_names) != len(info.label_names):
             raise HubError(

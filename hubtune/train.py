@@ -16,7 +16,6 @@ import math
 import os
 import shutil
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from .errors import ConfigError, DataError
 from .evaluate import extract_embeddings, kmer_baseline, predict_logits
 from .heads import LinearHead, fit_logistic_head_tuned
 from .jsonio import write_json
-from .methods import MethodConfig, trainable_parameters
+from .methods import MethodConfig, quiet_deprecations, trainable_parameters
 from .metrics import compute_metrics, mean_sd, softmax
 from .models import load_base_model, load_tokenizer, resolve_model
 from .progress import info, progress_enabled
@@ -58,15 +57,16 @@ def tokenize_split(tokenizer: Any, sequences: list[str], labels: list[int], max_
     """A `datasets.Dataset` of token ids, attention masks and labels, truncated to `max_length` (not padded).
 
     Padding happens per batch (`DataCollatorWithPadding`), so a batch is only as long as its longest sequence.
+
+    Example:
+        >>> tokenize_split(tokenizer, ["ACGTAC"], [1], max_length=8).column_names  # doctest: +SKIP
+        ['input_ids', 'attention_mask', 'labels']
     """
     from datasets import Dataset
 
-    def encode(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        return tokenizer(batch["sequence"], truncation=True, max_length=max_length, return_token_type_ids=False)
-
-    dataset = Dataset.from_dict({"sequence": sequences, "labels": labels})
-    return dataset.map(encode, batched=True, batch_size=1024, remove_columns=["sequence"],
-                       load_from_cache_file=False, keep_in_memory=True)
+    encoded = tokenizer(list(sequences), truncation=True, max_length=max_length, return_token_type_ids=False)
+    return Dataset.from_dict({"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"],
+                              "labels": list(labels)})
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -451,9 +451,7 @@ def finetune(config: TrainConfig) -> Run | None:
         ctx.base_embeddings, base_head = _base_probe(ctx, config.seed_list[0])
 
     results: list[SeedResult] = []
-    with warnings.catch_warnings():
-        # peft calls a transformers property that transformers 5 deprecates; nothing a user can act on.
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    with quiet_deprecations():
         for seed in config.seed_list:
             info(f"training seed {seed}")
             results.append(_train_one_seed(ctx, seed))

@@ -68,9 +68,9 @@ class Context:
     @property
     def classifier(self):
         if self._classifier is None:
-            from hubtune.run import Run
+            from hubtune.predict import load_classifier
 
-            self._classifier = Run(self.run).classifier(device="cpu")
+            self._classifier = load_classifier(self.run, device="cpu")
         return self._classifier
 
     def private_repo(self) -> str:
@@ -194,6 +194,24 @@ def test_byte_exact_corpus_files_were_not_normalised():
 # ---------------------------------------------------------------------------------------------------------------------
 
 
+def method_from_flags(options: dict[str, Any]) -> Any:
+    """The method config named by `options["method"]`, built from the flag-style options (`lora_r` -> r=...).
+
+    The options of every method are removed from `options`; those of other methods are ignored, as on the CLI.
+    """
+    from hubtune.methods import METHODS, make_method
+
+    name = options.pop("method", "lora")
+    mine: dict[str, Any] = {}
+    for cls in METHODS.values():
+        prefix = f"{cls.cli_prefix}_" if cls.cli_prefix else None
+        for key in [k for k in options if prefix and k.startswith(prefix)]:
+            value = options.pop(key)
+            if cls.name == name:
+                mine[key[len(prefix):]] = value
+    return make_method(name, **mine)
+
+
 def call_api(case: dict[str, Any], path: Path | None, settings: dict[str, Any], folder: Path, ctx: Context) -> Any:
     from hubtune.data import example_task_path, load_task, read_sequences
 
@@ -207,20 +225,23 @@ def call_api(case: dict[str, Any], path: Path | None, settings: dict[str, Any], 
             Run(settings["run"])
         return read_sequences(path)
     if command == "train":
-        from hubtune.train import TrainConfig, finetune
+        from hubtune.config import TrainConfig
+        from hubtune.train import finetune
 
         options = {**TRAIN_BASE, "data": str(path or example_task_path()), "output": str(folder / "out"), **settings}
-        return finetune(TrainConfig(**{k: v for k, v in options.items() if v is not None}))
+        options = {k: v for k, v in options.items() if v is not None}
+        options["method"] = method_from_flags(options)
+        return finetune(TrainConfig(**options))
     if command == "evaluate":
-        from hubtune.train import evaluate_run
+        from hubtune.predict import evaluate_run
 
         return evaluate_run(ctx.run, str(path))
     if command == "push":
-        from hubtune.hub import push_run
+        from hubtune.hub import push_to_hub
 
-        return push_run(ctx.run, settings["repo_id"], token=settings.get("token"))
+        return push_to_hub(ctx.run, settings["repo_id"], token=settings.get("token"))
     if command == "load":
-        from hubtune.hub import load_classifier
+        from hubtune.predict import load_classifier
 
         return load_classifier(settings["repo_id"])
     if command == "space":
@@ -242,7 +263,7 @@ def assert_nothing_half_written(case: dict[str, Any], folder: Path, settings: di
     if case["command"] == "push" and "/" in settings["repo_id"] and not settings["repo_id"].startswith("."):
         from huggingface_hub import HfApi
 
-        from hubtune.hub import validate_repo_id
+        from hubtune.repo_ids import validate_repo_id
 
         try:
             validate_repo_id(settings["repo_id"])

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ConfigError
-from .base import MethodConfig, count_layers, help_field, trainable_parameters
+from .base import MethodConfig, count_layers, help_field, quiet_deprecations, trainable_parameters
 from .full import FreezeConfig, FullConfig
 from .lora import LoraMethodConfig
 from .probe import ProbeConfig
@@ -81,5 +81,6 @@ __all__ = [
     "help_field",
     "make_method",
     "method_from_record",
+    "quiet_deprecations",
     "trainable_parameters",
 ]

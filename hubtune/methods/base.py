@@ -6,7 +6,10 @@ those files load back (`load_model`, `load_head`). Nothing outside `hubtune.meth
 
 from __future__ import annotations
 
+import contextlib
 import re
+import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -34,6 +37,14 @@ def trainable_parameters(model: Any) -> tuple[int, int]:
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     return trainable, total
+
+
+@contextlib.contextmanager
+def quiet_deprecations() -> Iterator[None]:
+    """Silence a deprecation that peft triggers inside transformers 5 (nothing a user can act on), only here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
 
 
 def help_field(default: Any = None, help: str = "", **kwargs: Any) -> Any:  # noqa: A002 - "help" as in argparse
@@ -97,4 +108,4 @@ class MethodConfig:
         return [name for name in self.weight_files if not (Path(folder) / name).is_file()]
 
 
-__all__ = ["MethodConfig", "count_layers", "help_field", "trainable_parameters"]
+__all__ = ["MethodConfig", "count_layers", "help_field", "quiet_deprecations", "trainable_parameters"]

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from ..errors import ConfigError, ModelError
 from ..jsonio import write_json
 from ..models.registry import ModelFamily, guess_lora_targets
-from .base import MethodConfig, help_field
+from .base import MethodConfig, help_field, quiet_deprecations
 
 ADAPTER_CONFIG_FILE = "adapter_config.json"
 ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors"
@@ -95,7 +95,8 @@ class LoraMethodConfig(MethodConfig):
                 config.task_type = TaskType.SEQ_CLS
             self.resolved_targets = sorted(config.target_modules) if not isinstance(
                 config.target_modules, str | type(None)) else [str(config.target_modules)]
-            return get_peft_model(model, config)
+            with quiet_deprecations():
+                return get_peft_model(model, config)
         targets = list(self.targets or family.lora_targets or guess_lora_targets(module_names))
         missing = [t for t in targets if t not in leaf_names]
         if missing:
@@ -116,7 +117,8 @@ class LoraMethodConfig(MethodConfig):
             target_modules=target_regex,
             modules_to_save=head,
         )
-        return get_peft_model(model, config)
+        with quiet_deprecations():
+            return get_peft_model(model, config)
 
     def save(self, trained: Any, folder: Path, *, base_model: str, base_revision: str | None) -> None:
         trained.save_pretrained(str(folder), safe_serialization=True)
@@ -134,7 +136,8 @@ class LoraMethodConfig(MethodConfig):
 
         base = load_base()
         try:
-            return PeftModel.from_pretrained(base, str(folder), adapter_name=adapter_name)
+            with quiet_deprecations():
+                return PeftModel.from_pretrained(base, str(folder), adapter_name=adapter_name)
         except (RuntimeError, ValueError) as exc:
             raise adapter_mismatch(folder.name, exc, num_labels) from None
 
@@ -145,7 +148,8 @@ class LoraMethodConfig(MethodConfig):
             ModelError: the adapter does not fit the base (nothing half-loaded is left behind).
         """
         try:
-            peft_model.load_adapter(str(folder), adapter_name=adapter_name)
+            with quiet_deprecations():
+                peft_model.load_adapter(str(folder), adapter_name=adapter_name)
         except (RuntimeError, ValueError) as exc:
             if adapter_name in peft_model.peft_config:  # injected but not loaded: drop it
                 try:

@@ -29,6 +29,7 @@ class ResolvedModel:
 
     @property
     def is_local(self) -> bool:
+        """True when `source` is a folder on this machine (no Hub revision applies)."""
         return Path(self.source).is_dir()
 
 
@@ -40,7 +41,12 @@ def _looks_like_repo_id(name: str) -> bool:
 def resolve_model(
     name_or_path: str | Path, *, revision: str | None = None, token: str | None = None
 ) -> ResolvedModel:
-    """Find the checkpoint `name_or_path` (tiny name, local folder or Hub id) and its family, without running its code."""
+    """Find the checkpoint `name_or_path` (tiny name, local folder or Hub id) and its family, without running its code.
+
+    Example:
+        >>> resolve_model("tiny-nt").family.name  # doctest: +SKIP
+        'nt'
+    """
     name = str(name_or_path)
     if name in TINY_MODELS:
         path = tiny_model_path(name)
@@ -135,6 +141,11 @@ def load_base_model(
 
     Returns:
         A ``transformers.PreTrainedModel``.
+
+    Example:
+        >>> model = load_base_model("zhihan1996/DNABERT-2-117M", num_labels=2)  # doctest: +SKIP
+        >>> type(model).__name__  # doctest: +SKIP
+        'Dnabert2ForSequenceClassification'
     """
     resolved = resolved or resolve_model(name_or_path, revision=revision, token=token)
     family = resolved.family
@@ -195,7 +206,12 @@ def load_tokenizer(
     resolved: ResolvedModel | None = None,
     token: str | None = None,
 ):
-    """Load the tokenizer of a genomic LM (Hub id, local folder or tiny name). Input DNA must be uppercase."""
+    """Load the tokenizer of a genomic LM (Hub id, local folder or tiny name). Input DNA must be uppercase.
+
+    Example:
+        >>> load_tokenizer("tiny-nt").tokenize("ACGTACGTA")  # doctest: +SKIP
+        ['ACGTAC', 'G', 'T', 'A']
+    """
     from transformers import AutoTokenizer
 
     resolved = resolved or resolve_model(name_or_path, revision=revision, token=token)

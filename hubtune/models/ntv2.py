@@ -29,19 +29,13 @@ from transformers.modeling_outputs import (
 )
 
 from ..errors import ModelError
-from .dnabert2 import (
-    ATTN_IMPLEMENTATIONS,
-    LoadReport,
-    build_native_model,
-    composition_embeddings,
-    config_kwargs,
-    load_weights_into,
+from .checkpoint import LoadReport, config_kwargs, published_config_dict
+from .native import (
+    attn_implementation_name,
+    load_native_checkpoint,
     model_output,
-    published_config_dict,
-    read_checkpoint,
-    seeded_build,
+    register_auto_classes,
     sequence_classification_loss,
-    write_json,
 )
 
 __all__ = [
@@ -52,10 +46,7 @@ __all__ = [
     "NTv2ForSequenceClassification",
     "NTv2Model",
     "NTv2PreTrainedModel",
-    "build_tiny_ntv2",
     "load_ntv2",
-    "ntv2_vocabulary",
-    "write_ntv2_tokenizer",
 ]
 
 # The auto_map of the published config.json, kept verbatim in tiny checkpoints.
@@ -366,10 +357,7 @@ class NTv2PreTrainedModel(PreTrainedModel):
 
     def set_attn_implementation(self, attn_implementation: str | dict, allow_all_kernels: bool = False) -> None:
         """Switch between ``"sdpa"`` (default) and ``"eager"`` attention."""
-        name = attn_implementation.get("", "sdpa") if isinstance(attn_implementation, dict) else attn_implementation
-        if name not in ATTN_IMPLEMENTATIONS:
-            raise ModelError(f"NT v2 supports attn_implementation 'sdpa' or 'eager', not {name!r}.")
-        self.config._attn_implementation = name
+        self.config._attn_implementation = attn_implementation_name(attn_implementation, "NT v2")
 
 
 class NTv2Model(NTv2PreTrainedModel):
@@ -511,17 +499,8 @@ class NTv2ForSequenceClassification(NTv2PreTrainedModel):
         return model_output(output, return_dict, self.config)
 
 
-def _register_auto_classes() -> None:
-    """Let Auto* classes open folders this module saved (model_type "hubtune_ntv2")."""
-    from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForSequenceClassification
-
-    AutoConfig.register(NTv2Config.model_type, NTv2Config, exist_ok=True)
-    AutoModel.register(NTv2Config, NTv2Model, exist_ok=True)
-    AutoModelForMaskedLM.register(NTv2Config, NTv2ForMaskedLM, exist_ok=True)
-    AutoModelForSequenceClassification.register(NTv2Config, NTv2ForSequenceClassification, exist_ok=True)
-
-
-_register_auto_classes()
+# Let Auto* classes open folders this module saved (model_type "hubtune_ntv2").
+register_auto_classes(NTv2Config, NTv2Model, NTv2ForMaskedLM, NTv2ForSequenceClassification)
 
 
 def load_ntv2(
@@ -555,145 +534,46 @@ def load_ntv2(
 
     Returns:
         The model in eval mode, with ``model.load_report`` (a `LoadReport`).
+
+    Example:
+        >>> model = load_ntv2("InstaDeepAI/nucleotide-transformer-v2-50m-multi-species", num_labels=2)  # doctest: +SKIP
+        >>> model.load_report.unused_keys[:1]  # doctest: +SKIP
+        ['esm.contact_head.regression.bias']
     """
-    raw, state, weights_file = read_checkpoint(name_or_path, revision=revision, **hub_kwargs)
-    model_type = raw.get("model_type")
-    auto_map = json.dumps(raw.get("auto_map", {}))
-    if model_type not in ("esm", NTv2Config.model_type, None) or (
-        model_type is None and "modeling_esm" not in auto_map
-    ):
-        raise ModelError(
-            f"{name_or_path} does not look like a Nucleotide Transformer v2 checkpoint: config.json has model_type "
-            f"{model_type!r} (expected 'esm')."
-        )
-    if raw.get("position_embedding_type", "rotary") != "rotary":
-        raise ModelError(
-            f"{name_or_path} uses {raw.get('position_embedding_type')!r} positions: it is a Nucleotide Transformer v1 "
-            "checkpoint, which transformers' EsmForSequenceClassification loads natively (family 'nt')."
-        )
-    config = NTv2Config(**config_kwargs(NTv2Config, raw))
-    config.name_or_path = str(name_or_path)
-    model = build_native_model(
+
+    def ntv2_config(raw: dict[str, Any]) -> NTv2Config:
+        model_type = raw.get("model_type")
+        auto_map = json.dumps(raw.get("auto_map", {}))
+        if model_type not in ("esm", NTv2Config.model_type, None) or (
+            model_type is None and "modeling_esm" not in auto_map
+        ):
+            raise ModelError(
+                f"{name_or_path} does not look like a Nucleotide Transformer v2 checkpoint: config.json has model_type "
+                f"{model_type!r} (expected 'esm')."
+            )
+        if raw.get("position_embedding_type", "rotary") != "rotary":
+            raise ModelError(
+                f"{name_or_path} uses {raw.get('position_embedding_type')!r} positions: it is a Nucleotide Transformer "
+                "v1 checkpoint, which transformers' EsmForSequenceClassification loads natively (family 'nt')."
+            )
+        return NTv2Config(**config_kwargs(NTv2Config, raw))
+
+    return load_native_checkpoint(
+        name_or_path,
+        ntv2_config,
         {"classification": NTv2ForSequenceClassification, "mlm": NTv2ForMaskedLM, "base": NTv2Model},
-        config,
+        head_prefixes={"classification": ("classifier.",), "mlm": (), "base": ()},
+        ignorable_prefixes={
+            "classification": ("lm_head.", "esm.contact_head."),
+            "mlm": ("classifier.", "esm.contact_head."),
+            "base": ("lm_head.", "classifier.", "contact_head."),
+        },
         task=task,
         num_labels=num_labels,
+        revision=revision,
         attn_implementation=attn_implementation,
         dtype=dtype,
-        init_seed=init_seed,
-    )
-    heads = {"classification": ("classifier.",), "mlm": (), "base": ()}[task]
-    ignorable = {
-        "classification": ("lm_head.", "esm.contact_head."),
-        "mlm": ("classifier.", "esm.contact_head."),
-        "base": ("lm_head.", "classifier.", "contact_head."),
-    }[task]
-    model.load_report = load_weights_into(
-        model,
-        state,
-        source=str(name_or_path),
-        weights_file=weights_file,
-        head_prefixes=heads,
-        ignorable_prefixes=ignorable,
         strict=strict,
+        init_seed=init_seed,
+        hub_kwargs=hub_kwargs,
     )
-    model.eval()
-    return model
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# Tiny offline checkpoint in the published layout
-# --------------------------------------------------------------------------------------------------------------------
-
-
-def ntv2_vocabulary() -> list[str]:
-    """The 4107-token NT v2 vocabulary: <unk>, <pad>, <mask>, <cls>, the 4096 6-mers over "ATCG" in
-    itertools.product order, A, T, C, G, N, <eos>, <bos> (the NT v1 vocabulary plus <eos>, <bos>)."""
-    from .tiny import nt_vocabulary
-
-    return nt_vocabulary(v2=True)
-
-
-def write_ntv2_tokenizer(path: Path) -> None:
-    """Write the published NT v2 tokenizer files: vocab.txt, tokenizer_config.json (EsmTokenizer, eos_token null so
-    only <cls> is prepended, 2048 tokens) and special_tokens_map.json."""
-    path.mkdir(parents=True, exist_ok=True)
-    (path / "vocab.txt").write_text("\n".join(ntv2_vocabulary()) + "\n", encoding="utf-8")
-    write_json(
-        path / "tokenizer_config.json",
-        {
-            "clean_up_tokenization_spaces": True,
-            "eos_token": None,
-            "model_max_length": 2048,
-            "tokenizer_class": "EsmTokenizer",
-        },
-    )
-    write_json(
-        path / "special_tokens_map.json",
-        {"cls_token": "<cls>", "mask_token": "<mask>", "pad_token": "<pad>", "unk_token": "<unk>"},
-    )
-
-
-def build_tiny_ntv2(
-    path: Path,
-    seed: int = 0,
-    *,
-    hidden_size: int = 64,
-    num_hidden_layers: int = 2,
-    num_attention_heads: int = 4,
-    intermediate_size: int = 128,
-) -> Path:
-    """Write a tiny random NT v2 checkpoint in the published layout: config.json (model_type "esm" + the real
-    auto_map), `model.safetensors` with the remote EsmForMaskedLM key names (including the per-layer rotary
-    `inv_freq`, the unused position table and ESM's contact head) and the EsmTokenizer files. Token embeddings are
-    built from each token's bases (see `composition_embeddings`). Deterministic for a given seed, fully offline,
-    and no Python files are written."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    vocab_size = len(ntv2_vocabulary())
-    published = {
-        "add_bias_fnn": False,
-        "architectures": ["EsmForMaskedLM"],
-        "attention_probs_dropout_prob": 0.0,
-        "auto_map": NTV2_AUTO_MAP,
-        "emb_layer_norm_before": False,
-        "esmfold_config": None,
-        "hidden_dropout_prob": 0.0,
-        "hidden_size": hidden_size,
-        "initializer_range": 0.02,
-        "intermediate_size": intermediate_size,
-        "is_folding_model": False,
-        "layer_norm_eps": 1e-12,
-        "mask_token_id": 2,
-        "max_position_embeddings": 2050,
-        "model_type": "esm",
-        "num_attention_heads": num_attention_heads,
-        "num_hidden_layers": num_hidden_layers,
-        "pad_token_id": 1,
-        "position_embedding_type": "rotary",
-        "tie_word_embeddings": False,
-        "token_dropout": False,
-        "torch_dtype": "float32",
-        "transformers_version": "4.32.0.dev0",
-        "use_cache": False,
-        "vocab_list": None,
-        "vocab_size": vocab_size,
-    }
-    config = NTv2Config(**config_kwargs(NTv2Config, published))
-
-    def build() -> dict[str, torch.Tensor]:
-        model = NTv2ForMaskedLM(config)
-        composition_embeddings(model.esm.embeddings.word_embeddings.weight, ntv2_vocabulary(), seed)
-        state = {name: tensor.detach().clone().contiguous() for name, tensor in model.state_dict().items()}
-        contact = nn.Linear(num_hidden_layers * num_attention_heads, 1)
-        state["esm.contact_head.regression.weight"] = contact.weight.detach().clone()
-        state["esm.contact_head.regression.bias"] = contact.bias.detach().clone()
-        return state
-
-    state = seeded_build(seed, build)
-    save_file(state, str(path / "model.safetensors"), metadata={"format": "pt"})
-    write_json(path / "config.json", published)
-    write_ntv2_tokenizer(path)
-    return path

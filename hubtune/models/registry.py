@@ -50,7 +50,12 @@ class ModelFamily:
     tokenizer_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def default_max_length(self, sequence_length_bp: int) -> int:
-        """Token budget that covers a sequence of `sequence_length_bp` bases plus the special tokens."""
+        """Token budget that covers a sequence of `sequence_length_bp` bases plus the special tokens.
+
+        Example:
+            >>> get_family("nt").default_max_length(300)
+            51
+        """
         if self.kmer_leftover_singles:
             k = int(self.bp_per_token)
             tokens = sequence_length_bp // k + sequence_length_bp % k + self.special_tokens
@@ -61,10 +66,21 @@ class ModelFamily:
         return max(tokens, self.special_tokens + 1)
 
     def window_bp(self, max_length: int) -> int:
-        """How many base pairs fit in one model window of `max_length` tokens (for sliding-window prediction)."""
+        """How many base pairs fit in one model window of `max_length` tokens (for sliding-window prediction).
+
+        Example:
+            >>> get_family("dnabert2").window_bp(128)
+            504
+        """
         return max(1, int((max_length - self.special_tokens) * self.bp_per_token))
 
     def load_native(self) -> Callable[..., Any] | None:
+        """The family's native loader (e.g. `load_dnabert2`), or None when hubtune has none for it.
+
+        Example:
+            >>> get_family("dnabert2").load_native().__name__
+            'load_dnabert2'
+        """
         if self.native_loader is None:
             return None
         module_name, _, function = self.native_loader.partition(":")
@@ -106,7 +122,7 @@ FAMILIES: dict[str, ModelFamily] = {
         needs_remote_code=True,
         native_loader="hubtune.models.dnabert2:load_dnabert2",
         tiny_name="tiny-dnabert2",
-        tiny_builder="hubtune.models.dnabert2:build_tiny_dnabert2",
+        tiny_builder="hubtune.models.tiny:build_tiny_dnabert2",
         license="apache-2.0",
         paper="https://arxiv.org/abs/2306.15006",
         citation=_DNABERT2_CITATION,
@@ -152,7 +168,7 @@ FAMILIES: dict[str, ModelFamily] = {
         needs_remote_code=True,
         native_loader="hubtune.models.ntv2:load_ntv2",
         tiny_name="tiny-ntv2",
-        tiny_builder="hubtune.models.ntv2:build_tiny_ntv2",
+        tiny_builder="hubtune.models.tiny:build_tiny_ntv2",
         license="cc-by-nc-sa-4.0",
         paper="https://www.nature.com/articles/s41592-024-02523-z",
         citation=_NT_CITATION,
@@ -177,7 +193,12 @@ TINY_MODELS: dict[str, str] = {f.tiny_name: f.name for f in FAMILIES.values() if
 
 
 def get_family(name: str) -> ModelFamily:
-    """Return the registered family called `name` ("dnabert2", "nt", "ntv2", "auto")."""
+    """Return the registered family called `name` ("dnabert2", "nt", "ntv2", "auto").
+
+    Example:
+        >>> get_family("ntv2").display_name
+        'Nucleotide Transformer v2'
+    """
     try:
         return FAMILIES[name]
     except KeyError:
@@ -185,7 +206,12 @@ def get_family(name: str) -> ModelFamily:
 
 
 def family_from_config(config: dict[str, Any], name_or_path: str = "") -> ModelFamily:
-    """Identify the family of a checkpoint from its raw config.json (no code from the repo is run)."""
+    """Identify the family of a checkpoint from its raw config.json (no code from the repo is run).
+
+    Example:
+        >>> family_from_config({"model_type": "esm", "position_embedding_type": "rotary"}).name
+        'ntv2'
+    """
     auto_map = json.dumps(config.get("auto_map", {}))
     model_type = config.get("model_type", "")
     if "bert_layers" in auto_map or model_type == "hubtune_dnabert2":
@@ -205,7 +231,12 @@ def family_from_config(config: dict[str, Any], name_or_path: str = "") -> ModelF
 
 
 def family_from_name(name_or_path: str) -> ModelFamily | None:
-    """Identify the family from a known Hub id or tiny name alone, without reading any file."""
+    """Identify the family from a known Hub id or tiny name alone, without reading any file.
+
+    Example:
+        >>> family_from_name("zhihan1996/DNABERT-2-117M").name
+        'dnabert2'
+    """
     if name_or_path in TINY_MODELS:
         return FAMILIES[TINY_MODELS[name_or_path]]
     for family in FAMILIES.values():
@@ -215,7 +246,12 @@ def family_from_name(name_or_path: str) -> ModelFamily | None:
 
 
 def guess_lora_targets(module_names: list[str]) -> tuple[str, ...]:
-    """LoRA targets for an unknown architecture: the attention projections it actually has."""
+    """LoRA targets for an unknown architecture: the attention projections it actually has.
+
+    Example:
+        >>> guess_lora_targets(["encoder.0.attn.q_proj", "encoder.0.attn.k_proj", "encoder.0.attn.v_proj"])
+        ('q_proj', 'k_proj', 'v_proj')
+    """
     leaf_names = {name.rsplit(".", 1)[-1] for name in module_names}
     for candidates in (("query", "key", "value"), ("q_proj", "k_proj", "v_proj"), ("Wqkv",), ("qkv",), ("c_attn",)):
         if set(candidates) <= leaf_names:
@@ -227,6 +263,12 @@ def guess_lora_targets(module_names: list[str]) -> tuple[str, ...]:
 
 
 def read_local_config(path: Path) -> dict[str, Any]:
+    """The config.json of a local model folder as a dict; ModelError when it is missing or not valid JSON.
+
+    Example:
+        >>> read_local_config(tiny_model_path("tiny-nt"))["model_type"]  # doctest: +SKIP
+        'esm'
+    """
     config_file = path / "config.json"
     if not config_file.is_file():
         raise ModelError(f"{path} has no config.json: it is not a model folder saved with save_pretrained.")

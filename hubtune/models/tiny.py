@@ -1,27 +1,67 @@
-"""Tiny random-weight stand-ins with the same layout as the real checkpoints.
+"""Tiny random-weight stand-ins with the same layout as the real checkpoints, and the cache that holds them.
 
-They let the demo and the tests run the real loading code offline: a tiny checkpoint is a normal
-`save_pretrained` folder with the published config fields, parameter names and tokenizer vocabulary.
+They let the demo and the tests run the real loading code offline: a tiny checkpoint has the published config
+fields, parameter names, weight file and tokenizer vocabulary of its family (`tiny-nt`: NT v1 as transformers' ESM;
+`tiny-ntv2` and `tiny-dnabert2`: the published remote-code layout, without any Python file). Token embeddings are
+built from each token's bases (`composition_embeddings`), so LoRA and probing behave on a tiny model qualitatively
+as on a pre-trained one. Every builder is deterministic for a given seed.
 """
 
 from __future__ import annotations
 
 import importlib
 import itertools
+import json
+import math
 import os
+import random
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ModelError
 from .registry import FAMILIES, TINY_MODELS
 
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "DNABERT2_SPECIAL_TOKENS",
+    "TINY_FORMAT_VERSION",
+    "build_tiny_dnabert2",
+    "build_tiny_nt",
+    "build_tiny_ntv2",
+    "composition_embeddings",
+    "nt_vocabulary",
+    "ntv2_vocabulary",
+    "tiny_cache_dir",
+    "tiny_model_path",
+    "write_dnabert2_tokenizer",
+    "write_nt_tokenizer",
+    "write_ntv2_tokenizer",
+]
+
 # Bump when a tiny builder changes so cached copies are rebuilt.
 TINY_FORMAT_VERSION = 2
 
+DNABERT2_SPECIAL_TOKENS = ("[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]")
+
+Normalisation = Literal["token_length", "longest_token"]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Vocabularies and tokenizer files
+# --------------------------------------------------------------------------------------------------------------------
+
 
 def nt_vocabulary(v2: bool = False) -> list[str]:
-    """The Nucleotide Transformer vocabulary: specials, the 4096 6-mers over "ATCG", single bases, (v2) eos/bos."""
+    """The Nucleotide Transformer vocabulary: specials, the 4096 6-mers over "ATCG", single bases, (v2) eos/bos.
+
+    Example:
+        >>> len(nt_vocabulary()), len(nt_vocabulary(v2=True)), nt_vocabulary()[4]
+        (4105, 4107, 'AAAAAA')
+    """
     vocab = ["<unk>", "<pad>", "<mask>", "<cls>"]
     vocab += ["".join(kmer) for kmer in itertools.product("ATCG", repeat=6)]
     vocab += ["A", "T", "C", "G", "N"]
@@ -30,8 +70,22 @@ def nt_vocabulary(v2: bool = False) -> list[str]:
     return vocab
 
 
+def ntv2_vocabulary() -> list[str]:
+    """The 4107-token NT v2 vocabulary: the NT v1 vocabulary (`nt_vocabulary`) plus <eos>, <bos>.
+
+    Example:
+        >>> ntv2_vocabulary()[-2:]
+        ['<eos>', '<bos>']
+    """
+    return nt_vocabulary(v2=True)
+
+
 def write_nt_tokenizer(path: Path, *, v2: bool = False) -> None:
-    """Write an EsmTokenizer folder with the NT vocabulary (only `<cls>` is added to each sequence)."""
+    """Write an EsmTokenizer folder with the NT vocabulary (only `<cls>` is added to each sequence).
+
+    Example:
+        >>> write_nt_tokenizer(Path("my-nt"))  # doctest: +SKIP
+    """
     from transformers import EsmTokenizer
 
     path.mkdir(parents=True, exist_ok=True)
@@ -43,8 +97,171 @@ def write_nt_tokenizer(path: Path, *, v2: bool = False) -> None:
     tokenizer.save_pretrained(str(path))
 
 
+def write_ntv2_tokenizer(path: Path) -> None:
+    """Write the published NT v2 tokenizer files: vocab.txt, tokenizer_config.json (EsmTokenizer, eos_token null so
+    only <cls> is prepended, 2048 tokens) and special_tokens_map.json.
+
+    Example:
+        >>> write_ntv2_tokenizer(Path("my-ntv2"))  # doctest: +SKIP
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "vocab.txt").write_text("\n".join(ntv2_vocabulary()) + "\n", encoding="utf-8")
+    _write_json(
+        path / "tokenizer_config.json",
+        {
+            "clean_up_tokenization_spaces": True,
+            "eos_token": None,
+            "model_max_length": 2048,
+            "tokenizer_class": "EsmTokenizer",
+        },
+    )
+    _write_json(
+        path / "special_tokens_map.json",
+        {"cls_token": "<cls>", "mask_token": "<mask>", "pad_token": "<pad>", "unk_token": "<unk>"},
+    )
+
+
+def _dna_corpus(seed: int, count: int = 400, length: int = 240) -> list[str]:
+    """Deterministic DNA with recurring motifs, so BPE learns multi-base tokens as on real genomes."""
+    rng = random.Random(seed)
+    motifs = ["".join(rng.choice("ACGT") for _ in range(rng.randint(3, 9))) for _ in range(24)]
+    motifs += ["TATAAA", "CACGTG", "GGGCGG", "AAAAAA", "TTTTTT", "CGCGCG"]
+    sequences = []
+    for _ in range(count):
+        parts: list[str] = []
+        size = 0
+        while size < length:
+            piece = (
+                rng.choice(motifs)
+                if rng.random() < 0.6
+                else "".join(rng.choice("ACGT") for _ in range(rng.randint(1, 6)))
+            )
+            parts.append(piece)
+            size += len(piece)
+        sequences.append("".join(parts)[:length])
+    return sequences
+
+
+def write_dnabert2_tokenizer(path: Path, *, seed: int = 0, vocab_size: int = 512) -> int:
+    """Train a small DNABERT-2-style BPE tokenizer and write tokenizer.json + configs; returns the vocabulary size.
+
+    Layout as published: [UNK]=0, [CLS]=1, [SEP]=2, [PAD]=3, [MASK]=4, then A, C, G, T, then merges; Whitespace
+    pre-tokenizer; post-processor ``[CLS] $A [SEP]``; tokenizer_class PreTrainedTokenizerFast.
+
+    Example:
+        >>> write_dnabert2_tokenizer(Path("my-bpe"), vocab_size=256)  # doctest: +SKIP
+        256
+    """
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+
+    tokenizer = Tokenizer(models.BPE(unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(DNABERT2_SPECIAL_TOKENS),
+        initial_alphabet=list("ACGT"),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(_dna_corpus(seed), trainer=trainer)
+    ids = {token: tokenizer.token_to_id(token) for token in (*DNABERT2_SPECIAL_TOKENS, "A", "C", "G", "T")}
+    if [ids[t] for t in (*DNABERT2_SPECIAL_TOKENS, "A", "C", "G", "T")] != list(range(9)):
+        raise RuntimeError(f"unexpected BPE id layout: {ids}")
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", 1), ("[SEP]", 2)],
+    )
+    path.mkdir(parents=True, exist_ok=True)
+    tokenizer.save(str(path / "tokenizer.json"))
+    specials = {
+        "unk_token": "[UNK]",
+        "cls_token": "[CLS]",
+        "sep_token": "[SEP]",
+        "pad_token": "[PAD]",
+        "mask_token": "[MASK]",
+    }
+    tokenizer_config = {
+        "clean_up_tokenization_spaces": True,
+        **specials,
+        "model_max_length": 512,
+        "padding_side": "right",
+        "tokenizer_class": "PreTrainedTokenizerFast",
+    }
+    _write_json(path / "tokenizer_config.json", tokenizer_config)
+    _write_json(path / "special_tokens_map.json", specials)
+    return tokenizer.get_vocab_size()
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    """The published files' JSON style: two-space indent, sorted keys, trailing newline."""
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Embeddings built from each token's bases
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def composition_embeddings(
+    weight: torch.Tensor, tokens: list[str], seed: int, *, normalisation: Normalisation
+) -> None:
+    """Overwrite the rows of DNA tokens in `weight` with sums of per-(position, base) random vectors.
+
+    Purely random token vectors carry no sequence content, so only full fine-tuning could learn on a tiny random
+    model. Embeddings built from each token's bases give the tiny stand-in that property of a pre-trained model,
+    so LoRA and layer probing behave on it qualitatively as on the real checkpoint. Rows of tokens that are not
+    DNA (specials, empty strings) keep their values. The vectors are drawn from ``seed + 1``, never from torch's
+    global generator.
+
+    `normalisation` sets the scale:
+      - ``"token_length"``: each token's sum is divided by sqrt(its own length), so tokens of any length have the
+        spread of one base vector (BPE vocabularies with tokens of mixed length: tiny-dnabert2, tiny-ntv2);
+      - ``"longest_token"``: every base vector is divided by sqrt(the longest token's length) before summing, so a
+        full-length k-mer has the spread of one base vector and a shorter leftover token less (tiny-nt).
+
+    Example:
+        >>> import torch
+        >>> weight = torch.zeros(3, 8)
+        >>> composition_embeddings(weight, ["<pad>", "ACG", "A"], seed=0, normalisation="token_length")
+        >>> bool(weight[0].eq(0).all()), bool(weight[1].ne(0).any())
+        (True, True)
+    """
+    import torch
+
+    if normalisation not in ("token_length", "longest_token"):
+        raise ValueError(f"normalisation must be 'token_length' or 'longest_token', not {normalisation!r}")
+    dna = {index: token for index, token in enumerate(tokens) if token and set(token) <= set("ACGTN")}
+    if not dna:
+        return
+    generator = torch.Generator().manual_seed(seed + 1)
+    longest = max(len(token) for token in dna.values())
+    per_base = torch.randn(longest, 5, weight.shape[1], generator=generator)
+    if normalisation == "longest_token":
+        per_base = per_base / longest**0.5
+    column = {base: i for i, base in enumerate("ACGTN")}
+    with torch.no_grad():
+        for index, token in dna.items():
+            vector = sum(per_base[position, column[base]] for position, base in enumerate(token))
+            if normalisation == "token_length":
+                vector = vector / math.sqrt(len(token))
+            weight[index] = vector.to(weight.dtype)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Builders, one per family (referenced by `ModelFamily.tiny_builder`)
+# --------------------------------------------------------------------------------------------------------------------
+
+
 def build_tiny_nt(path: Path, seed: int = 0) -> Path:
-    """Build `tiny-nt`: an NT v1 layout (transformers' EsmForMaskedLM) with 2 small layers and random weights."""
+    """Build `tiny-nt`: an NT v1 layout (transformers' EsmForMaskedLM) with 2 small layers and random weights.
+
+    Writes ``model.safetensors``, config.json and the EsmTokenizer files; embeddings use ``"longest_token"``.
+    Leaves torch's global generator seeded with `seed`.
+
+    Example:
+        >>> build_tiny_nt(Path("tiny-nt"))  # doctest: +SKIP
+        PosixPath('tiny-nt')
+    """
     import torch
     from transformers import EsmConfig, EsmForMaskedLM
 
@@ -67,37 +284,171 @@ def build_tiny_nt(path: Path, seed: int = 0) -> Path:
         is_folding_model=False,
         architectures=["EsmForMaskedLM"],
     )
+    # Seeds torch's global generator (the other builders restore it): unseeded draws made after a first build
+    # in the same process, such as a new classification head, depend on this.
     torch.manual_seed(seed)
     model = EsmForMaskedLM(config)
-    _composition_embeddings(model.esm.embeddings.word_embeddings.weight, nt_vocabulary(), seed)
+    composition_embeddings(
+        model.esm.embeddings.word_embeddings.weight, nt_vocabulary(), seed, normalisation="longest_token"
+    )
     model.save_pretrained(str(path), safe_serialization=True)
     write_nt_tokenizer(path)
     return path
 
 
-def _composition_embeddings(weight, vocab: list[str], seed: int) -> None:
-    """Give each k-mer token an embedding built from its bases (a random vector per base and position).
+def build_tiny_dnabert2(
+    path: Path,
+    seed: int = 0,
+    *,
+    hidden_size: int = 64,
+    num_hidden_layers: int = 2,
+    num_attention_heads: int = 4,
+    intermediate_size: int = 128,
+    vocab_size: int = 512,
+) -> Path:
+    """Write a tiny random DNABERT-2 checkpoint in the published layout: config.json (model_type "bert" + the real
+    auto_map), `pytorch_model.bin` with the remote BertForMaskedLM key names, and a BPE tokenizer. Token
+    embeddings use ``"token_length"`` (see `composition_embeddings`). Fully offline; no Python files are written.
 
-    Purely random token vectors carry no sequence content, so nothing but full fine-tuning can learn on them. Real
-    pre-trained embeddings do encode composition; this cheap construction gives the stand-in that property, so
-    LoRA and probing behave on it qualitatively as on a real checkpoint.
+    Example:
+        >>> model = load_dnabert2(build_tiny_dnabert2(Path("tiny-dnabert2")))  # doctest: +SKIP
     """
     import torch
 
-    generator = torch.Generator().manual_seed(seed + 1)
-    hidden = weight.shape[1]
-    per_base = torch.randn(6, 5, hidden, generator=generator) / (6**0.5)
-    index = {"A": 0, "C": 1, "G": 2, "T": 3, "N": 4}
-    with torch.no_grad():
-        for token_id, token in enumerate(vocab):
-            if token.startswith("<"):
-                continue
-            vector = sum(per_base[pos, index[base]] for pos, base in enumerate(token))
-            weight[token_id] = vector
+    from .checkpoint import config_kwargs
+    from .dnabert2 import DNABERT2_AUTO_MAP, Dnabert2Config, Dnabert2ForMaskedLM
+    from .native import seeded_build
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    actual_vocab = write_dnabert2_tokenizer(path, seed=seed, vocab_size=vocab_size)
+    published = {
+        "_name_or_path": "zhihan1996/DNABERT-2-117M",
+        "alibi_starting_size": 512,
+        "attention_probs_dropout_prob": 0.0,
+        "auto_map": DNABERT2_AUTO_MAP,
+        "classifier_dropout": None,
+        "gradient_checkpointing": False,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "hidden_size": hidden_size,
+        "initializer_range": 0.02,
+        "intermediate_size": intermediate_size,
+        "layer_norm_eps": 1e-12,
+        "max_position_embeddings": 512,
+        "model_type": "bert",
+        "num_attention_heads": num_attention_heads,
+        "num_hidden_layers": num_hidden_layers,
+        "position_embedding_type": "absolute",
+        "torch_dtype": "float32",
+        "transformers_version": "4.28.0",
+        "type_vocab_size": 2,
+        "use_cache": True,
+        "vocab_size": actual_vocab,
+    }
+    config = Dnabert2Config(**config_kwargs(Dnabert2Config, published))
+    model = seeded_build(seed, lambda: Dnabert2ForMaskedLM(config))
+    vocab = json.loads((path / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
+    tokens = [""] * actual_vocab
+    for token, index in vocab.items():
+        tokens[index] = token
+    composition_embeddings(model.bert.embeddings.word_embeddings.weight, tokens, seed, normalisation="token_length")
+    # A state dict as the remote BertForMaskedLM saves it: `bert.*` (no pooler) + `cls.predictions.*`, with the
+    # tied decoder weight stored under both names.
+    state = {name: tensor.detach().clone().contiguous() for name, tensor in model.state_dict().items()}
+    state["cls.predictions.decoder.weight"] = state["bert.embeddings.word_embeddings.weight"]
+    torch.save(state, path / "pytorch_model.bin")
+    _write_json(path / "config.json", published)
+    return path
+
+
+def build_tiny_ntv2(
+    path: Path,
+    seed: int = 0,
+    *,
+    hidden_size: int = 64,
+    num_hidden_layers: int = 2,
+    num_attention_heads: int = 4,
+    intermediate_size: int = 128,
+) -> Path:
+    """Write a tiny random NT v2 checkpoint in the published layout: config.json (model_type "esm" + the real
+    auto_map), `model.safetensors` with the remote EsmForMaskedLM key names (including the per-layer rotary
+    `inv_freq`, the unused position table and ESM's contact head) and the EsmTokenizer files. Token embeddings use
+    ``"token_length"`` (see `composition_embeddings`). Fully offline; no Python files are written.
+
+    Example:
+        >>> model = load_ntv2(build_tiny_ntv2(Path("tiny-ntv2")), task="mlm")  # doctest: +SKIP
+    """
+    from safetensors.torch import save_file
+    from torch import nn
+
+    from .checkpoint import config_kwargs
+    from .native import seeded_build
+    from .ntv2 import NTV2_AUTO_MAP, NTv2Config, NTv2ForMaskedLM
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    vocab_size = len(ntv2_vocabulary())
+    published = {
+        "add_bias_fnn": False,
+        "architectures": ["EsmForMaskedLM"],
+        "attention_probs_dropout_prob": 0.0,
+        "auto_map": NTV2_AUTO_MAP,
+        "emb_layer_norm_before": False,
+        "esmfold_config": None,
+        "hidden_dropout_prob": 0.0,
+        "hidden_size": hidden_size,
+        "initializer_range": 0.02,
+        "intermediate_size": intermediate_size,
+        "is_folding_model": False,
+        "layer_norm_eps": 1e-12,
+        "mask_token_id": 2,
+        "max_position_embeddings": 2050,
+        "model_type": "esm",
+        "num_attention_heads": num_attention_heads,
+        "num_hidden_layers": num_hidden_layers,
+        "pad_token_id": 1,
+        "position_embedding_type": "rotary",
+        "tie_word_embeddings": False,
+        "token_dropout": False,
+        "torch_dtype": "float32",
+        "transformers_version": "4.32.0.dev0",
+        "use_cache": False,
+        "vocab_list": None,
+        "vocab_size": vocab_size,
+    }
+    config = NTv2Config(**config_kwargs(NTv2Config, published))
+
+    def build() -> dict[str, torch.Tensor]:
+        model = NTv2ForMaskedLM(config)
+        composition_embeddings(
+            model.esm.embeddings.word_embeddings.weight, ntv2_vocabulary(), seed, normalisation="token_length"
+        )
+        state = {name: tensor.detach().clone().contiguous() for name, tensor in model.state_dict().items()}
+        contact = nn.Linear(num_hidden_layers * num_attention_heads, 1)
+        state["esm.contact_head.regression.weight"] = contact.weight.detach().clone()
+        state["esm.contact_head.regression.bias"] = contact.bias.detach().clone()
+        return state
+
+    state = seeded_build(seed, build)
+    save_file(state, str(path / "model.safetensors"), metadata={"format": "pt"})
+    _write_json(path / "config.json", published)
+    write_ntv2_tokenizer(path)
+    return path
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The cache of built tiny models
+# --------------------------------------------------------------------------------------------------------------------
 
 
 def tiny_cache_dir() -> Path:
-    """Where built tiny models are kept: $HUBTUNE_CACHE, else $HF_HOME/hubtune, else ~/.cache/hubtune."""
+    """Where built tiny models are kept: $HUBTUNE_CACHE, else $HF_HOME/hubtune, else ~/.cache/huggingface/hubtune.
+
+    Example:
+        >>> tiny_cache_dir()  # doctest: +SKIP
+        PosixPath('/home/me/.cache/huggingface/hubtune')
+    """
     if os.environ.get("HUBTUNE_CACHE"):
         return Path(os.environ["HUBTUNE_CACHE"])
     hf_home = os.environ.get("HF_HOME")
@@ -106,7 +457,12 @@ def tiny_cache_dir() -> Path:
 
 
 def tiny_model_path(name: str) -> Path:
-    """Return the folder of built-in tiny model `name`, building it (atomically) on first use."""
+    """Return the folder of built-in tiny model `name`, building it (atomically) on first use.
+
+    Example:
+        >>> (tiny_model_path("tiny-nt") / "config.json").is_file()  # doctest: +SKIP
+        True
+    """
     if name not in TINY_MODELS:
         raise ModelError(f"Unknown tiny model {name!r}. Built-in tiny models: {', '.join(sorted(TINY_MODELS))}.")
     family = FAMILIES[TINY_MODELS[name]]

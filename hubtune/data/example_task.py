@@ -13,7 +13,8 @@ in seconds on a CPU:
 Compositions of the two classes overlap and a few labels are flipped, so the task is learnable (a k-mer baseline
 clearly beats chance) but not trivially separable. Output is deterministic for a given seed.
 
-Run ``python -m hubtune.example_task`` to regenerate the shipped CSVs under ``hubtune/examples/promoter/``.
+Run ``python -m hubtune.data.example_task`` to regenerate the shipped CSVs under ``hubtune/examples/promoter/``
+(:func:`example_task_path`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import csv
 import random
 from pathlib import Path
 
-__all__ = ["generate_promoter_task", "LABELS"]
+__all__ = ["LABELS", "example_task_path", "generate_promoter_task"]
 
 LABELS = ("background", "promoter")
 _TATA_VARIANTS = ("TATAAA", "TATAAAA", "TATATA", "TATAAAAG", "TATATAA", "TATAAT")
@@ -108,6 +109,10 @@ def generate_promoter_task(
 
     Raises:
         ValueError: a size is not positive or ``length`` is below 60 bp (too short for the TSS/TATA layout).
+
+    Example:
+        >>> generate_promoter_task("/tmp/promoter", n_train=40, n_dev=10, n_test=10)  # doctest: +SKIP
+        PosixPath('/tmp/promoter')
     """
     if min(n_train, n_dev, n_test) < 2:
         raise ValueError("n_train, n_dev and n_test must each be at least 2")
@@ -132,14 +137,20 @@ def generate_promoter_task(
     return out
 
 
-def _default_out_dir() -> Path:
-    return Path(__file__).resolve().parent / "examples" / "promoter"
+def example_task_path() -> Path:
+    """Folder of the bundled example task (binary promoter vs background, train/dev/test CSVs).
+
+    Example:
+        >>> sorted(p.name for p in example_task_path().glob("*.csv"))
+        ['dev.csv', 'test.csv', 'train.csv']
+    """
+    return Path(__file__).resolve().parent.parent / "examples" / "promoter"
 
 
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry: regenerate the example task (defaults reproduce the shipped files)."""
-    parser = argparse.ArgumentParser(prog="python -m hubtune.example_task", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=_default_out_dir(), help="output folder")
+    parser = argparse.ArgumentParser(prog="python -m hubtune.data.example_task", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=example_task_path(), help="output folder")
     parser.add_argument("--n-train", type=int, default=800)
     parser.add_argument("--n-dev", type=int, default=100)
     parser.add_argument("--n-test", type=int, default=100)

@@ -1,7 +1,7 @@
-"""Plots of a `hubtune compare` report (matplotlib, headless). Each function writes one PNG and returns its path.
+"""Figures of a `hubtune compare` report (matplotlib, headless). Each function writes one PNG and returns its path.
 
-`rows` are the report's result rows: dicts with at least task, model, method, test_mcc_mean, test_mcc_sd and,
-where a plot needs them, trainable_params, train_seconds_per_seed and peak_memory_mib.
+`rows` are the report's result rows (`results.json` "rows"): dicts with at least task, model, method, test_mcc_mean,
+test_mcc_sd and, where a figure needs them, trainable_params, train_seconds_per_seed and peak_memory_mib.
 """
 
 from __future__ import annotations
@@ -12,52 +12,56 @@ from typing import Any
 
 import numpy as np
 
-from .plots import _pyplot
+from ..methods import METHODS
+from ..plots import new_figure, save_figure
 
-METHOD_COLOURS = {"lora": "#3b7dd8", "full": "#d8553b", "freeze": "#4aa05a", "probe": "#8c6bb1"}
+# One colour per registered method, by its position in the registry; methods beyond the palette take the fallbacks.
+METHOD_PALETTE = ("#3b7dd8", "#d8553b", "#4aa05a", "#8c6bb1")
+FALLBACK_PALETTE = ("#17becf", "#bcbd22", "#7f7f7f", "#e377c2")
 MODEL_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
-DPI = 120
+PROBE_BAR = "pre-trained probe"
 
 
-def _colour(method: str, index: int = 0) -> str:
-    fallback = ("#17becf", "#bcbd22", "#7f7f7f", "#e377c2")
-    return METHOD_COLOURS.get(method, fallback[index % len(fallback)])
+def method_colour(method: str, index: int = 0) -> str:
+    """The colour of a method in every figure of a report (`index`: its position in the figure, for unknown names).
+
+    Example:
+        >>> method_colour(list(METHODS)[0])
+        '#3b7dd8'
+    """
+    names = list(METHODS)
+    if method in names and names.index(method) < len(METHOD_PALETTE):
+        return METHOD_PALETTE[names.index(method)]
+    return FALLBACK_PALETTE[index % len(FALLBACK_PALETTE)]
 
 
 def _ordered(values: Sequence[str]) -> list[str]:
-    seen: list[str] = []
-    for value in values:
-        if value not in seen:
-            seen.append(value)
-    return seen
-
-
-def _save(fig, plt, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return list(dict.fromkeys(values))
 
 
 def plot_task_mcc(rows: list[dict[str, Any]], probe: dict[str, float | None], kmer: float | None, path: Path, *,
                   title: str = "") -> Path:
-    """Test MCC (mean ± sd over seeds) per method and model, beside the pre-trained probe and the k-mer baseline."""
-    plt = _pyplot()
+    """Test MCC (mean ± sd over seeds) per method and model, beside the pre-trained probe and the k-mer baseline.
+
+    Example:
+        >>> plot_task_mcc(rows, {"tiny-nt": 0.31}, 0.28, out / "mcc_tata.png", title="tata: test MCC")  # doctest: +SKIP
+    """
     models = _ordered([r["model"] for r in rows])
     methods = _ordered([r["method"] for r in rows])
-    groups = methods + (["pre-trained probe"] if any(v is not None for v in probe.values()) else [])
+    groups = methods + ([PROBE_BAR] if any(v is not None for v in probe.values()) else [])
     width = 0.8 / max(1, len(models))
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.3 * len(groups) + 2), 3.6), dpi=DPI)
+    fig = new_figure((max(5.0, 1.3 * len(groups) + 2), 3.6))
+    ax = fig.subplots()
     for m_index, model in enumerate(models):
         offset = (m_index - (len(models) - 1) / 2) * width
         for g_index, group in enumerate(groups):
-            if group == "pre-trained probe":
+            if group == PROBE_BAR and g_index >= len(methods):
                 value, sd, colour, hatch = probe.get(model), 0.0, "#bbbbbb", "//"
             else:
                 row = next((r for r in rows if r["model"] == model and r["method"] == group), None)
                 if row is None:
                     continue
-                value, sd, colour, hatch = row["test_mcc_mean"], row["test_mcc_sd"], _colour(group, g_index), None
+                value, sd, colour, hatch = row["test_mcc_mean"], row["test_mcc_sd"], method_colour(group, g_index), None
             if value is None:
                 continue
             ax.bar(g_index + offset, value, width * 0.92, yerr=sd or None, capsize=3, color=colour, hatch=hatch,
@@ -72,10 +76,10 @@ def plot_task_mcc(rows: list[dict[str, Any]], probe: dict[str, float | None], km
     ax.set_ylabel("test MCC (mean ± sd over seeds)")
     model_note = "; ".join(f"M{i + 1} = {m}" for i, m in enumerate(models)) if len(models) > 1 else models[0]
     ax.set_title(f"{title}\n{model_note}" if title else model_note, fontsize=9)
-    return _save(fig, plt, path)
+    return save_figure(fig, path)
 
 
-def _scatter_by_model(ax, rows: list[dict[str, Any]], x_key: str) -> None:
+def _scatter_by_model(ax: Any, rows: list[dict[str, Any]], x_key: str) -> None:
     models = _ordered([r["model"] for r in rows])
     methods = _ordered([r["method"] for r in rows])
     for row in rows:
@@ -83,7 +87,7 @@ def _scatter_by_model(ax, rows: list[dict[str, Any]], x_key: str) -> None:
         if x is None or row.get("test_mcc_mean") is None:
             continue
         marker = MODEL_MARKERS[models.index(row["model"]) % len(MODEL_MARKERS)]
-        colour = _colour(row["method"], methods.index(row["method"]))
+        colour = method_colour(row["method"], methods.index(row["method"]))
         ax.errorbar(x, row["test_mcc_mean"], yerr=row.get("test_mcc_sd") or None, fmt=marker, color=colour,
                     capsize=3, markersize=7)
         ax.annotate(row["method"], (x, row["test_mcc_mean"]), textcoords="offset points", xytext=(5, 4), fontsize=7)
@@ -97,20 +101,28 @@ def _scatter_by_model(ax, rows: list[dict[str, Any]], x_key: str) -> None:
 
 
 def plot_mcc_vs_params(rows: list[dict[str, Any]], path: Path, *, title: str = "") -> Path:
-    """The efficiency trade-off: test MCC against the number of trainable parameters (log scale)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 3.6), dpi=DPI)
+    """The efficiency trade-off: test MCC against the number of trainable parameters (log scale).
+
+    Example:
+        >>> plot_mcc_vs_params(rows, out / "params_tata.png")  # doctest: +SKIP
+    """
+    fig = new_figure((5.5, 3.6))
+    ax = fig.subplots()
     _scatter_by_model(ax, rows, "trainable_params")
     ax.set_xscale("log")
     ax.set_xlabel("trainable parameters")
     ax.set_title(title or "MCC vs trainable parameters", fontsize=9)
-    return _save(fig, plt, path)
+    return save_figure(fig, path)
 
 
 def plot_mcc_vs_cost(rows: list[dict[str, Any]], path: Path, *, memory_label: str, title: str = "") -> Path:
-    """Test MCC against training time per seed and against peak memory of the cell."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), dpi=DPI, sharey=True)
+    """Test MCC against training time per seed and against peak memory of the cell.
+
+    Example:
+        >>> plot_mcc_vs_cost(rows, out / "cost_tata.png", memory_label="peak resident memory (MiB)")  # doctest: +SKIP
+    """
+    fig = new_figure((9, 3.6))
+    axes = fig.subplots(1, 2, sharey=True)
     _scatter_by_model(axes[0], rows, "train_seconds_per_seed")
     axes[0].set_xlabel("training time per seed (s)")
     _scatter_by_model(axes[1], rows, "peak_memory_mib")
@@ -119,15 +131,19 @@ def plot_mcc_vs_cost(rows: list[dict[str, Any]], path: Path, *, memory_label: st
     if any(r.get("peak_memory_mib") is None for r in rows):
         axes[1].text(0.02, 0.02, "cells without a measurement are not shown", transform=axes[1].transAxes, fontsize=7)
     fig.suptitle(title or "MCC vs cost", fontsize=9)
-    return _save(fig, plt, path)
+    return save_figure(fig, path)
 
 
 def plot_layer_curves(curves: dict[str, list[dict[str, Any]]], path: Path, *, title: str = "") -> Path:
-    """Layer probing: test (solid) and dev (dashed) MCC of a linear probe on each layer, one line per model."""
-    plt = _pyplot()
+    """Layer probing: test (solid) and dev (dashed) MCC of a linear probe on each layer, one line per model.
+
+    Example:
+        >>> plot_layer_curves({"tiny-nt": layer_rows}, out / "layers_tata.png")  # doctest: +SKIP
+    """
     from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=DPI)
+    fig = new_figure((6, 3.6))
+    ax = fig.subplots()
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for index, (model, layers) in enumerate(curves.items()):
         colour = f"C{index}"
@@ -139,18 +155,22 @@ def plot_layer_curves(curves: dict[str, list[dict[str, Any]]], path: Path, *, ti
     ax.set_ylabel("probe MCC")
     ax.legend(fontsize=7)
     ax.set_title(title or "layer probing", fontsize=9)
-    return _save(fig, plt, path)
+    return save_figure(fig, path)
 
 
 def plot_learning_curves(panels: list[dict[str, Any]], path: Path, *, title: str = "") -> Path:
     """One row per cell: train/dev loss and dev MCC against the step, every seed, the kept checkpoint marked.
 
     Each panel: {"label": str, "curves": [SeedCurve, ...], "kept": {seed_name: step}}.
+
+    Example:
+        >>> panel = {"label": "lora", "curves": [parse_log_history("seed-1", log)], "kept": {"seed-1": 40}}  # doctest: +SKIP
+        >>> plot_learning_curves([panel], out / "curves.png")  # doctest: +SKIP
     """
-    plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(len(panels), 2, figsize=(9, 2.4 * len(panels) + 0.4), dpi=DPI, squeeze=False)
+    fig = new_figure((9, 2.4 * len(panels) + 0.4))
+    axes = fig.subplots(len(panels), 2, squeeze=False)
     for row, panel in enumerate(panels):
         loss_ax, mcc_ax = axes[row]
         for index, curve in enumerate(panel["curves"]):
@@ -177,13 +197,16 @@ def plot_learning_curves(panels: list[dict[str, Any]], path: Path, *, title: str
     axes[-1][1].set_xlabel("step")
     if title:
         fig.suptitle(title, fontsize=9)
-    return _save(fig, plt, path)
+    return save_figure(fig, path)
 
 
 def plot_overview(rows: list[dict[str, Any]], tasks: list[str], path: Path, *,
                   baselines: dict[str, dict[str, float | None]] | None = None) -> Path:
-    """Heatmap of mean test MCC: one row per model × method (and baseline), one column per task."""
-    plt = _pyplot()
+    """Heatmap of mean test MCC: one row per model × method (and baseline), one column per task.
+
+    Example:
+        >>> plot_overview(rows, ["tata"], out / "overview.png", baselines={"k-mer baseline": {"tata": 0.28}})  # doctest: +SKIP
+    """
     labels = _ordered([f"{r['model']} · {r['method']}" for r in rows])
     values = np.full((len(labels), len(tasks)), np.nan)
     for r in rows:
@@ -192,9 +215,10 @@ def plot_overview(rows: list[dict[str, Any]], tasks: list[str], path: Path, *,
     for name, per_task in (baselines or {}).items():
         labels.append(name)
         values = np.vstack([values, [np.nan if per_task.get(t) is None else per_task[t] for t in tasks]])
-    fig, ax = plt.subplots(figsize=(2.0 + 1.4 * len(tasks), 0.9 + 0.38 * len(labels)), dpi=DPI)
-    image = ax.imshow(values, cmap="viridis", vmin=min(0.0, float(np.nanmin(values)) if np.isfinite(values).any()
-                                                           else 0.0), vmax=1.0, aspect="auto")
+    fig = new_figure((2.0 + 1.4 * len(tasks), 0.9 + 0.38 * len(labels)))
+    ax = fig.subplots()
+    low = min(0.0, float(np.nanmin(values))) if np.isfinite(values).any() else 0.0
+    image = ax.imshow(values, cmap="viridis", vmin=low, vmax=1.0, aspect="auto")
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             text = "–" if np.isnan(values[i, j]) else f"{values[i, j]:.2f}"
@@ -204,14 +228,16 @@ def plot_overview(rows: list[dict[str, Any]], tasks: list[str], path: Path, *,
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     fig.colorbar(image, ax=ax, label="test MCC")
     ax.set_title("test MCC (mean over seeds) per task", fontsize=9)
-    return _save(fig, plt, path)
+    return save_figure(fig, path)
 
 
 __all__ = [
-    "plot_task_mcc",
-    "plot_mcc_vs_params",
-    "plot_mcc_vs_cost",
+    "METHOD_PALETTE",
+    "method_colour",
     "plot_layer_curves",
     "plot_learning_curves",
+    "plot_mcc_vs_cost",
+    "plot_mcc_vs_params",
     "plot_overview",
+    "plot_task_mcc",
 ]

@@ -1,0 +1,121 @@
+"""What every pitfall check shares: the `Verdict` it returns, the task as the run loaded it, the run's kept metrics."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..data import TaskData, load_task
+from ..errors import HubtuneError
+from ..methods import get_method
+from ..run import Run
+
+STATUSES = ("ok", "warning", "flagged", "not measured")
+CHECK_NAMES = ("overfitting", "underfitting", "catastrophic forgetting", "data leakage")
+# Bumped whenever a rule or threshold changes, so stored verdicts (e.g. in a compare report) are recomputed.
+DIAGNOSTICS_VERSION = 4
+# The training settings (hubtune.json "training" keys) that decide how `load_task` reads and splits the data.
+TASK_OPTIONS = ("sequence_column", "label_column", "labels_file", "seed", "max_rows")
+
+
+@dataclass
+class Verdict:
+    """One diagnostic's outcome.
+
+    Attributes:
+        name: "overfitting", "underfitting", "catastrophic forgetting" or "data leakage".
+        status: "ok", "warning", "flagged" or "not measured".
+        summary: one line with the numbers behind the status.
+        details: the numbers themselves (JSON-ready).
+
+    Example:
+        >>> Verdict("overfitting", "ok", "train MCC 0.61 vs dev MCC 0.58 (gap +0.030)").to_dict()["status"]
+        'ok'
+    """
+
+    name: str
+    status: str
+    summary: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The verdict as JSON-ready data (what a compare report stores per cell)."""
+        return asdict(self)
+
+
+def format_verdicts(verdicts: Sequence[Verdict]) -> str:
+    """Plain-text block, one line per diagnostic: name, status, summary.
+
+    Example:
+        >>> print(format_verdicts([Verdict("data leakage", "ok", "no shared sequences")]))
+        data leakage  ok  no shared sequences
+    """
+    if not verdicts:
+        return "no diagnostics"
+    name_width = max(len(v.name) for v in verdicts)
+    status_width = max(len(v.status) for v in verdicts)
+    return "\n".join(f"{v.name.ljust(name_width)}  {v.status.ljust(status_width)}  {v.summary}" for v in verdicts)
+
+
+class NotMeasured(Exception):
+    """A check cannot be done for this run; the message says why (it becomes a "not measured" verdict)."""
+
+
+def finite(value: Any) -> bool:
+    """True for an int or float that is neither NaN nor infinite.
+
+    Example:
+        >>> finite(0.5), finite(float("nan")), finite(None)
+        (True, False, False)
+    """
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def split_mcc(run: Run, split: str) -> float | None:
+    """MCC of the run's kept model on `split` ("train", "dev", "test"), or None when not recorded.
+
+    Example:
+        >>> split_mcc(Run("runs/tata-lora"), "dev")  # doctest: +SKIP
+        0.58
+    """
+    block = (run.metrics.get("finetuned") or {}).get(split) or {}
+    value = block.get("mcc")
+    return float(value) if finite(value) else None
+
+
+def trains_backbone(run: Run) -> bool:
+    """False for a method that leaves the pre-trained backbone as it is (fitted without the Trainer on frozen
+    embeddings), True for methods whose training loop updates it.
+
+    Example:
+        >>> trains_backbone(Run("runs/tata-lora"))  # doctest: +SKIP
+        True
+    """
+    return get_method(run.info.method).uses_trainer
+
+
+def load_run_task(run: Run) -> TaskData:
+    """The task exactly as the run loaded it (same source, columns, split seed and row cap).
+
+    Raises:
+        NotMeasured: the run does not record its data, or the data cannot be loaded again.
+
+    Example:
+        >>> len(load_run_task(Run("runs/tata-lora")).splits["test"])  # doctest: +SKIP
+        1000
+    """
+    training = run.info.training
+    source = run.info.data_source or training.get("data")
+    if not source:
+        raise NotMeasured("the run does not record its data source")
+    options = {key: training[key] for key in TASK_OPTIONS if training.get(key) is not None}
+    try:
+        return load_task(source, **options)
+    except HubtuneError as exc:
+        raise NotMeasured(f"the run's data {source} cannot be loaded again: {exc}") from None
+
+
+__all__ = ["CHECK_NAMES", "DIAGNOSTICS_VERSION", "STATUSES", "NotMeasured", "Verdict", "finite", "format_verdicts",
+           "load_run_task", "split_mcc", "trains_backbone"]

@@ -1,0 +1,93 @@
+"""Data leakage: the run's leakage report, with the test metric recomputed on the deduplicated test set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..data import LeakageReport, deduplicate
+from ..errors import HubtuneError
+from ..metrics import compute_metrics
+from ..predict import Classifier
+from ..run import Run, load_run_model
+from .base import NotMeasured, Verdict, load_run_task, split_mcc
+
+LEAK_FRACTION_FLAG = 0.05  # at least this fraction of test rows removed by deduplication ...
+LEAK_MCC_FLAG = 0.02  # ... or at least this difference in test MCC between all rows and deduplicated rows
+NAME = "data leakage"
+
+
+def _shared_rows(report: dict[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
+    """Rows of a later split shared with an earlier one (per split pair), and duplicate rows within each split."""
+    shared = {key: p.get("exact_rows", 0) + p.get("reverse_complement_rows", 0)
+              for key, p in report.get("pairs", {}).items()}
+    within = {s: w.get("extra_rows", 0) for s, w in report.get("within_split", {}).items()}
+    return shared, within
+
+
+def _dedup_mcc(run: Run, batch_size: int) -> dict[str, Any]:
+    """Test MCC of the run's model on all test rows and on the deduplicated ones (same predictions)."""
+    report = run.leakage
+    task = load_run_task(run)
+    leak = LeakageReport(report.get("task", task.name), report.get("split_sizes", {}),
+                         report.get("distinct_sequences", {}), report.get("pairs", {}), report.get("within_split", {}))
+    clean = deduplicate(task, leak)
+    labels = run.label_names
+    if task.label_names != labels:
+        raise NotMeasured(f"the data's labels {task.label_names} differ from the run's {labels}")
+    classifier = Classifier.from_loaded(load_run_model(run.path, info=run.info))
+    test, clean_test = task.splits["test"], clean.splits["test"]
+    probs = classifier.predict_proba(test.sequences, batch_size=batch_size)
+    by_sequence: dict[str, np.ndarray] = {}
+    for seq, row in zip(test.sequences, probs, strict=True):
+        by_sequence.setdefault(seq, row)
+    clean_probs = np.stack([by_sequence[s] for s in clean_test.sequences])
+    return {"all": compute_metrics(test.labels, probs, labels)["mcc"],
+            "dedup": compute_metrics(clean_test.labels, clean_probs, labels)["mcc"],
+            "n_test": len(test), "n_test_dedup": len(clean_test)}
+
+
+def check_leakage(run: Run, *, batch_size: int = 32) -> Verdict:
+    """The run's leakage report; when test rows are shared with train/dev, the test MCC without them.
+
+    Example:
+        >>> check_leakage(Run("runs/leaky-probe")).details["test_mcc_dedup"]  # doctest: +SKIP
+        0.41
+    """
+    report = run.leakage
+    shared, within = _shared_rows(report)
+    sizes = report.get("split_sizes", {})
+    details: dict[str, Any] = {"shared_rows": shared, "duplicate_rows_within": within, "split_sizes": sizes}
+    test_shared = shared.get("train/test", 0) + shared.get("dev/test", 0)
+    found = [f"{n} {key.split('/')[1]} rows also in {key.split('/')[0]}" for key, n in shared.items() if n]
+    found += [f"{n} duplicate rows within {s}" for s, n in within.items() if n]
+    if not found:
+        return Verdict(NAME, "ok", "no sequence (or reverse complement) is shared between splits; no duplicates",
+                       details)
+    if run.info.dedup:
+        return Verdict(NAME, "ok", f"{'; '.join(found)} — removed from dev/test before evaluation (--dedup)", details)
+    if not test_shared and not within.get("test"):
+        return Verdict(NAME, "warning", f"{'; '.join(found)}: dev scores (model selection) are optimistic", details)
+    try:
+        scores = _dedup_mcc(run, batch_size)
+    except (NotMeasured, HubtuneError) as exc:
+        big = test_shared >= LEAK_FRACTION_FLAG * max(1, sizes.get("test", 0))
+        return Verdict(NAME, "flagged" if big else "warning",
+                       f"{'; '.join(found)}; deduplicated test MCC not measured: {exc}", details)
+    n_test, n_dedup = scores["n_test"], scores["n_test_dedup"]
+    all_mcc, dedup_mcc = scores["all"], scores["dedup"]
+    removed = n_test - n_dedup
+    inflation = all_mcc - dedup_mcc
+    details.update(test_mcc_reported=split_mcc(run, "test"), test_mcc_all_rows=all_mcc, test_mcc_dedup=dedup_mcc,
+                   n_test=n_test, n_test_dedup=n_dedup, inflation=inflation)
+    # A handful of shared rows that moves nothing is worth knowing (warning); a large share or a visible effect on
+    # the headline metric is not a detail (flagged).
+    flagged = removed >= LEAK_FRACTION_FLAG * n_test or abs(inflation) >= LEAK_MCC_FLAG
+    summary = (f"{'; '.join(found)}; test MCC {all_mcc:.3f} on all {n_test} rows vs {dedup_mcc:.3f} on the "
+               f"{n_dedup} deduplicated rows ({removed / n_test:.1%} removed; all rows minus deduplicated "
+               f"{inflation:+.3f}); re-split the data or train with --dedup")
+    return Verdict(NAME, "flagged" if flagged else "warning", summary, details)
+
+
+__all__ = ["LEAK_FRACTION_FLAG", "LEAK_MCC_FLAG", "check_leakage"]
