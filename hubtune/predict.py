@@ -167,7 +167,7 @@ def resolve_run_source(source: str | Path, *, revision: str | None = None, token
     local = Path(text).expanduser()
     if local.is_dir():
         return local, local.name
-    if text.startswith((".", "/", "~")) or text.count("/") > 1 or "\\" in text:
+    if text.startswith((".", "/", "~")) or "\\" in text:
         raise RunFolderError(f"Run folder {local.name or text} does not exist. Pass a finished run folder or a Hub "
                              "repo id (user/name).")
     repo_id = validate_repo_id(text)

@@ -270,10 +270,9 @@ def test_private_push_is_listed_and_loadable_only_with_the_token(pushed, hub_ser
 def test_push_to_a_branch_and_attach_a_compare_report(pushed, hub_server, tiny_run, tmp_path):
     report = tmp_path / "report"
     report.mkdir()
-    (report / "report.md").write_text(
-        "# Compare\n\nintro\n\n| model | method | test MCC |\n|---|---|--:|\n| tiny-nt | lora | 0.12 |\n"
-        f"| {tmp_path}/runs/x | full | 0.10 |\n\nmore text\n"
-    )
+    rows = [{"task": "promoter", "model": "tiny-nt", "method": "lora", "n_seeds": 1, "test_mcc_mean": 0.12},
+            {"task": "promoter", "model": f"{tmp_path}/runs/x", "method": "full", "n_seeds": 1, "test_mcc_mean": 0.10}]
+    (report / "results.json").write_text(json.dumps({"rows": rows}))
     (report / "mcc.png").write_bytes(b"\x89PNG\r\n\x1a\nnot-really-an-image")
     main_before = commit_count(REPO)
     push_to_hub(tiny_run, REPO, token=hub_server.token, revision="with-report", compare_report=report)
@@ -281,9 +280,10 @@ def test_push_to_a_branch_and_attach_a_compare_report(pushed, hub_server, tiny_r
     files = set(api().list_repo_files(REPO, revision="with-report"))
     assert "compare/mcc.png" in files
     text = Path(api().hf_hub_download(REPO, "README.md", revision="with-report")).read_text()
-    assert "| tiny-nt | lora | 0.12 |" in text and "![compare/mcc.png](compare/mcc.png)" in text
+    assert "| promoter | tiny-nt | lora | 0.120 |" in text and "| promoter | x | full | 0.100 |" in text
+    assert "![compare/mcc.png](compare/mcc.png)" in text
     assert str(tmp_path) not in text
-    with pytest.raises(ConfigError, match="report.md"):
+    with pytest.raises(ConfigError, match="results.json"):
         push_to_hub(tiny_run, REPO, token=hub_server.token, compare_report=tmp_path)
 
 

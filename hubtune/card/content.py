@@ -1,0 +1,399 @@
+"""What a model card says: `HubtuneCardData`, filled from a run folder by `build_card_data`.
+
+`HubtuneCardData` is a `huggingface_hub.ModelCardData`. Its YAML header is what the Hub indexes: library, base
+model, license, tags, datasets, a model-index with test MCC / F1 / accuracy, and a `hubtune:` block (labels, task,
+family, method, test MCC) that `list_adapters` reads without downloading anything. Its other fields are the body's
+content, which the templates in `cards/` render. Local paths never reach a card: a data source that is a local file
+is shown by its file name, and versions and dates come from the run's `hubtune.json`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from huggingface_hub import EvalResult, ModelCardData
+
+from ..data import LeakageReport
+from ..errors import ConfigError, RunFolderError
+from ..methods import FreezeConfig, LoraMethodConfig, ProbeConfig, get_method
+from ..methods.lora import ADAPTER_CONFIG_FILE
+from ..models.registry import FAMILIES, TINY_MODELS, ModelFamily, get_family
+from ..repo_ids import looks_like_hub_id, public_source, repo_name_slug, scrub_paths
+from ..run import BASE_PROBE_FILE, LEAKAGE_FILE, METRICS_FILE, Run, RunInfo
+from ..tables import COMPARED_MODELS, Table, comparison_table, grid_table
+
+# A DNA string used in the usage snippets (any A/C/G/T/N string works).
+EXAMPLE_SEQUENCE = "TATAAAAGGCGCGCCGCTATAAAGGCCGGTACGTTAGCATGCATGCGCGCTATATAAGCCGAATTCGGCTAGCTAGGCTTAACG"
+DEFAULT_TASK = "dna-classification"
+PIPELINE_TAG = "text-classification"
+# How a run's weights are stored; decides the library tag, the files listed and the plain-library snippet.
+WEIGHTS_ADAPTER = "adapter"  # a peft adapter (and the trained head) on a base model
+WEIGHTS_MODEL = "model"  # the whole model, in transformers format
+WEIGHTS_HEAD = "head"  # a linear head on the frozen base's embeddings (only hubtune loads it)
+LIBRARY_OF_WEIGHTS = {WEIGHTS_ADAPTER: "peft", WEIGHTS_MODEL: "transformers", WEIGHTS_HEAD: None}
+# model-index entries: (metric type on the Hub, key in metrics.json, name shown).
+EVAL_METRICS = (("matthews_correlation", "mcc", "Test MCC"), ("f1", "f1_macro", "Test macro F1"),
+                ("accuracy", "accuracy", "Test accuracy"))
+FINETUNED = COMPARED_MODELS[0][0]  # the key of the fine-tuned model's scores in metrics.json
+
+
+def weights_layout(method: str) -> str:
+    """How a method's run stores its weights: `WEIGHTS_ADAPTER`, `WEIGHTS_MODEL` or `WEIGHTS_HEAD`.
+
+    Example:
+        >>> weights_layout("lora"), weights_layout("full"), weights_layout("probe")
+        ('adapter', 'model', 'head')
+    """
+    cls = get_method(method)
+    if ADAPTER_CONFIG_FILE in cls.weight_files:
+        return WEIGHTS_ADAPTER
+    return WEIGHTS_MODEL if cls.standalone else WEIGHTS_HEAD
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Card data
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CardOptions:
+    """What only the pushing side knows; the defaults suit a local preview.
+
+    Example:
+        >>> CardOptions(base_revision="3f2a9c1", tokenizer_in_repo=True).tokenizer_in_repo
+        True
+    """
+
+    base_revision: str | None = None  # the base's commit on the target hub, pinned in the snippets
+    tokenizer_in_repo: bool = False  # the run's tokenizer is pushed because it differs from the base's
+
+
+@dataclass(kw_only=True)
+class HubtuneCardData(ModelCardData):
+    """Everything a hubtune model card says. The YAML header is derived from these fields; the template renders
+    the body from them.
+
+    Example:
+        >>> data = build_card_data("runs/promoter-lora", "alice/promoter-lora", "alice/tiny-nt")  # doctest: +SKIP
+        >>> data.library_name, data.to_dict()["hubtune"]["labels"]  # doctest: +SKIP
+        ('peft', ['non-promoter', 'promoter'])
+    """
+
+    # what and where
+    repo_id: str
+    base_repo: str
+    base_revision: str | None = None
+    tiny_base: bool = False
+    task: str = DEFAULT_TASK
+    labels: list[str]
+    family: str
+    family_name: str
+    family_license: str = ""  # empty when the family's licence is not a Hub licence id
+    family_paper: str = ""
+    family_citation: str = ""
+    native_modelling: bool = False  # the family's repo code does not run on transformers 5: hubtune loads it
+    method: str
+    method_title: str
+    weights: str
+    weight_files: list[str] = field(default_factory=list)
+    tokenizer_repo: str
+    has_base_probe: bool = False
+    max_length: int
+    window_bp: int
+    stride_bp: int
+    example_sequence: str = EXAMPLE_SEQUENCE
+    # results
+    test_mcc: float | None = None
+    test_scores: dict[str, Any] = field(default_factory=dict)  # the fine-tuned model's test block of metrics.json
+    per_class: list[dict[str, Any]] = field(default_factory=list)  # one row per label: precision, recall, f1, support
+    results_table: Table | None = None
+    n_seeds: int = 1  # training seeds recorded in hubtune.json
+    seed_list: list[int] = field(default_factory=list)  # the seeds whose scores the results table averages
+    best_seed: int | None = None
+    test_mcc_mean: float | None = None
+    test_mcc_sd: float | None = None
+    stronger_baselines: list[tuple[str, float]] = field(default_factory=list)  # (baseline, test MCC) >= fine-tuned
+    compare: dict[str, Any] | None = None
+    # data
+    dataset_id: str | None = None
+    data_source: str = ""
+    split_origin: str = "given"
+    split_sizes: dict[str, int] = field(default_factory=dict)
+    leakage_lines: list[str] = field(default_factory=list)
+    leakage_pairs: list[dict[str, Any]] = field(default_factory=list)
+    has_leak: bool = False
+    # training
+    hyperparameters: list[tuple[str, str]] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+    created: str = ""
+
+    def __post_init__(self) -> None:
+        eval_results = [
+            EvalResult(
+                task_type=PIPELINE_TAG,
+                task_name="DNA sequence classification",
+                dataset_type=self.dataset_id or task_tag(self.task),
+                dataset_name=self.task,
+                dataset_split="test",
+                metric_type=metric_type,
+                metric_name=name,
+                metric_value=round(float(self.test_scores[key]), 4),
+                metric_config="macro" if key == "f1_macro" else None,
+            )
+            for metric_type, key, name in EVAL_METRICS
+            if isinstance(self.test_scores.get(key), int | float)
+        ]
+        tags = ["genomics", "dna", "hubtune", self.family, self.method, task_tag(self.task)]
+        super().__init__(
+            base_model=self.base_repo,
+            datasets=[self.dataset_id] if self.dataset_id else None,
+            eval_results=eval_results or None,
+            model_name=self.repo_id.split("/")[-1],
+            library_name=LIBRARY_OF_WEIGHTS[self.weights],
+            license=self.family_license or None,
+            pipeline_tag=PIPELINE_TAG,
+            tags=[tag for tag in dict.fromkeys(tags) if tag != "auto"],
+            hubtune={
+                "task": self.task,
+                "labels": list(self.labels),
+                "family": self.family,
+                "method": self.method,
+                "base_model": self.base_repo,
+                "max_length": self.max_length,
+                "window_bp": self.window_bp,
+                "stride_bp": self.stride_bp,
+                "test_mcc": None if self.test_mcc is None else round(float(self.test_mcc), 4),
+                "n_seeds": self.n_seeds,
+            },
+        )
+
+    def _to_dict(self, data_dict: dict[str, Any]) -> None:
+        # Only the header goes into the YAML: the body fields are for the template.
+        for f in fields(self):
+            data_dict.pop(f.name, None)
+        super()._to_dict(data_dict)
+
+    def body(self) -> dict[str, Any]:
+        """The fields the template renders the body from."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def task_tag(task: str) -> str:
+    """The Hub tag of a task name.
+
+    Example:
+        >>> task_tag("H3K4me3_human.v2")
+        'h3k4me3-human-v2'
+    """
+    return repo_name_slug(task.lower()).replace("_", "-").replace(".", "-")
+
+
+def load_card_run(run: Run | str | Path) -> Run:
+    """Open a run folder whose card can be written (its metrics and leakage report are there).
+
+    Raises:
+        RunFolderError: the folder is not a finished run, or metrics.json / leakage.json is missing.
+
+    Example:
+        >>> load_card_run("runs/promoter-lora").info.method  # doctest: +SKIP
+        'lora'
+    """
+    run = run if isinstance(run, Run) else Run(run)
+    for name in (METRICS_FILE, LEAKAGE_FILE):
+        if not (run.path / name).is_file():
+            raise RunFolderError(
+                f"{run.path} is incomplete: {name} is missing, so its model card cannot be written. Re-run training "
+                "(or copy the whole run folder)."
+            )
+    return run
+
+
+def _family(info: RunInfo) -> ModelFamily:
+    return FAMILIES.get(info.family) or get_family("auto")
+
+
+def _per_class(labels: list[str], test: dict[str, Any]) -> list[dict[str, Any]]:
+    found = {row.get("label"): row for row in test.get("per_class") or [] if isinstance(row, dict)}
+    return [{"label": name, **{key: found.get(name, {}).get(key) for key in ("precision", "recall", "f1", "support")}}
+            for name in labels]
+
+
+def _leakage(data: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]], bool]:
+    try:
+        report = LeakageReport(
+            task=data.get("task", ""),
+            split_sizes=data.get("split_sizes", {}),
+            distinct=data.get("distinct_sequences", {}),
+            pairs=data.get("pairs", {}),
+            within=data.get("within_split", {}),
+        )
+        lines, has_leak = report.summary_lines(), report.has_leak
+    except (KeyError, TypeError, AttributeError):
+        lines, has_leak = ["the leakage report of this run could not be read"], False
+    pairs = [{"splits": key, **{k: pair.get(k, 0) for k in ("exact", "reverse_complement", "label_conflicts")}}
+             for key, pair in (data.get("pairs") or {}).items() if isinstance(pair, dict)]
+    return lines, pairs, has_leak
+
+
+def _hyperparameters(info: RunInfo, family: ModelFamily) -> list[tuple[str, str]]:
+    settings = info.method_settings
+    method = type(settings)
+    training = info.training or {}
+    rows = [("method", f"{info.method} ({method.title})")]
+    if isinstance(settings, LoraMethodConfig):
+        targets = settings.targets or info.method_config.get("resolved_targets") or list(family.lora_targets)
+        rows += [("LoRA rank r", str(settings.r)), ("LoRA alpha", str(settings.alpha)),
+                 ("LoRA dropout", str(settings.dropout)),
+                 ("LoRA target modules", ", ".join(f"`{t}`" for t in targets) or "–"),
+                 ("trained in full", "the classification head (`classifier`)")]
+    elif isinstance(settings, FreezeConfig):
+        rows.append(("frozen", f"embeddings + the lowest {settings.layers} layers"))
+    elif isinstance(settings, ProbeConfig):
+        chosen = f"C = {settings.c}" if settings.c_fixed else "C chosen on dev MCC"
+        rows.append(("classifier", f"logistic regression on mean-pooled last-layer embeddings ({chosen})"))
+    trainable, total = info.trainable_parameters, info.total_parameters
+    if trainable and total:
+        rows.append(("trainable parameters", f"{trainable:,} of {total:,} ({100 * trainable / total:.2f}%)"))
+    if method.uses_trainer:
+        length = f"{training['max_steps']} steps" if training.get("max_steps") else f"{training.get('epochs')} epochs"
+        rows += [("learning rate", f"{training.get('learning_rate', training.get('lr'))}"),
+                 ("batch size", f"{training.get('batch_size')} × {training.get('grad_accum', 1)} gradient accumulation"),
+                 ("training length", f"{length} (early stopping on dev MCC, patience {training.get('patience')})"),
+                 ("weight decay / warmup", f"{training.get('weight_decay')} / {training.get('warmup_ratio')} of steps"),
+                 ("class-weighted loss", "yes" if training.get("class_weights") else "no"),
+                 ("precision", str(training.get("precision", "auto")))]
+    seeds = info.seeds
+    rows += [("max length", f"{info.max_length} tokens (≈ {info.window_bp} bp)"),
+             ("long sequences", f"sliding windows of {info.window_bp} bp, stride {info.stride_bp} bp, class "
+                                "probabilities averaged over windows"),
+             ("pooling (probes)", info.pooling),
+             ("seeds", ", ".join(map(str, seeds)) + (f" (shipped: {info.best_seed})" if len(seeds) > 1 else "")),
+             ("deduplicated dev/test", "yes" if info.dedup else "no")]
+    if info.train_seconds is not None:
+        rows.append(("training time", f"{float(info.train_seconds):.0f} s"))
+    return rows
+
+
+def build_card_data(run: Run | str | Path, repo_id: str, base_repo: str, *, options: CardOptions | None = None,
+                    compare_report: str | Path | None = None) -> HubtuneCardData:
+    """Fill a `HubtuneCardData` from a run folder: THE one place where a run becomes card content.
+
+    Args:
+        run: a `Run` or a run folder.
+        repo_id: the repo the card will live at (the snippets load it; its name becomes the model-index name).
+        base_repo: the base model's repo id on the hub the run goes to.
+        options: what the pushing side knows (base revision, whether the tokenizer is pushed).
+        compare_report: a `hubtune compare` report folder whose table and plots the card shows.
+
+    Raises:
+        RunFolderError: the run folder is incomplete.
+        ConfigError: `compare_report` is not a `hubtune compare` report folder.
+
+    Example:
+        >>> data = build_card_data("runs/promoter-lora", "alice/promoter-lora", "alice/tiny-nt")  # doctest: +SKIP
+        >>> data.base_model, data.tags[:3]  # doctest: +SKIP
+        ('alice/tiny-nt', ['genomics', 'dna', 'hubtune'])
+    """
+    run = load_card_run(run)
+    options = options or CardOptions()
+    info, metrics, family = run.info, run.metrics, _family(run.info)
+    method = get_method(info.method)
+    weights = weights_layout(info.method)
+    test = (metrics.get(FINETUNED) or {}).get("test") or {}
+    test_mcc = run.test_mcc()
+    summary = (metrics.get("summary") or {}).get(FINETUNED) or {}
+    seed_list = [s.get("seed") for s in metrics.get("per_seed") or [] if isinstance(s, dict)] or list(info.seeds)
+    stronger = [(label, other) for key, label in COMPARED_MODELS[1:]
+                if test_mcc is not None and (other := run.test_mcc(key)) is not None and other >= test_mcc]
+    leakage_lines, leakage_pairs, has_leak = _leakage(run.leakage)
+    data_source = str(info.data_source or "")
+    return HubtuneCardData(
+        repo_id=repo_id,
+        base_repo=base_repo,
+        base_revision=options.base_revision,
+        tiny_base=info.base_model in TINY_MODELS,
+        task=info.task or DEFAULT_TASK,
+        labels=list(info.label_names),
+        family=family.name,
+        family_name=family.display_name,
+        family_license="" if family.license == "other" else family.license,
+        family_paper=family.paper,
+        family_citation=family.citation,
+        native_modelling=family.needs_remote_code,
+        method=info.method,
+        method_title=method.title,
+        weights=weights,
+        weight_files=list(method.weight_files),
+        tokenizer_repo=repo_id if options.tokenizer_in_repo or weights == WEIGHTS_MODEL else base_repo,
+        has_base_probe=(run.path / BASE_PROBE_FILE).is_file(),
+        max_length=info.max_length,
+        window_bp=info.window_bp,
+        stride_bp=info.stride_bp,
+        test_mcc=test_mcc,
+        test_scores=test,
+        per_class=_per_class(list(info.label_names), test),
+        results_table=comparison_table(metrics),
+        n_seeds=len(info.seeds or [1]),
+        seed_list=seed_list,
+        best_seed=info.best_seed,
+        test_mcc_mean=summary.get("test_mcc_mean"),
+        test_mcc_sd=summary.get("test_mcc_sd", 0.0),
+        stronger_baselines=stronger,
+        compare=compare_section(compare_report),
+        dataset_id=data_source if looks_like_hub_id(data_source) else None,
+        data_source=public_source(data_source),
+        split_origin=str(info.split_origin or "given"),
+        split_sizes=dict(info.split_sizes),
+        leakage_lines=leakage_lines,
+        leakage_pairs=leakage_pairs,
+        has_leak=has_leak,
+        hyperparameters=_hyperparameters(info, family),
+        versions={str(k): str(v) for k, v in info.versions.items()},
+        created=str(info.created or ""),
+    )
+
+
+
+
+def compare_section(compare_report: str | Path | None) -> dict[str, Any] | None:
+    """The part of a `hubtune compare` report that a card shows: `{"table": markdown, "plots": ["compare/x.png"]}`.
+
+    The table is the report's main table, rebuilt from its `results.json` rows with local paths reduced to names;
+    the plots are the report's PNG files, as the paths they get in the pushed repo. None when no report is given.
+
+    Raises:
+        ConfigError: the folder is not the output folder of `hubtune compare` (no readable `results.json`).
+
+    Example:
+        >>> compare_section("reports/grid")["plots"][:1]  # doctest: +SKIP
+        ['compare/overview.png']
+    """
+    if compare_report is None:
+        return None
+    folder = Path(compare_report)
+    try:
+        rows = json.loads((folder / "results.json").read_text(encoding="utf-8"))["rows"]
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise TypeError
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        raise ConfigError(
+            f"--compare-report {folder.name}: no readable results.json in that folder. Pass the output folder of "
+            "`hubtune compare`."
+        ) from None
+    plots = [f"compare/{p.name}" for p in sorted(folder.glob("*.png"))]
+    return {"table": grid_table(scrub_paths(rows)).markdown(), "plots": plots}
+
+
+__all__ = [
+    "EXAMPLE_SEQUENCE",
+    "CardOptions",
+    "HubtuneCardData",
+    "build_card_data",
+    "compare_section",
+    "load_card_run",
+    "task_tag",
+    "weights_layout",
+]
