@@ -1,10 +1,9 @@
 """Pushing through a misbehaving hub: the local hub server's fault injection (500 on a commit, a dropped LFS upload,
 429 answers) and a server killed with SIGKILL in the middle of an LFS upload, then restarted on the same folder.
 
-For every fault: `push_run` either succeeds after retries or raises a `HubError`; the repo never shows a partial
-commit (its commits, files and hubtune.json are exactly those of before, or exactly those of the new run); pushing
-again afterwards succeeds, and once more creates no commit; the token appears in no log, output, message or pushed
-file.
+Each fault states its outcome: `push_to_hub` either succeeds after the client's retries, or raises a `HubError` and
+leaves the repo exactly as it was (its commits, files and hubtune.json); pushing again afterwards succeeds, and once
+more creates no commit; the token appears in no log, output, message or pushed file.
 """
 
 from __future__ import annotations
@@ -21,23 +20,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from shared_runs import shared_tiny_run
 
 from hubtune.errors import HubError
+from hubtune.hub_server import FaultPlan
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
-    return shared_tiny_run(tmp_path_factory)
 
 
 def variant(run: Path, folder: Path, tag: str, extra_mb: int = 0) -> Path:
@@ -106,7 +98,8 @@ def logs(caplog) -> Iterator[pytest.LogCaptureFixture]:
 
 
 @pytest.fixture
-def faults(hub_server) -> Iterator:
+def faults(hub_server) -> Iterator[FaultPlan]:
+    """The session hub's fault plan, with nothing planned before and after the test."""
     plan = hub_server.server.faults
     plan.clear()
     yield plan
@@ -114,10 +107,10 @@ def faults(hub_server) -> Iterator:
 
 
 def _push(run: Path, repo: str, token: str, endpoint: str | None = None) -> tuple[str | None, HubError | None]:
-    from hubtune.hub import push_run
+    from hubtune.hub import push_to_hub
 
     try:
-        return push_run(run, repo, token=token, endpoint=endpoint), None
+        return push_to_hub(run, repo, token=token, endpoint=endpoint), None
     except HubError as exc:
         return None, exc
 
@@ -127,108 +120,67 @@ def _push(run: Path, repo: str, token: str, endpoint: str | None = None) -> tupl
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def test_commit_failing_with_500_changes_nothing_and_a_rerun_pushes_once(hub_server, faults, tiny_run, tmp_path,
-                                                                         logs, capfd):
+@dataclass(frozen=True)
+class FaultScenario:
+    """One fault: how to plan it, which faults must then be injected, and how the push must end."""
+
+    name: str
+    plan: Callable[[FaultPlan], None]
+    injected: dict[str, int]  # how many faults of each kind the push must meet
+    fails_with: str | None  # None: the client retries and the push succeeds; else: in the HubError's message
+    slow: bool = False  # the client waits out Retry-After several times
+
+
+SCENARIOS = [
+    FaultScenario("commit-500", lambda plan: plan.fail_next_commits(1), {"fail_commits": 1}, fails_with="500"),
+    FaultScenario(
+        "lfs-drop", lambda plan: plan.drop_next_lfs_uploads(1), {"drop_lfs_uploads": 1}, fails_with=None
+    ),
+    FaultScenario(
+        # 429 on every step the client retries: one push call still succeeds.
+        "429-retried",
+        lambda plan: [plan.rate_limit_route(route, 1) for route in ("preupload", "lfs_batch", "lfs_upload")],
+        {"rate_limit:preupload": 1, "rate_limit:lfs_batch": 1, "rate_limit:lfs_upload": 1},
+        fails_with=None,
+        slow=True,
+    ),
+    # The client does not retry a 429 on the commit itself: the push stops with a HubError and nothing changes.
+    FaultScenario("429-commit", lambda plan: plan.rate_limit_route("commit", 1), {"rate_limit:commit": 1}, "429"),
+]
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [pytest.param(s, id=s.name, marks=[pytest.mark.slow] if s.slow else []) for s in SCENARIOS],
+)
+def test_a_fault_during_a_push_ends_as_stated_and_a_rerun_pushes_once(
+    scenario: FaultScenario, hub_server, faults, tiny_run, tmp_path, logs, capfd
+):
     from huggingface_hub import HfApi
 
     api = HfApi(token=hub_server.token)
-    repo = "alice/faults-commit-500"
+    repo = f"alice/faults-{scenario.name}"
     _, error = _push(tiny_run, repo, hub_server.token)
-    assert error is None
+    assert error is None, str(error)
     before = repo_state(api, repo)
-    run = variant(tiny_run, tmp_path, "after-500")
+    run = variant(tiny_run, tmp_path, scenario.name)  # new adapter bytes: the push needs an LFS upload
 
-    faults.fail_next_commits(1)
-    _, error = _push(run, repo, hub_server.token)
-    assert faults.injected.get("fail_commits", 0) >= 1
-    assert isinstance(error, HubError) and "500" in str(error)
-    assert_unchanged(api, repo, before)
-
+    injected_before = dict(faults.injected)
+    scenario.plan(faults)
     url, error = _push(run, repo, hub_server.token)
-    assert error is None and url
+    met = {kind: faults.injected.get(kind, 0) - injected_before.get(kind, 0) for kind in scenario.injected}
+    assert met == scenario.injected, "the push did not meet the planned faults"
+    if scenario.fails_with is None:
+        assert error is None and url, f"the client should have retried: {error}"
+    else:
+        assert isinstance(error, HubError) and scenario.fails_with in str(error), str(error)
+        assert_unchanged(api, repo, before)
+        url, error = _push(run, repo, hub_server.token)
+        assert error is None and url, str(error)
     after = assert_pushed(api, repo, before, run)
+
     _push(run, repo, hub_server.token)
     assert repo_state(api, repo) == after, "pushing identical content again created a commit"
-    out, err = capfd.readouterr()
-    assert_token_nowhere(hub_server.token, api, repo, [logs.text, out, err], tmp_path)
-
-
-def test_dropped_lfs_upload_is_retried_or_fails_cleanly(hub_server, faults, tiny_run, tmp_path, logs, capfd):
-    from huggingface_hub import HfApi
-
-    api = HfApi(token=hub_server.token)
-    repo = "alice/faults-lfs-drop"
-    _, error = _push(tiny_run, repo, hub_server.token)
-    assert error is None
-    before = repo_state(api, repo)
-    run = variant(tiny_run, tmp_path, "after-drop")
-
-    injected = faults.injected.get("drop_lfs_uploads", 0)
-    faults.drop_next_lfs_uploads(1)
-    url, error = _push(run, repo, hub_server.token)
-    assert faults.injected.get("drop_lfs_uploads", 0) == injected + 1, "the new adapter was not uploaded through LFS"
-    print(f"dropped LFS upload: {'retried by the client, push succeeded' if error is None else error}")
-    if error is None:  # the client retried the upload
-        after = assert_pushed(api, repo, before, run)
-    else:
-        assert isinstance(error, HubError)
-        assert_unchanged(api, repo, before)
-        url, error = _push(run, repo, hub_server.token)
-        assert error is None
-        after = assert_pushed(api, repo, before, run)
-    _push(run, repo, hub_server.token)
-    assert repo_state(api, repo) == after
-    out, err = capfd.readouterr()
-    assert_token_nowhere(hub_server.token, api, repo, [logs.text, out, err], tmp_path)
-
-
-def test_rate_limited_requests_are_retried_and_the_push_succeeds(hub_server, faults, tiny_run, tmp_path, logs, capfd):
-    """429 on every step the client retries (preupload, LFS batch, LFS upload): one push call still succeeds."""
-    from huggingface_hub import HfApi
-
-    api = HfApi(token=hub_server.token)
-    repo = "alice/faults-429"
-    _, error = _push(tiny_run, repo, hub_server.token)
-    assert error is None
-    before = repo_state(api, repo)
-    run = variant(tiny_run, tmp_path, "after-429")
-
-    for route in ("preupload", "lfs_batch", "lfs_upload"):
-        faults.rate_limit_route(route, 1)
-    start = time.monotonic()
-    url, error = _push(run, repo, hub_server.token)
-    assert error is None, str(error)
-    for route in ("preupload", "lfs_batch", "lfs_upload"):
-        assert faults.injected.get(f"rate_limit:{route}", 0) >= 1, route
-    assert time.monotonic() - start >= 1.0, "Retry-After was not honoured"
-    after = assert_pushed(api, repo, before, run)
-    _push(run, repo, hub_server.token)
-    assert repo_state(api, repo) == after
-    out, err = capfd.readouterr()
-    assert_token_nowhere(hub_server.token, api, repo, [logs.text, out, err], tmp_path)
-
-
-def test_rate_limited_commit_fails_cleanly_and_a_rerun_succeeds(hub_server, faults, tiny_run, tmp_path, logs, capfd):
-    """The client does not retry a 429 on the commit itself: the push stops with a HubError and nothing changes."""
-    from huggingface_hub import HfApi
-
-    api = HfApi(token=hub_server.token)
-    repo = "alice/faults-429-commit"
-    _, error = _push(tiny_run, repo, hub_server.token)
-    assert error is None
-    before = repo_state(api, repo)
-    run = variant(tiny_run, tmp_path, "after-429-commit")
-
-    faults.rate_limit_route("commit", 1)
-    url, error = _push(run, repo, hub_server.token)
-    if error is not None:
-        assert "429" in str(error)
-        assert_unchanged(api, repo, before)
-        url, error = _push(run, repo, hub_server.token)
-    assert error is None
-    after = assert_pushed(api, repo, before, run)
-    _push(run, repo, hub_server.token)
-    assert repo_state(api, repo) == after
     out, err = capfd.readouterr()
     assert_token_nowhere(hub_server.token, api, repo, [logs.text, out, err], tmp_path)
 
@@ -276,6 +228,7 @@ def hub_process(root: Path, port: int, token: str, log: Path) -> Iterator[subpro
                 process.wait()
 
 
+@pytest.mark.slow
 def test_server_killed_during_an_lfs_upload_keeps_the_repo_consistent(tiny_run, tmp_path, logs, capfd):
     from huggingface_hub import HfApi
 
@@ -312,20 +265,18 @@ def test_server_killed_during_an_lfs_upload_keeps_the_repo_consistent(tiny_run, 
     with hub_process(root, port, token, log):
         pusher.join(timeout=180)
         assert not pusher.is_alive()
+        # The upload link was signed by the killed server: the restarted one refuses the client's retry, so the push
+        # fails. huggingface_hub reports a failed upload as RuntimeError("Error while uploading ... to the Hub.")
+        # with the HTTP error only as its __cause__; hubtune must turn that into a HubError (no traceback).
         failure = result.get("error") or result.get("unexpected")
-        if failure is None:  # the client's retry reached the restarted server and the commit went through
-            after = assert_pushed(api, repo, before, big)
-        else:
-            assert_unchanged(api, repo, before)
-            url, error = _push(big, repo, token, endpoint)
-            assert error is None, str(error)
-            after = assert_pushed(api, repo, before, big)
+        assert isinstance(failure, HubError), f"the push ended with {result}, not with a HubError"
+        assert_unchanged(api, repo, before)
+        url, error = _push(big, repo, token, endpoint)
+        assert error is None and url, str(error)
+        after = assert_pushed(api, repo, before, big)
         _push(big, repo, token, endpoint)
-        assert repo_state(api, repo) == after
+        assert repo_state(api, repo) == after, "pushing identical content again created a commit"
         assert not list((root / "tmp").glob("upload-*")), "the restarted server kept the partial upload"
         out, err = capfd.readouterr()
-        texts = [logs.text, out, err, log.read_text(), str(failure or "")]
+        texts = [logs.text, out, err, log.read_text(), str(failure)]
         assert_token_nowhere(token, api, repo, texts, tmp_path)
-    # huggingface_hub reports a failed upload as RuntimeError("Error while uploading ... to the Hub.") with the HTTP
-    # error only as its __cause__; hubtune must turn that into a HubError (no traceback from `hubtune push`).
-    assert failure is None or isinstance(failure, HubError), f"the push raised {failure!r}, not a HubError"

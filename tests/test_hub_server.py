@@ -244,16 +244,16 @@ def test_lfs_upload_links_verify_content_and_signature(hub_server):
 
 
 def test_listings_follow_pagination_links(hub_server, monkeypatch):
-    import hubtune.hub_server.app as app
+    from hubtune.hub_server import routes_browse
 
     api = _api(hub_server)
     repo_id = api.create_repo(f"alice/{_name('pages')}").repo_id
     ops = [CommitOperationAdd(f"d/f{i}.txt", str(i).encode()) for i in range(5)]
     api.create_commit(repo_id, ops, commit_message="five files")
     api.upload_file(path_or_fileobj=b"more", path_in_repo="g.txt", repo_id=repo_id)
-    monkeypatch.setattr(app, "TREE_PAGE_SIZE", 2)
-    monkeypatch.setattr(app, "COMMITS_PAGE_SIZE", 1)
-    monkeypatch.setattr(app, "LIST_PAGE_SIZE", 1)
+    monkeypatch.setattr(routes_browse, "TREE_PAGE_SIZE", 2)
+    monkeypatch.setattr(routes_browse, "COMMITS_PAGE_SIZE", 1)
+    monkeypatch.setattr(routes_browse, "LIST_PAGE_SIZE", 1)
     files = sorted(api.list_repo_files(repo_id))
     assert files == [".gitattributes", "d/f0.txt", "d/f1.txt", "d/f2.txt", "d/f3.txt", "d/f4.txt", "g.txt"]
     assert len(api.list_repo_commits(repo_id)) == 3
@@ -437,6 +437,14 @@ def test_fault_plan_from_environment():
         FaultPlan.from_dict({"rate_limit": {"nope": 1}})
 
 
+def test_every_fault_route_name_is_a_route_of_the_server():
+    from hubtune.hub_server.app import all_routes
+    from hubtune.hub_server.faults import ROUTES
+
+    names = {route.name for route in all_routes()}
+    assert ROUTES <= names, f"rate_limit would never fire on {sorted(ROUTES - names)}"
+
+
 # ------------------------------------------------------------------------------------------------- lifecycle
 def test_data_survives_a_restart(tmp_path):
     root = tmp_path / "hub"
@@ -474,3 +482,4 @@ def test_serve_in_a_subprocess_reads_faults_from_the_environment(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)  # what Ctrl+C does: serve() stops the server and returns
         assert proc.wait(timeout=10) == 0
+

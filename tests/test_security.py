@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from shared_runs import import_script, shared_tiny_run
+from shared_runs import import_script
 
 from hubtune.errors import HubError, HubtuneError, ModelError
 
@@ -69,11 +69,6 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), "HUBTUNE_NO_PROGRESS": "1", "OMP_NUM_THREADS": "1"}
 
 
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory) -> Path:
-    return shared_tiny_run(tmp_path_factory)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -249,12 +244,13 @@ def _check_only_safe_formats(folder: Path) -> list[str]:
 
 def test_run_folders_hold_only_safetensors_json_and_text(tiny_run: Path, tmp_path: Path):
     from hubtune.data import example_task_path
+    from hubtune.config import TrainConfig
     from hubtune.train import finetune
 
     lora = _check_only_safe_formats(tiny_run)
     assert {"adapter_model.safetensors", "hubtune.json", "metrics.json"} <= set(lora)
-    full = finetune(model="tiny-nt", data=str(example_task_path()), method="full", max_steps=2, eval_steps=1,
-                    max_rows=32, baselines=False, output=str(tmp_path / "full"))
+    full = finetune(TrainConfig(model="tiny-nt", data=str(example_task_path()), method="full", max_steps=2,
+                                eval_steps=1, max_rows=32, baselines=False, output=str(tmp_path / "full")))
     files = _check_only_safe_formats(full.path)
     assert "model.safetensors" in files
     assert not (tmp_path / "full.partial").exists()
@@ -305,9 +301,9 @@ PRIVATE = "bob/secret-promoter"
 @pytest.fixture(scope="module")
 def private_push(hub_server, tiny_run) -> str:
     """bob's private adapter; its tiny base is published with it, private too (as bob/tiny-nt)."""
-    from hubtune.hub import push_run
+    from hubtune.hub import push_to_hub
 
-    push_run(tiny_run, PRIVATE, private=True, token=hub_server.other_token)
+    push_to_hub(tiny_run, PRIVATE, private=True, token=hub_server.other_token)
     return PRIVATE
 
 
@@ -315,7 +311,8 @@ def test_private_repos_are_invisible_without_the_owners_token(private_push, hub_
     from huggingface_hub import HfApi, hf_hub_download
     from huggingface_hub.errors import RepositoryNotFoundError
 
-    from hubtune.hub import list_adapters, load_classifier
+    from hubtune.hub import list_adapters
+    from hubtune.predict import load_classifier
 
     for token in (None, hub_server.token):  # anonymous, and another user (alice)
         api = HfApi(token=token)
@@ -337,7 +334,7 @@ def test_private_repos_are_invisible_without_the_owners_token(private_push, hub_
 def test_the_owner_loads_a_private_adapter_of_a_private_base_with_an_explicit_token(private_push, hub_server):
     """The token given to load_classifier must also reach the base model's download: a private push publishes its
     tiny/local base as private too."""
-    from hubtune.hub import load_classifier
+    from hubtune.predict import load_classifier
 
     classifier = load_classifier(PRIVATE, token=hub_server.other_token, device="cpu")
     assert classifier.predict(["ACGT" * 30])[0].label in classifier.label_names
@@ -352,7 +349,7 @@ def test_space_and_load_classifier_never_run_code_shipped_with_a_base_model(hub_
     """An adapter whose base is a repo with its own Python code (unknown family): refused, the code never runs."""
     from huggingface_hub import HfApi
 
-    from hubtune.hub import load_classifier
+    from hubtune.predict import load_classifier
     from hubtune.space_backend import Limits, ModelCache, SpaceBackend
 
     marker = tmp_path / "executed"

@@ -1,8 +1,9 @@
-"""A local Hugging-Face-Hub-compatible server (stdlib HTTP + SQLite + content-addressed blobs).
+"""A local Hugging-Face-Hub-compatible server (Starlette + uvicorn, SQLite + content-addressed blobs).
 
 It speaks the subset of the Hub protocol that ``huggingface_hub`` 2.x uses with Xet disabled: repo creation,
 preupload, git-LFS uploads, NDJSON commits, branches, file resolution, repo info, tree and commit listings,
-``list_models`` and ``whoami``. Used for offline work (``hubtune hub serve``) and by every Hub test.
+``list_models`` and ``whoami``. Used for offline work (``hubtune hub serve``, ``python -m hubtune.hub_server``) and
+by every Hub test.
 
 Example::
 
@@ -12,8 +13,33 @@ Example::
         os.environ["HF_ENDPOINT"] = server.url  # before importing huggingface_hub, with HF_HUB_DISABLE_XET=1
 """
 
-from .app import HubServer, serve
+from .errors import (
+    AuthenticationRequired,
+    Conflict,
+    EntryNotFound,
+    Forbidden,
+    HubServerError,
+    InvalidRequest,
+    RepoNotFound,
+    RevisionNotFound,
+)
 from .faults import FAULTS_ENV_VAR, FaultPlan
+from .server import HubServer, serve
 from .store import LFS_SIZE_THRESHOLD, HubStore
 
-__all__ = ["FAULTS_ENV_VAR", "LFS_SIZE_THRESHOLD", "FaultPlan", "HubServer", "HubStore", "serve"]
+__all__ = [
+    "FAULTS_ENV_VAR",
+    "LFS_SIZE_THRESHOLD",
+    "AuthenticationRequired",
+    "Conflict",
+    "EntryNotFound",
+    "FaultPlan",
+    "Forbidden",
+    "HubServer",
+    "HubServerError",
+    "HubStore",
+    "InvalidRequest",
+    "RepoNotFound",
+    "RevisionNotFound",
+    "serve",
+]

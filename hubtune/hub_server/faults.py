@@ -1,13 +1,17 @@
-"""Fault injection for the local Hub server.
+"""Fault injection for the local Hub server: a plan of faults and the ASGI middleware that injects them.
 
 A :class:`FaultPlan` tells the server to misbehave a fixed number of times, so reliability code can be tested
 against the real ``huggingface_hub`` client:
 
-- ``fail_commits``: the next N commit requests store their blobs, then answer 500 before the commit is recorded
-  (what a crash between writing content and recording the commit looks like);
+- ``fail_commits``: the next N commits store their blobs, then answer 500 before the commit is recorded (what a
+  crash between writing content and recording the commit looks like);
 - ``rate_limit``: route name -> N; the next N requests on that route answer 429 with ``Retry-After``;
-- ``drop_lfs_uploads``: the next N LFS PUTs read half of the body, then the server closes the socket without
-  answering.
+- ``drop_lfs_uploads``: the next N LFS PUTs read half of the body, then the server breaks the connection before
+  the answer is complete (the client sees a network failure, never a usable response).
+
+:class:`FaultMiddleware` applies the plan around the routes, which know nothing about faults: it answers 429
+itself, cuts dropped uploads itself, and hands a commit that must fail a store whose ``commit`` raises
+:class:`~hubtune.hub_server.errors.InjectedFailure` (blobs stored by the request stay; nothing is recorded).
 
 A plan can be given to :class:`~hubtune.hub_server.HubServer` directly, changed while the server runs (the
 ``fail_next_commits`` / ``rate_limit_route`` / ``drop_next_lfs_uploads`` helpers are thread safe), or read from the
@@ -19,12 +23,24 @@ A plan can be given to :class:`~hubtune.hub_server.HubServer` directly, changed 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
+
+from starlette.datastructures import QueryParams
+from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hubtune.errors import ConfigError
+
+from .errors import InjectedFailure, RateLimited
+from .records import Commit
+from .store import HubStore
+from .web import STORE_KEY, error_response
+
+logger = logging.getLogger("hubtune.hub_server")
 
 FAULTS_ENV_VAR = "HUBTUNE_HUB_FAULTS"
 
@@ -56,7 +72,14 @@ ROUTES = frozenset(
 
 @dataclass
 class FaultPlan:
-    """Counts of faults still to inject; each injected fault decrements its counter."""
+    """Counts of faults still to inject; each injected fault decrements its counter.
+
+    Example::
+
+        plan = FaultPlan(rate_limit={"preupload": 1})
+        plan.fail_next_commits(1)
+        server = HubServer(root, faults=plan)
+    """
 
     fail_commits: int = 0
     rate_limit: dict[str, int] = field(default_factory=dict)
@@ -190,3 +213,80 @@ class FaultPlan:
 def _check_route(route: str) -> None:
     if route not in ROUTES:
         raise ConfigError(f"Hub fault plan: unknown route {route!r} for rate_limit; use one of {sorted(ROUTES)}.")
+
+
+# --------------------------------------------------------------------------------------------------- middleware
+class CommitFailingStore:
+    """Stands for a :class:`HubStore` during one commit request: its ``commit`` fails while a fault is planned."""
+
+    def __init__(self, store: HubStore, plan: FaultPlan) -> None:
+        self._store = store
+        self._plan = plan
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def commit(self, *args: Any, **kwargs: Any) -> Commit:
+        """Raise ``InjectedFailure`` if a commit failure is planned (consuming it), else commit."""
+        if self._plan.take_commit_failure():
+            logger.info("fault: failing a commit after its blobs were stored")
+            raise InjectedFailure("Internal error while committing (injected fault); nothing was committed.")
+        return self._store.commit(*args, **kwargs)
+
+
+def route_name(scope: Scope) -> str | None:
+    """Name of the route of the Starlette app in ``scope`` that fully matches this request, if any."""
+    for route in scope["app"].routes:
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return getattr(route, "name", None)
+    return None
+
+
+class FaultMiddleware:
+    """Injects the faults of a :class:`FaultPlan` into the requests it sees (outside routing and auth)."""
+
+    def __init__(self, app: ASGIApp, plan: FaultPlan) -> None:
+        self.app = app
+        self.plan = plan
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route = route_name(scope)
+        if route is None:
+            await self.app(scope, receive, send)
+        elif self.plan.take_rate_limit(route):
+            logger.info("fault: 429 on %s", route)
+            if route != "lfs_upload":  # read what the client sends so the connection stays usable
+                await _drain(receive, None)
+            error = RateLimited("Too many requests (injected fault); retry later.", self.plan.retry_after)
+            await error_response(error)(scope, receive, send)
+        elif route == "lfs_upload" and self.plan.take_lfs_drop():
+            await self._drop_halfway(scope, receive, send)
+        elif route == "commit":
+            store = cast(HubStore, CommitFailingStore(scope["app"].state.hub.store, self.plan))
+            await self.app({**scope, STORE_KEY: store}, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _drop_halfway(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Read half of the upload body, then break the connection in the middle of the answer."""
+        announced = QueryParams(scope.get("query_string", b"")).get("size", "")
+        await _drain(receive, int(announced) // 2 if announced.isdigit() else 0)
+        logger.info("fault: dropping connection in the middle of an LFS upload")
+        # The answer announces a body it never sends: the server closes the connection, the client gets no response.
+        await send({"type": "http.response.start", "status": 500, "headers": [(b"content-length", b"1")]})
+
+
+async def _drain(receive: Receive, limit: int | None) -> None:
+    """Read and discard the request body, all of it or until ``limit`` bytes were read."""
+    seen = 0
+    while limit is None or seen < limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        seen += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
