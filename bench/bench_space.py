@@ -66,35 +66,32 @@ def make_adapter(base: str, folder: Path, *, seed: int, max_length: int, labels:
     LoRA and head weights so that two seeds give two different classifiers."""
     import numpy as np
     import torch
-    from safetensors.torch import save_file
 
+    from hubtune.heads import LinearHead
     from hubtune.methods import LoraMethodConfig
     from hubtune.models import load_base_model, resolve_model
+    from hubtune.run import BASE_PROBE_FILE, METRICS_FILE, RunInfo
 
     resolved = resolve_model(base)
     family = resolved.family
     torch.manual_seed(seed)
     model = load_base_model(base, len(labels), label_names=labels, resolved=resolved)
-    peft_model = LoraMethodConfig().prepare(model, family)
+    method = LoraMethodConfig()
+    peft_model = method.prepare(model, family)
     with torch.no_grad():
         for name, param in peft_model.named_parameters():
             if "lora_B" in name:
                 param.normal_(0, 0.02)  # fresh LoRA B is zero: make the adapter actually change the model
     folder.mkdir(parents=True, exist_ok=True)
-    peft_model.save_pretrained(str(folder), safe_serialization=True)
-    (folder / "README.md").unlink(missing_ok=True)
-    hidden = model.config.hidden_size
+    method.save(peft_model, folder, base_model=base, base_revision=None)
     rng = np.random.default_rng(seed)
-    save_file({"weight": torch.from_numpy(rng.normal(0, 0.05, (len(labels), hidden)).astype(np.float32)),
-               "bias": torch.zeros(len(labels))}, str(folder / "base_probe_head.safetensors"))
+    hidden = model.config.hidden_size
+    LinearHead(rng.normal(0, 0.05, (len(labels), hidden)), np.zeros(len(labels))).save(folder / BASE_PROBE_FILE)
     window_bp = family.window_bp(max_length)
-    info = {
-        "format": "hubtune-run", "format_version": 1, "task": "bench", "label_names": labels,
-        "family": family.name, "base_model": base, "base_model_revision": None, "method": "lora",
-        "max_length": max_length, "window_bp": window_bp, "stride_bp": max(1, window_bp // 2), "pooling": "mean",
-    }
-    (folder / "hubtune.json").write_text(json.dumps(info, indent=2))
-    (folder / "metrics.json").write_text(json.dumps({}))
+    RunInfo(label_names=labels, method=method.name, base_model=base, family=family.name, task="bench",
+            max_length=max_length, window_bp=window_bp, stride_bp=max(1, window_bp // 2),
+            method_config=method.to_dict()).write(folder)
+    (folder / METRICS_FILE).write_text(json.dumps({}))
     return folder
 
 
@@ -118,8 +115,8 @@ def bench_large(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from peft import PeftModel
 
     from hubtune.models import load_base_model, load_tokenizer
-    from hubtune.models.ntv2 import build_tiny_ntv2
-    from hubtune.space_backend import ModelCache, SpaceBackend
+    from hubtune.models.tiny import build_tiny_ntv2
+    from hubtune.serving import ModelCache, SpaceBackend
 
     base = build_tiny_ntv2(work / "ntv2-50m-size", seed=0, hidden_size=args.hidden, num_hidden_layers=args.layers,
                            num_attention_heads=args.heads, intermediate_size=args.intermediate)
@@ -182,7 +179,7 @@ def bench_concurrency(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
     from gradio_client import Client
 
-    from hubtune.space_backend import ModelCache, SpaceBackend
+    from hubtune.serving import ModelCache, SpaceBackend
 
     adapter = make_adapter("tiny-nt", work / "tiny-adapter", seed=1, max_length=18, labels=["background", "promoter"])
     spec = importlib.util.spec_from_file_location("hubtune_space_app", ROOT / "space" / "app.py")

@@ -101,7 +101,7 @@ class CountingCache:
 @contextlib.contextmanager
 def running_space(adapters: list[str], *, concurrency_limit: int | None = None) -> Iterator[tuple[str, Any, Any]]:
     """Serve the Space on a free 127.0.0.1 port with `adapters` preloaded; yields (url, backend, counter)."""
-    from hubtune.space_backend import ModelCache, SpaceBackend
+    from hubtune.serving import ModelCache, SpaceBackend
 
     app = load_app_module()
     backend = SpaceBackend(ModelCache(device="cpu", allow_local_paths=True))
@@ -254,7 +254,7 @@ def load_evict_cycles(adapters: list[Path], *, keep: int, warmup_cycles: int, cy
     one adapter and evicts another); measure RSS after `warmup_cycles` and after `cycles` more."""
     import weakref
 
-    from hubtune.space_backend import ModelCache, SpaceBackend
+    from hubtune.serving import ModelCache, SpaceBackend
 
     cache = ModelCache(max_adapters=keep, max_bases=1, device="cpu", allow_local_paths=True)
     backend = SpaceBackend(cache)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from .errors import ConfigError
-from .methods import METHODS, MethodConfig, help_field, make_method
+from .methods import METHODS, LoraMethodConfig, MethodConfig, help_field, make_method
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -29,7 +29,7 @@ class TrainConfig:
 
     model: str = help_field("tiny-nt", "Hub id, local folder or tiny name (tiny-nt, tiny-dnabert2, tiny-ntv2)")
     data: str = help_field("", "GUE-style folder, CSV/TSV/Parquet/FASTA file, or a dataset id")
-    method: Any = help_field("lora", "fine-tuning method: " + " | ".join(METHODS)
+    method: Any = help_field(LoraMethodConfig.name, "fine-tuning method: " + " | ".join(METHODS)
                              + " (from Python also a method config object or a peft.LoraConfig)")
     output: str | None = help_field(None, "run folder to write (default runs/<task>-<method>)")
     epochs: float = help_field(3.0, "training epochs (ignored when --max-steps is given)")

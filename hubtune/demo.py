@@ -128,6 +128,7 @@ def run_demo(output: Path, max_steps: int = DEMO_STEPS, model: str = "tiny-nt", 
     # Uploads to the local hub use git-LFS; this must be set before huggingface_hub is first imported.
     os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
     from .data import example_task_path
+    from .methods import LoraMethodConfig
     from .tables import comparison_table
     from .train import TrainConfig, finetune
 
@@ -140,7 +141,7 @@ def run_demo(output: Path, max_steps: int = DEMO_STEPS, model: str = "tiny-nt", 
     try:
         # The Trainer prints a dict per logging step on stdout; keep stdout for the readable summary.
         with contextlib.redirect_stdout(trainer_log):
-            run = finetune(TrainConfig(model=model, data=str(data_dir), method="lora", lr=DEMO_LR,
+            run = finetune(TrainConfig(model=model, data=str(data_dir), method=LoraMethodConfig(), lr=DEMO_LR,
                                        max_steps=max_steps, eval_steps=max(1, max_steps // 10),
                                        output=str(output / "run"), overwrite=True, max_rows=max_rows))
     except BaseException:

@@ -27,13 +27,23 @@ class Windowing:
     window_bp: int
     stride_bp: int
 
+    def starts(self, length: int) -> list[int]:
+        """Start positions of the windows cut from a sequence of `length` bp (the last one covers the tail).
+
+        Example:
+            >>> Windowing(10, 4).starts(23)
+            [0, 4, 8, 12, 13]
+        """
+        if length <= self.window_bp:
+            return [0]
+        starts = list(range(0, length - self.window_bp + 1, self.stride_bp))
+        if starts[-1] + self.window_bp < length:
+            starts.append(length - self.window_bp)
+        return starts
+
     def windows(self, sequence: str) -> list[str]:
-        if len(sequence) <= self.window_bp:
-            return [sequence]
-        starts = list(range(0, len(sequence) - self.window_bp + 1, self.stride_bp))
-        if starts[-1] + self.window_bp < len(sequence):
-            starts.append(len(sequence) - self.window_bp)  # cover the tail
-        return [sequence[s : s + self.window_bp] for s in starts]
+        """The windows of `sequence`: the whole sequence when it fits in one."""
+        return [sequence[s : s + self.window_bp] for s in self.starts(len(sequence))]
 
 
 def _device_of(model) -> Any:

@@ -30,7 +30,7 @@ def repo_part_problem(part: str) -> str | None:
         "contains '--'"
     """
     if not isinstance(part, str) or not REPO_PART_RE.match(part):
-        return ("must be 1-96 letters, digits, '-', '_' or '.', starting and ending with a letter or digit")
+        return "must be 1-96 letters, digits, '-', '_' or '.', neither starting nor ending with '-' or '.'"
     if "--" in part:
         return "contains '--'"
     if ".." in part:
@@ -64,7 +64,7 @@ def validate_repo_id(repo_id: str, *, what: str = "repo id", require_namespace: 
     if any(repo_part_problem(part) for part in parts):
         raise HubError(
             f"The {what} {text!r} is not a valid Hub repo id: each part may use letters, digits, '-', '_' and "
-            "'.', must start and end with a letter or digit, at most 96 characters, without '--', '..' or a "
+            "'.', may neither start nor end with '-' or '.', at most 96 characters, without '--', '..' or a "
             "'.git' ending. Example: 'alice/promoter-lora'."
         )
     return text

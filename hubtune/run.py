@@ -25,7 +25,7 @@ from .errors import RunFolderError
 from .heads import LinearHead
 from .jsonio import write_json
 from .methods import METHODS, MethodConfig, get_method, method_from_record
-from .methods.lora import ADAPTER_CONFIG_FILE
+from .methods.lora import ADAPTER_CONFIG_FILE, LoraMethodConfig
 
 RUN_FORMAT = "hubtune-run"
 RUN_FORMAT_VERSION = 1
@@ -222,7 +222,7 @@ def plain_adapter_info(folder: str | Path, label_names: list[str] | None, *, whe
     family = resolve_model(base, revision=revision, token=token).family
     max_length = family.model_max_tokens or 512
     window_bp = family.window_bp(max_length)
-    return RunInfo(label_names=list(label_names), method="lora", family=family.name, base_model=base,
+    return RunInfo(label_names=list(label_names), method=LoraMethodConfig.name, family=family.name, base_model=base,
                    base_model_revision=revision, max_length=max_length, window_bp=window_bp,
                    stride_bp=max(1, window_bp // 2))
 

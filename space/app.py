@@ -1,7 +1,8 @@
 """hubtune Space: classify pasted or uploaded DNA with shared hubtune adapters, side by side with the pre-trained base.
 
-A thin Gradio client of `hubtune.space_backend` (models stay in memory: one base per base id, adapters switched with
-peft's `set_adapter`). Runs on CPU anywhere and on GPU Spaces (CUDA + half precision, `@spaces.GPU` on ZeroGPU).
+UI wiring only: the work is done by `hubtune.serving` (limits, input, model cache: one base per base id, adapters
+switched with peft's `set_adapter`) and the drawing by `render.py` next to this file (escaped HTML, figures). Runs on
+CPU anywhere and on GPU Spaces (CUDA + half precision, `@spaces.GPU` on ZeroGPU).
 
 Run locally::
 
@@ -24,13 +25,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+HERE = Path(__file__).resolve().parent
 try:
     import hubtune  # noqa: F401
 except ImportError:  # running from a checkout or a Space that ships the package next to this file
-    for _folder in (Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent):
+    for _folder in (HERE, HERE.parent):
         if (_folder / "hubtune" / "__init__.py").is_file():
             sys.path.insert(0, str(_folder))
             break
+if str(HERE) not in sys.path:  # render.py sits next to this file (also when the app is imported, not run)
+    sys.path.insert(0, str(HERE))
 
 try:  # must come before anything initialises CUDA: ZeroGPU patches torch on import
     import spaces
@@ -47,22 +51,28 @@ except ImportError:
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
-
-from hubtune.errors import HubtuneError  # noqa: E402
-from hubtune.space_backend import (  # noqa: E402
-    AdapterMeta,
-    Comparison,
-    ModelCache,
-    SpaceBackend,
-    adapters_from_env,
-    escape,
+from render import (  # noqa: E402
+    adapter_choices,
+    adapters_overview_html,
+    column_widths,
     figure_ism,
     figure_probabilities,
     figure_projection,
     figure_track,
     metrics_html,
-    parse_adapter_list,
+    note_html,
     status_html,
+    table_value,
+)
+
+from hubtune.errors import HubtuneError  # noqa: E402
+from hubtune.serving import (  # noqa: E402
+    AdapterMeta,
+    Comparison,
+    ModelCache,
+    SpaceBackend,
+    adapters_from_env,
+    parse_adapter_list,
 )
 
 log = logging.getLogger("hubtune.space")
@@ -94,47 +104,11 @@ mutagenesis map and, for long sequences, the per-window score track.
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def _default_listing() -> list[Any]:
+def default_listing() -> list[Any]:
+    """The hubtune adapters on the hub in HF_ENDPOINT (`hubtune.hub.list_adapters`)."""
     from hubtune.hub import list_adapters
 
     return list_adapters()
-
-
-def _choices(listing: Sequence[Any], extra: Sequence[str]) -> list[tuple[str, str]]:
-    """Dropdown entries grouped by base model: '[base] repo — task (labels) · test MCC'."""
-    ordered = sorted(listing, key=lambda a: (str(a.base_model or ""), a.repo_id))
-    out = []
-    for info in ordered:
-        mcc = "n/a" if info.test_mcc is None else f"{info.test_mcc:.3f}"
-        base = str(info.base_model or "?").split("/")[-1]
-        out.append((f"[{base}] {info.repo_id} — {info.task or '?'} ({'/'.join(info.labels)}) · test MCC {mcc}",
-                    info.repo_id))
-    known = {value for _, value in out}
-    out += [(repo, repo) for repo in extra if repo not in known]
-    return out
-
-
-def adapters_overview_html(listing: Sequence[Any], problem: str | None = None) -> str:
-    """The hubtune adapters on the hub, grouped by base model, with labels and test MCC (escaped)."""
-    if problem:
-        return status_html(problem, ok=False)
-    if not listing:
-        return ('<div class="hubtune-adapters"><p>No hubtune adapters found on this hub. Type any adapter repo id '
-                "into the picker.</p></div>")
-    groups: dict[str, list[Any]] = {}
-    for info in listing:
-        groups.setdefault(str(info.base_model or "unknown base"), []).append(info)
-    parts = ['<div class="hubtune-adapters"><table><thead><tr><th>adapter</th><th>task</th><th>labels</th>'
-             "<th>method</th><th>test MCC</th></tr></thead><tbody>"]
-    for base in sorted(groups):
-        parts.append(f'<tr class="base-row"><td colspan="5">base: {escape(base)}</td></tr>')
-        for info in sorted(groups[base], key=lambda a: a.repo_id):
-            mcc = "–" if info.test_mcc is None else f"{info.test_mcc:.3f}"
-            parts.append(f"<tr><td>{escape(info.repo_id)}</td><td>{escape(info.task or '')}</td>"
-                         f"<td>{escape(', '.join(info.labels))}</td><td>{escape(info.method or '')}</td>"
-                         f"<td>{mcc}</td></tr>")
-    parts.append("</tbody></table></div>")
-    return "".join(parts)
 
 
 def _list(listing: Callable[[], list[Any]]) -> tuple[list[Any], str | None]:
@@ -170,19 +144,6 @@ def write_csv(comparison: Comparison) -> str:
     return str(comparison.to_csv(handle.name))
 
 
-def _column_widths(comparison: Comparison) -> list[str]:
-    """Readable widths: a wide id column, narrow numbers, medium labels."""
-    widths = []
-    for name in comparison.columns():
-        if name == "id":
-            widths.append("220px")
-        elif name in ("bp", "windows"):
-            widths.append("70px")
-        else:
-            widths.append("130px")
-    return widths
-
-
 def _api_error(exc: HubtuneError) -> gr.Error:
     # Gradio renders error messages as HTML in the page; user text (ids, characters) must not become markup.
     return gr.Error(html.escape(str(exc), quote=False), print_exception=False)
@@ -210,7 +171,7 @@ def build_app(
         cached = int(os.environ.get("HUBTUNE_SPACE_CACHED_ADAPTERS", "4"))
         backend = SpaceBackend(ModelCache(max_adapters=cached, max_bases=max(1, min(cached, 2))))
     preselected = parse_adapter_list(list(adapters) if adapters is not None else adapters_from_env())
-    listing_fn = listing or _default_listing
+    listing_fn = listing or default_listing
     listed, list_problem = _list(listing_fn)
     problems = backend.cache.preload(preselected) if preload else []
     limit = concurrency_limit or int(os.environ.get("HUBTUNE_SPACE_CONCURRENCY", "2"))
@@ -266,11 +227,11 @@ def build_app(
                 labels.append(seq_id)
         note = " ".join(notes)
         return (gr.Dataset(samples=samples or [[""]], sample_labels=labels or [""], visible=bool(samples)),
-                f'<p class="hubtune-note">{escape(note)}</p>' if note else "")
+                note_html(note))
 
     def refresh():
         fresh, problem = _list(listing_fn)
-        return gr.Dropdown(choices=_choices(fresh, preselected)), adapters_overview_html(fresh, problem)
+        return gr.Dropdown(choices=adapter_choices(fresh, preselected)), adapters_overview_html(fresh, problem)
 
     def run(text: str | None, file: str | None, chosen: list[str] | None):
         cleared = ("", None, None, None, None, gr.Dropdown(choices=[], value=None), gr.skip(), [])
@@ -294,7 +255,7 @@ def build_app(
         return (
             status_html(" ".join(parts), ok=True),
             metrics_html(comparison.metas),
-            gr.Dataframe(value=comparison.to_dataframe(digits=3), column_widths=_column_widths(comparison)),
+            gr.Dataframe(value=table_value(comparison), column_widths=column_widths(comparison)),
             write_csv(comparison),
             figure_probabilities(comparison),
             figure_projection(projection) if projection is not None else None,
@@ -394,7 +355,7 @@ def build_app(
                 examples_note = gr.HTML()
             with gr.Column(scale=2):
                 picker = gr.Dropdown(
-                    choices=_choices(listed, preselected), value=preselected, multiselect=True,
+                    choices=adapter_choices(listed, preselected), value=preselected, multiselect=True,
                     allow_custom_value=True, label="Adapters",
                     info="Grouped by base model, with labels and test MCC. Type any repo id (user/name) and press "
                          "Enter to add it; choose several adapters of one task to compare them.",

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from shared_runs import shared_tiny_run
+from shared_runs import import_script, shared_tiny_run
 
 import hubtune.errors
 
@@ -245,7 +245,7 @@ def call_api(case: dict[str, Any], path: Path | None, settings: dict[str, Any], 
 
         return load_classifier(settings["repo_id"])
     if command == "space":
-        from hubtune.space_backend import Limits, ModelCache, SpaceBackend
+        from hubtune.serving import Limits, ModelCache, SpaceBackend
 
         backend = SpaceBackend(ModelCache(device="cpu"), Limits())
         return backend.parse(path.read_text())
@@ -368,9 +368,9 @@ def _check_api(case: dict[str, Any], ctx: Context, tmp_path: Path, monkeypatch: 
     assert_nothing_half_written(case, tmp_path, settings, ctx)
     if case["command"] == "space":
         # What the Space shows: the same message, with user text (FASTA ids) escaped, never as markup.
-        from hubtune.space_backend import status_html
+        render = import_script("render", ROOT / "space" / "render.py")
 
-        shown = status_html(message, ok=False)
+        shown = render.status_html(message, ok=False)
         assert "<script>" not in shown
         if "<script>" in message:
             assert "&lt;script&gt;alert(1)&lt;/script&gt;" in shown

@@ -243,8 +243,8 @@ def _check_only_safe_formats(folder: Path) -> list[str]:
 
 
 def test_run_folders_hold_only_safetensors_json_and_text(tiny_run: Path, tmp_path: Path):
-    from hubtune.data import example_task_path
     from hubtune.config import TrainConfig
+    from hubtune.data import example_task_path
     from hubtune.train import finetune
 
     lora = _check_only_safe_formats(tiny_run)
@@ -350,7 +350,7 @@ def test_space_and_load_classifier_never_run_code_shipped_with_a_base_model(hub_
     from huggingface_hub import HfApi
 
     from hubtune.predict import load_classifier
-    from hubtune.space_backend import Limits, ModelCache, SpaceBackend
+    from hubtune.serving import Limits, ModelCache, SpaceBackend
 
     marker = tmp_path / "executed"
     base = remote_code_model(tmp_path / "genome-base", marker, model_type="genome-remote-hub")

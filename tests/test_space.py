@@ -1,12 +1,12 @@
-"""The Space: its backend (model cache, limits, in-silico mutagenesis, PCA, escaping) and the running app driven
-through gradio_client, against two tiny LoRA adapters of one task pushed to the session's local hub."""
+"""The Space: its serving library (model cache, limits, in-silico mutagenesis, PCA), its rendering (escaping, the
+metrics table) and the running app driven through gradio_client, against two tiny LoRA adapters of one task pushed to
+the session's local hub."""
 
 from __future__ import annotations
 
 import contextlib
 import csv
 import gzip
-import json
 import socket
 import sys
 from collections.abc import Iterator
@@ -21,7 +21,8 @@ from shared_runs import import_script, one_torch_thread
 
 from hubtune.errors import ConfigError, DataError, HubError
 from hubtune.evaluate import Windowing
-from hubtune.space_backend import (
+from hubtune.run import RunInfo
+from hubtune.serving import (
     BASES,
     AdapterMeta,
     AdapterPrediction,
@@ -33,16 +34,15 @@ from hubtune.space_backend import (
     adapters_from_env,
     csv_safe,
     ism_scan,
-    metrics_html,
     parse_adapter_list,
     pca_2d,
     read_input,
-    status_html,
     window_starts,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACE_APP = ROOT / "space" / "app.py"
+SPACE_RENDER = ROOT / "space" / "render.py"
 SPACE_README = ROOT / "space" / "README.md"
 XSS_ID = "<img/src=x/onerror=window.__hubtune_xss=1>"
 
@@ -70,8 +70,8 @@ def shared_adapters(hub: Any, tmp_path_factory: pytest.TempPathFactory) -> Space
     if hub.url in _SHARED:
         return _SHARED[hub.url]
     from hubtune.data import example_task_path
-    from hubtune.hub import push_run
-    from hubtune.train import finetune
+    from hubtune.hub import push_to_hub
+    from hubtune.train import TrainConfig, finetune
 
     root = tmp_path_factory.mktemp("space-runs")
     with open(example_task_path() / "test.csv", newline="") as handle:
@@ -79,21 +79,20 @@ def shared_adapters(hub: Any, tmp_path_factory: pytest.TempPathFactory) -> Space
     runs = []
     with one_torch_thread(), contextlib.redirect_stdout(sys.stderr):
         for seed in (1, 2):
-            run = finetune(model="tiny-nt", data=str(example_task_path()), method="lora", max_steps=20,
-                           eval_steps=10, seed=seed, output=str(root / f"seed{seed}"))
+            run = finetune(TrainConfig(model="tiny-nt", data=str(example_task_path()), method="lora", max_steps=20,
+                                       eval_steps=10, seed=seed, output=str(root / f"seed{seed}")))
             runs.append(Path(run.path))
     # Example sequences travel in hubtune.json ("examples": [{id, sequence, label}]). Training writes a few test
     # sequences per class; here the first adapter gets its own three and the second none (an adapter made elsewhere).
     examples = [{"id": f"test{i + 1}", "sequence": seq, "label": label} for i, (seq, label) in enumerate(rows[:3])]
     for path, shipped in zip(runs, (examples, []), strict=True):
-        info_path = path / "hubtune.json"
-        info = json.loads(info_path.read_text())
-        assert info["examples"], "training records example sequences"
-        info["examples"] = shipped
-        info_path.write_text(json.dumps(info, indent=2))
+        info = RunInfo.read(path)
+        assert info.examples, "training records example sequences"
+        info.examples = shipped
+        info.write(path)
     repos = ["alice/space-promoter-seed1", "alice/space-promoter-seed2"]
     for path, repo in zip(runs, repos, strict=True):
-        push_run(path, repo, token=hub.token)
+        push_to_hub(path, repo, token=hub.token)
     _SHARED[hub.url] = SpaceAdapters(repos, runs, rows, examples)
     return _SHARED[hub.url]
 
@@ -101,6 +100,11 @@ def shared_adapters(hub: Any, tmp_path_factory: pytest.TempPathFactory) -> Space
 def load_app_module() -> ModuleType:
     """Import space/app.py once (it is a script folder, not a package)."""
     return import_script("hubtune_space_app", SPACE_APP)
+
+
+def load_render_module() -> ModuleType:
+    """Import space/render.py under the name space/app.py imports it by."""
+    return import_script("render", SPACE_RENDER)
 
 
 def free_port() -> int:
@@ -328,14 +332,24 @@ def test_pca_projection_is_two_dimensional_and_explains_the_variance():
 # ---------------------------------------------------------------------------------------------------------------------
 
 
+def _info(**changes: Any) -> RunInfo:
+    values: dict[str, Any] = {"label_names": ["a", "b"], "method": "lora", "base_model": "m", "max_length": 10,
+                              "window_bp": 50, "stride_bp": 25}
+    return RunInfo(**{**values, **changes})
+
+
 def test_user_text_is_escaped_in_html_and_defused_in_csv(tmp_path):
-    assert "<script>" not in status_html("record '<script>alert(1)</script>' is bad", ok=False)
-    meta = AdapterMeta(repo_id="<b>x</b>", folder=tmp_path, label_names=["a", "b"], method="lora", base_model="m",
-                       base_revision=None, task="t", family="nt", max_length=10, window_bp=50, stride_bp=25,
-                       test_metrics={"fine-tuned": {"mcc": 0.5}})
-    html_text = metrics_html([meta])
-    assert "<b>x</b>" not in html_text and "&lt;b&gt;x&lt;/b&gt;" in html_text and "0.500" in html_text
-    app = load_app_module()
+    render = load_render_module()
+    assert "<script>" not in render.status_html("record '<script>alert(1)</script>' is bad", ok=False)
+    metrics = {"finetuned": {"test": {"mcc": 0.5}}, "kmer": {"test": {"mcc": 0.25, "f1_macro": 0.6}}}
+    meta = AdapterMeta(repo_id="<b>x</b>", folder=tmp_path, info=_info(), metrics=metrics)
+    html_text = render.metrics_html([meta])
+    assert "<b>x</b>" not in html_text and "&lt;b&gt;x&lt;/b&gt;" in html_text
+    # The card's comparison table, as `hubtune.tables.comparison_table` builds it: same labels, same numbers.
+    assert "<td>fine-tuned</td><td>0.500</td>" in html_text and "<td>k-mer baseline</td><td>0.250</td>" in html_text
+    assert "test MCC" in html_text and "dev MCC" not in html_text and "pre-trained probe" not in html_text
+    bare = render.metrics_html([AdapterMeta(repo_id="alice/none", folder=tmp_path, info=_info())])
+    assert "No test metrics" in bare and "<table" not in bare
 
     @dataclass
     class Listed:
@@ -346,7 +360,7 @@ def test_user_text_is_escaped_in_html_and_defused_in_csv(tmp_path):
         test_mcc: float = 0.25
         method: str = "lora"
 
-    overview = app.adapters_overview_html([Listed()])
+    overview = render.adapters_overview_html([Listed()])
     assert "<script>" not in overview and "<i>" not in overview and "<u>" not in overview and "0.250" in overview
     assert csv_safe("=HYPERLINK(1)") == "'=HYPERLINK(1)" and csv_safe("seq1") == "seq1" and csv_safe(0.5) == 0.5
     probs = np.array([[0.9, 0.1]])
@@ -354,6 +368,7 @@ def test_user_text_is_escaped_in_html_and_defused_in_csv(tmp_path):
                             [AdapterPrediction("alice/x", ["a", "b"], probs, None, [probs])], [meta])
     text = comparison.to_csv(tmp_path / "out.csv").read_text()
     assert "\n'=cmd" in text and "\n=cmd" not in text
+    assert text.splitlines()[1].endswith(",0.9,0.1,n/a,,,n/a")  # full precision; no base probe: empty cells
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -362,7 +377,7 @@ def test_user_text_is_escaped_in_html_and_defused_in_csv(tmp_path):
 
 
 def test_adapters_of_one_base_share_one_model_and_answer_like_standalone_classifiers(adapters):
-    from hubtune.hub import load_classifier
+    from hubtune.predict import load_classifier
 
     a, b = adapters.repos
     rows = adapters.test_rows[:6]
@@ -390,8 +405,8 @@ def test_adapters_of_one_base_share_one_model_and_answer_like_standalone_classif
     assert "space-promoter-seed2: agree" in result.columns()
     row = result.rows()[0]
     assert row[0] == "s1" and row[1] == len(seqs[0]) and row[-1] in ("agree", "disagree")
-    card = result.metas[0].test_metrics
-    assert set(card) >= {"fine-tuned", "pre-trained probe"} and isinstance(card["fine-tuned"]["mcc"], float)
+    card = result.metas[0].metrics  # the pushed metrics.json: the Space renders its comparison table
+    assert isinstance(card["finetuned"]["test"]["mcc"], float) and isinstance(card["probe"]["test"]["mcc"], float)
 
 
 def test_least_recently_used_adapter_is_evicted_and_the_base_is_kept(adapters):
@@ -400,18 +415,20 @@ def test_least_recently_used_adapter_is_evicted_and_the_base_is_kept(adapters):
     backend = SpaceBackend(cache)
     with one_torch_thread():
         backend.classify("ACGTACGTAAGG", [a])
-        model = next(iter(cache._bases.values())).model
+        with cache.use(a) as classifier:
+            model = classifier.model  # the shared base, wrapped by peft
         backend.classify("ACGTACGTAAGG", [b])
         assert list(cache.loaded().values()) == [[b]]
         assert len(model.peft_config) == 1  # the evicted adapter's weights were deleted from the model
         backend.classify("ACGTACGTAAGG", [a])
+        with cache.use(a) as classifier:
+            assert classifier.model is model
     assert cache.stats.adapter_evictions == 2 and cache.stats.adapter_loads == 3
     assert cache.stats.base_loads == 1  # evicting adapters never reloads the shared base
-    assert next(iter(cache._bases.values())).model is model
 
 
 def test_ism_track_and_projection_with_a_real_adapter(adapters):
-    from hubtune.hub import load_classifier
+    from hubtune.predict import load_classifier
 
     a = adapters.repos[0]
     backend = SpaceBackend(ModelCache())
@@ -526,7 +543,7 @@ def test_page_run_event_fills_table_plots_and_csv_and_lists_adapters(client, spa
     assert prob_plot is not None and pca_plot is not None
     error_status, *_ = client.predict("ACGTZ", None, adapters.repos, api_name="/run")
     assert "hubtune-error" in error_status and "position 5" in error_status  # shown inline, not as an exception
-    choices = space.app._choices(space.app._default_listing(), [])
+    choices = load_render_module().adapter_choices(space.app.default_listing(), [])
     labels = {value: label for label, value in choices}
     assert set(adapters.repos) <= set(labels)
     assert "[tiny-nt]" in labels[adapters.repos[0]] and "test MCC" in labels[adapters.repos[0]]

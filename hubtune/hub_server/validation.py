@@ -15,13 +15,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..repo_ids import repo_part_problem
 from .errors import InvalidRequest
 
 REPO_TYPES = ("model", "dataset", "space")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 COMMIT_OID_RE = re.compile(r"^[0-9a-f]{40}$")
 SHORT_OID_RE = re.compile(r"^[0-9a-f]{5,40}$")
-_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
 _REF_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 # First path segments that mean something else in URLs, so no user or organisation may be called that.
 RESERVED_NAMESPACES = frozenset({"api", "models", "datasets", "spaces", "kernels", "buckets", "lfs-upload", "resolve"})
@@ -30,13 +30,9 @@ RESERVED_NAMESPACES = frozenset({"api", "models", "datasets", "spaces", "kernels
 def validate_repo_name(namespace: str, name: str) -> None:
     """Raise ``InvalidRequest`` unless ``namespace/name`` is a valid repo id."""
     for label, value in (("namespace", namespace), ("name", name)):
-        if not isinstance(value, str) or not _NAME_RE.match(value) or "--" in value or ".." in value:
-            raise InvalidRequest(
-                f"Invalid repo id '{namespace}/{name}': the {label} must be 1-96 letters, digits, '-', '_' or '.', "
-                "start and end with a letter or digit, and contain neither '--' nor '..'.",
-            )
-        if value.endswith(".git"):
-            raise InvalidRequest(f"Invalid repo id '{namespace}/{name}': the {label} may not end with '.git'.")
+        problem = repo_part_problem(value)
+        if problem:
+            raise InvalidRequest(f"Invalid repo id '{namespace}/{name}': the {label} {problem}.")
     if namespace.lower() in RESERVED_NAMESPACES:
         raise InvalidRequest(f"Invalid repo id '{namespace}/{name}': '{namespace}' is a reserved name.")
 

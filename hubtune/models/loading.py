@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import ModelError
+from ..repo_ids import looks_like_repo_id_or_name
 from .registry import ModelFamily, family_from_config, family_from_name, read_local_config
 from .tiny import TINY_MODELS, tiny_model_path
 
@@ -33,11 +34,6 @@ class ResolvedModel:
         return Path(self.source).is_dir()
 
 
-def _looks_like_repo_id(name: str) -> bool:
-    parts = name.split("/")
-    return 1 <= len(parts) <= 2 and all(parts) and not name.startswith((".", "/", "~"))
-
-
 def resolve_model(
     name_or_path: str | Path, *, revision: str | None = None, token: str | None = None
 ) -> ResolvedModel:
@@ -56,7 +52,7 @@ def resolve_model(
     if path.is_dir():
         config = read_local_config(path)
         return ResolvedModel(name, str(path), family_from_config(config, name), revision, config)
-    if not _looks_like_repo_id(name):
+    if not looks_like_repo_id_or_name(name):
         raise ModelError(
             f"Model {name!r} is neither a built-in tiny model ({', '.join(sorted(TINY_MODELS))}), an existing folder, "
             "nor a Hub repo id like 'InstaDeepAI/nucleotide-transformer-v2-50m-multi-species'."

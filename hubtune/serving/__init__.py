@@ -1,0 +1,74 @@
+"""Serving hubtune models to many users (the Space's library side): request limits, input parsing, adapter
+metadata, the model cache and `SpaceBackend`, the facade the Gradio app calls. No HTML and no plots here:
+`space/render.py` draws what these objects hold.
+
+| module | owns |
+|---|---|
+| `inputs` | `Limits`, limit checks, sequences from pasted text or an upload, adapter id lists |
+| `adapters` | `AdapterMeta`: a shared model's `RunInfo`, metrics and example sequences |
+| `cache` | `ModelCache`: bases shared by their adapters, `set_adapter` switches, LRU eviction |
+| `analysis` | window positions, in-silico mutagenesis, 2-D PCA |
+| `results` | `Comparison` (table rows, CSV, JSON), `IsmResult`, `WindowTrack`, `Projection` |
+| `backend` | `SpaceBackend`: classify, compare, explain, project |
+
+Example:
+    >>> from hubtune.serving import Limits, ModelCache, SpaceBackend
+    >>> backend = SpaceBackend(ModelCache(device="cpu"), Limits(max_sequences=50))  # doctest: +SKIP
+    >>> backend.classify(">s1\\nTATAAAGGC\\n", ["alice/promoter-lora"]).rows()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from .adapters import MAX_EXAMPLES, AdapterMeta, shipped_examples
+from .analysis import BASES, ism_importance, ism_scan, pca_2d, window_starts
+from .backend import SpaceBackend
+from .cache import ENV_DEVICE, CacheStats, ModelCache, default_device, shares_base
+from .inputs import (
+    ENV_ADAPTERS,
+    UPLOAD_SUFFIXES,
+    Limits,
+    adapters_from_env,
+    check_ism_length,
+    check_limits,
+    parse_adapter_list,
+    read_input,
+    read_pairs,
+)
+from .results import AdapterPrediction, Comparison, IsmResult, Projection, WindowTrack, csv_safe, short_names
+
+__all__ = [
+    "BASES",
+    "ENV_ADAPTERS",
+    "ENV_DEVICE",
+    "MAX_EXAMPLES",
+    "UPLOAD_SUFFIXES",
+    "AdapterMeta",
+    "AdapterPrediction",
+    "CacheStats",
+    "Comparison",
+    "IsmResult",
+    "Limits",
+    "ModelCache",
+    "Projection",
+    "SpaceBackend",
+    "WindowTrack",
+    "adapters_from_env",
+    "check_ism_length",
+    "check_limits",
+    "csv_safe",
+    "default_device",
+    "ism_importance",
+    "ism_scan",
+    "parse_adapter_list",
+    "pca_2d",
+    "read_input",
+    "read_pairs",
+    "shares_base",
+    "shipped_examples",
+    "short_names",
+    "window_starts",
+]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,199 @@
+"""`SpaceBackend`: what the Space does, without a UI. Parse input, enforce limits, then classify, compare with the
+pre-trained base, explain (in-silico mutagenesis, per-window score track) and project embeddings (PCA).
+
+The Gradio app (`space/app.py`) is a thin layer over this class; everything here is testable without Gradio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, DataError
+from .adapters import AdapterMeta
+from .analysis import ism_scan, pca_2d, window_starts
+from .cache import ModelCache
+from .inputs import Limits, check_ism_length, parse_adapter_list, read_input, read_pairs
+from .results import AdapterPrediction, Comparison, IsmResult, Projection, WindowTrack
+
+Sequences = str | Sequence[tuple[str, str]]
+
+
+class SpaceBackend:
+    """Parse input, enforce limits, then classify / compare / explain / project with models from a `ModelCache`.
+
+    Example:
+        >>> backend = SpaceBackend(ModelCache(device="cpu"))  # doctest: +SKIP
+        >>> backend.classify(">s1\\nTATAAAGGC\\n", ["alice/promoter-lora"]).to_dict()["sequences"][0]  # doctest: +SKIP
+    """
+
+    def __init__(self, cache: ModelCache | None = None, limits: Limits | None = None, *,
+                 batch_size: int | None = None):
+        self.cache = cache or ModelCache()
+        self.limits = limits or Limits.from_env()
+        self.batch_size = batch_size or (64 if self.cache.device.startswith("cuda") else 32)
+
+    # -- input -----------------------------------------------------------------------------------------------------
+    def parse(self, text: str | None = None, file: str | Path | None = None) -> list[tuple[str, str]]:
+        """Validated (id, sequence) pairs within the limits; see `hubtune.serving.read_input`.
+
+        Example:
+            >>> SpaceBackend(ModelCache(device="cpu")).parse("ACGT\\nGGCC")  # doctest: +SKIP
+            [('seq1', 'ACGT'), ('seq2', 'GGCC')]
+        """
+        return read_input(text, file, self.limits)
+
+    def parse_one(self, sequence: str | tuple[str, str]) -> tuple[str, str]:
+        """Exactly one validated (id, sequence) from text or a pair.
+
+        Raises:
+            DataError: not DNA, a limit, or not exactly one sequence.
+        """
+        records = self._records(sequence) if isinstance(sequence, str) else self._records([sequence])
+        if len(records) != 1:
+            raise DataError(f"Give exactly one sequence here ({len(records)} were given).")
+        return records[0]
+
+    def check_ism(self, seq_id: str, sequence: str) -> None:
+        """Refuse in-silico mutagenesis of a sequence longer than `limits.max_ism_bp` (before any model work)."""
+        check_ism_length(seq_id, sequence, self.limits)
+
+    def _records(self, sequences: Sequences) -> list[tuple[str, str]]:
+        return self.parse(sequences) if isinstance(sequences, str) else read_pairs(sequences, self.limits)
+
+    def _adapters(self, adapters: str | Sequence[str] | None) -> list[str]:
+        ids = parse_adapter_list(adapters)
+        if not ids:
+            raise ConfigError("No adapter chosen. Pick one from the list or type a repo id such as 'user/name'.")
+        if len(ids) > self.limits.max_adapters_per_request:
+            raise ConfigError(
+                f"{len(ids)} adapters were chosen; at most {self.limits.max_adapters_per_request} can be compared in "
+                "one request. Remove some."
+            )
+        return [self.cache.resolve_id(a) for a in ids]  # validates every id before any download
+
+    def prepare(self, adapters: str | Sequence[str]) -> list[str]:
+        """Validate adapter ids and load them into the cache (no inference); returns their cache keys.
+
+        On ZeroGPU the inference functions run in a short-lived worker process, so models must be loaded in the main
+        process first, where they stay; elsewhere this just loads ahead of the request.
+        """
+        ids = self._adapters(adapters)
+        for adapter in ids:
+            with self.cache.use(adapter):
+                pass
+        return ids
+
+    # -- classify --------------------------------------------------------------------------------------------------
+    def classify(self, sequences: Sequences, adapters: str | Sequence[str]) -> Comparison:
+        """Each adapter's labels and probabilities next to its base model's, for every sequence.
+
+        Args:
+            sequences: pasted text (raw lines or FASTA) or (id, sequence) pairs.
+            adapters: one or more adapter repo ids of the same task (same class names).
+
+        Raises:
+            DataError: bad input or a limit; ConfigError: no/too many adapters, or adapters of different tasks;
+            HubError: an adapter cannot be found; ModelError: it cannot be loaded.
+
+        Example:
+            >>> backend.classify("ACGT" * 30, ["alice/a", "alice/b"]).columns()[3]  # doctest: +SKIP
+            'a: label'
+        """
+        records = self._records(sequences)  # limits first: nothing is downloaded or run for a refused request
+        ids = self._adapters(adapters)
+        metas = [self.cache.meta(a) for a in ids]
+        labels = metas[0].label_names
+        for meta in metas[1:]:
+            if sorted(meta.label_names) != sorted(labels):
+                raise ConfigError(
+                    f"{meta.repo_id} predicts {', '.join(meta.label_names)} but {metas[0].repo_id} predicts "
+                    f"{', '.join(labels)}; only adapters of the same task can be compared side by side."
+                )
+        seqs = [s for _, s in records]
+        predictions = []
+        for meta in metas:
+            with self.cache.use(meta.repo_id) as clf:
+                probs, tracks = clf.predict_windows(seqs, batch_size=self.batch_size)
+                base = clf.predict_base_proba(seqs, batch_size=self.batch_size)
+            order = [meta.label_names.index(name) for name in labels]  # same classes, maybe another order
+            predictions.append(AdapterPrediction(
+                repo_id=meta.repo_id,
+                label_names=list(labels),
+                probs=np.asarray(probs)[:, order],
+                base_probs=None if base is None else np.asarray(base)[:, order],
+                tracks=[np.asarray(t)[:, order] for t in tracks],
+            ))
+        return Comparison(records=records, label_names=list(labels), predictions=predictions, metas=metas)
+
+    # -- explain ---------------------------------------------------------------------------------------------------
+    def ism(self, sequence: str | tuple[str, str], adapter: str, *, target: str | None = None) -> IsmResult:
+        """In-silico mutagenesis of one sequence (at most `limits.max_ism_bp` bp) with one adapter.
+
+        Raises:
+            DataError: bad sequence, or longer than the ISM limit; ConfigError: unknown target class.
+
+        Example:
+            >>> backend.ism("TATAAAGGC", "alice/promoter-lora").delta.shape  # doctest: +SKIP
+            (9, 4)
+        """
+        seq_id, seq = self.parse_one(sequence)
+        self.check_ism(seq_id, seq)
+        (repo,) = self._adapters([adapter])
+        meta = self.cache.meta(repo)
+        target_index = None
+        if target is not None:
+            if target not in meta.label_names:
+                raise ConfigError(f"Unknown class {target!r}; {repo} predicts {', '.join(meta.label_names)}.")
+            target_index = meta.label_names.index(target)
+        with self.cache.use(repo) as clf:
+            def score(pieces: list[str]) -> np.ndarray:
+                return clf.predict_windows(pieces, batch_size=self.batch_size)[0]
+
+            delta, reference, t = ism_scan(seq, meta.window_bp, meta.stride_bp, score, target=target_index)
+        return IsmResult(repo, seq_id, seq, list(meta.label_names), t, reference, delta)
+
+    def window_track(self, sequence: str | tuple[str, str], adapter: str) -> WindowTrack:
+        """Per-window probabilities along one sequence (a single window when it fits the model).
+
+        Example:
+            >>> len(backend.window_track("ACGT" * 300, "alice/promoter-lora").starts)  # doctest: +SKIP
+            3
+        """
+        seq_id, seq = self.parse_one(sequence)
+        (repo,) = self._adapters([adapter])
+        meta = self.cache.meta(repo)
+        with self.cache.use(repo) as clf:
+            _, tracks = clf.predict_windows([seq], batch_size=self.batch_size)
+        return WindowTrack(repo, seq_id, len(seq), window_starts(len(seq), meta.window_bp, meta.stride_bp),
+                           meta.window_bp, np.asarray(tracks[0]), list(meta.label_names))
+
+    # -- embeddings ------------------------------------------------------------------------------------------------
+    def project(self, sequences: Sequences, adapter: str) -> Projection:
+        """PCA of base vs fine-tuned mean embeddings (first window of each sequence), coloured by prediction.
+
+        Example:
+            >>> backend.project(">a\\nACGT\\n>b\\nGGCC\\n", "alice/promoter-lora").fine_tuned.shape  # doctest: +SKIP
+            (2, 2)
+        """
+        records = self._records(sequences)
+        (repo,) = self._adapters([adapter])
+        meta: AdapterMeta = self.cache.meta(repo)
+        seqs = [s for _, s in records]
+        with self.cache.use(repo) as clf:
+            fine = clf.embeddings(seqs, fine_tuned=True, batch_size=self.batch_size)
+            base = clf.embeddings(seqs, fine_tuned=False, batch_size=self.batch_size)
+            probs = clf.predict_proba(seqs, batch_size=self.batch_size)
+            base_probs = clf.predict_base_proba(seqs, batch_size=self.batch_size)
+        names = list(meta.label_names)
+        fine_labels = [names[int(i)] for i in np.asarray(probs).argmax(axis=1)]
+        base_labels = fine_labels if base_probs is None else [names[int(i)] for i in np.asarray(base_probs).argmax(1)]
+        base_xy, base_var = pca_2d(base)
+        fine_xy, fine_var = pca_2d(fine)
+        return Projection(repo, [i for i, _ in records], base_xy, fine_xy, base_var, fine_var, base_labels,
+                          fine_labels, names)
+
+
+__all__ = ["SpaceBackend"]

@@ -1,0 +1,300 @@
+"""How the Space shows results: HTML fragments (every piece of user text escaped) and matplotlib figures.
+
+Figures use matplotlib's object API (`Figure`), never pyplot's global state, so concurrent requests cannot draw into
+each other's plots. The data comes from `hubtune.serving`; nothing here loads models or reads input.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from hubtune.serving import BASES, AdapterMeta, Comparison, IsmResult, Projection, WindowTrack, short_names
+from hubtune.tables import comparison_table
+
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# HTML
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def escape(text: Any) -> str:
+    """HTML-escape any user-provided text (FASTA ids, repo ids, messages).
+
+    Example:
+        >>> escape("<b>id</b>")
+        '&lt;b&gt;id&lt;/b&gt;'
+    """
+    return html.escape(str(text), quote=True)
+
+
+def status_html(message: str, *, ok: bool) -> str:
+    """An inline status line (escaped).
+
+    Example:
+        >>> status_html("3 sequence(s)", ok=True)
+        '<div class="hubtune-status hubtune-ok" role="status">✓ 3 sequence(s)</div>'
+    """
+    css = "hubtune-ok" if ok else "hubtune-error"
+    icon = "✓" if ok else "⚠"
+    return f'<div class="hubtune-status {css}" role="status">{icon} {escape(message)}</div>'
+
+
+def note_html(message: str) -> str:
+    """A small grey note (escaped); empty text gives an empty string.
+
+    Example:
+        >>> note_html("")
+        ''
+    """
+    return f'<p class="hubtune-note">{escape(message)}</p>' if message else ""
+
+
+def metrics_html(metas: Sequence[AdapterMeta]) -> str:
+    """Each adapter's test metrics from its card: the fine-tuned vs pre-trained probe vs k-mer comparison table.
+
+    Example:
+        >>> "test MCC" in metrics_html([backend.cache.meta("alice/promoter-lora")])  # doctest: +SKIP
+        True
+    """
+    if not metas:
+        return ""
+    parts = ['<div class="hubtune-metrics">']
+    for meta in metas:
+        table = comparison_table(meta.metrics, dev=False)
+        parts.append(f'<p class="hubtune-metrics-adapter"><strong>{escape(meta.repo_id)}</strong></p>')
+        if table.rows:
+            parts.append(table.html())
+        else:
+            parts.append(note_html("No test metrics in this model's card."))
+    parts.append("<p>Metrics from each model's card (held-out test split).</p></div>")
+    return "".join(parts)
+
+
+def adapter_choices(listing: Sequence[Any], extra: Sequence[str]) -> list[tuple[str, str]]:
+    """Dropdown entries grouped by base model: '[base] repo — task (labels) · test MCC', then `extra` ids.
+
+    Example:
+        >>> adapter_choices([], ["alice/a"])
+        [('alice/a', 'alice/a')]
+    """
+    ordered = sorted(listing, key=lambda a: (str(a.base_model or ""), a.repo_id))
+    out = []
+    for info in ordered:
+        mcc = "n/a" if info.test_mcc is None else f"{info.test_mcc:.3f}"
+        base = str(info.base_model or "?").split("/")[-1]
+        out.append((f"[{base}] {info.repo_id} — {info.task or '?'} ({'/'.join(info.labels)}) · test MCC {mcc}",
+                    info.repo_id))
+    known = {value for _, value in out}
+    out += [(repo, repo) for repo in extra if repo not in known]
+    return out
+
+
+def adapters_overview_html(listing: Sequence[Any], problem: str | None = None) -> str:
+    """The hubtune adapters on the hub, grouped by base model, with labels and test MCC (escaped).
+
+    Example:
+        >>> "No hubtune adapters" in adapters_overview_html([])
+        True
+    """
+    if problem:
+        return status_html(problem, ok=False)
+    if not listing:
+        return ('<div class="hubtune-adapters"><p>No hubtune adapters found on this hub. Type any adapter repo id '
+                "into the picker.</p></div>")
+    groups: dict[str, list[Any]] = {}
+    for info in listing:
+        groups.setdefault(str(info.base_model or "unknown base"), []).append(info)
+    parts = ['<div class="hubtune-adapters"><table><thead><tr><th>adapter</th><th>task</th><th>labels</th>'
+             "<th>method</th><th>test MCC</th></tr></thead><tbody>"]
+    for base in sorted(groups):
+        parts.append(f'<tr class="base-row"><td colspan="5">base: {escape(base)}</td></tr>')
+        for info in sorted(groups[base], key=lambda a: a.repo_id):
+            mcc = "–" if info.test_mcc is None else f"{info.test_mcc:.3f}"
+            parts.append(f"<tr><td>{escape(info.repo_id)}</td><td>{escape(info.task or '')}</td>"
+                         f"<td>{escape(', '.join(info.labels))}</td><td>{escape(info.method or '')}</td>"
+                         f"<td>{mcc}</td></tr>")
+    parts.append("</tbody></table></div>")
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The results table
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def table_value(comparison: Comparison, *, digits: int = 3) -> dict[str, Any]:
+    """The comparison as a Dataframe value: {"headers": [...], "data": [[...], ...]} (probabilities rounded).
+
+    Example:
+        >>> table_value(comparison)["headers"][:3]  # doctest: +SKIP
+        ['id', 'bp', 'windows']
+    """
+    return {"headers": comparison.columns(), "data": comparison.rows(digits)}
+
+
+def column_widths(comparison: Comparison) -> list[str]:
+    """Readable widths: a wide id column, narrow numbers, medium labels.
+
+    Example:
+        >>> column_widths(comparison)[:3]  # doctest: +SKIP
+        ['220px', '70px', '70px']
+    """
+    widths = []
+    for name in comparison.columns():
+        if name == "id":
+            widths.append("220px")
+        elif name in ("bp", "windows"):
+            widths.append("70px")
+        else:
+            widths.append("130px")
+    return widths
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def _figure(width: float, height: float) -> Figure:
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def figure_probabilities(comparison: Comparison, *, max_rows: int = 40) -> Figure:
+    """Dot plot of class probabilities per sequence: each adapter and its base model (binary: the second class).
+
+    Example:
+        >>> figure_probabilities(backend.classify("ACGT" * 30, ["alice/a"])).savefig("p.png")  # doctest: +SKIP
+    """
+    names = comparison.label_names
+    classes = [len(names) - 1] if len(names) == 2 else list(range(min(len(names), 4)))
+    n = min(len(comparison.records), max_rows)
+    fig = _figure(4.0 + 2.5 * len(classes), 1.2 + 0.28 * n)
+    axes = fig.subplots(1, len(classes), sharey=True, squeeze=False)[0]
+    ids = [seq_id if len(seq_id) <= 24 else seq_id[:23] + "…" for seq_id, _ in comparison.records[:n]]
+    y = np.arange(n)
+    short = short_names([p.repo_id for p in comparison.predictions])
+    for ax, c in zip(axes, classes, strict=True):
+        for k, (pred, name) in enumerate(zip(comparison.predictions, short, strict=True)):
+            color = COLORS[k % len(COLORS)]
+            ax.scatter(pred.probs[:n, c], y, color=color, marker="o", s=28, label=f"{name} (fine-tuned)", zorder=3)
+            if pred.base_probs is not None:
+                ax.scatter(pred.base_probs[:n, c], y, facecolors="none", edgecolors=color, marker="s", s=28,
+                           label=f"{name} (base probe)", zorder=3)
+        ax.axvline(0.5, color="grey", lw=0.6, ls="--")
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_xlabel(f"P({names[c]})")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, ids, fontsize=8)
+    axes[0].invert_yaxis()
+    title = "class probabilities: fine-tuned (filled) vs base (open)"
+    if len(comparison.records) > n:
+        title += f" — first {n} of {len(comparison.records)}"
+    fig.suptitle(title, fontsize=10)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(2, len(labels)), fontsize=8)
+    return fig
+
+
+def figure_projection(projection: Projection) -> Figure:
+    """Side-by-side PCA of the pre-trained and the fine-tuned embeddings, points coloured by predicted class.
+
+    Example:
+        >>> figure_projection(backend.project(">a\\nACGT\\n>b\\nGGCC\\n", "alice/a"))  # doctest: +SKIP
+    """
+    fig = _figure(9.0, 4.0)
+    axes = fig.subplots(1, 2)
+    panels = (
+        (axes[0], projection.base, projection.base_explained, projection.base_labels, "pre-trained base"),
+        (axes[1], projection.fine_tuned, projection.fine_tuned_explained, projection.fine_tuned_labels,
+         "fine-tuned"),
+    )
+    for ax, xy, var, labels, title in panels:
+        for k, name in enumerate(projection.label_names):
+            mask = np.array([lab == name for lab in labels], dtype=bool)
+            if mask.any():
+                ax.scatter(xy[mask, 0], xy[mask, 1], s=22, color=COLORS[k % len(COLORS)], label=name, alpha=0.85)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(f"PC1 ({var[0]:.0%})")
+        ax.set_ylabel(f"PC2 ({var[1]:.0%})")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, title="predicted", title_fontsize=8)
+    fig.suptitle(f"embeddings of the batch (PCA), {Path(projection.repo_id).name}: pre-trained vs fine-tuned",
+                 fontsize=10)
+    return fig
+
+
+def figure_ism(result: IsmResult) -> Figure:
+    """Heatmap of the ISM map (bases x positions) under a per-position importance bar.
+
+    Example:
+        >>> figure_ism(backend.ism("TATAAAGGC", "alice/a"))  # doctest: +SKIP
+    """
+    length = len(result.sequence)
+    fig = _figure(min(14.0, 5.0 + 0.06 * length), 3.6)
+    top, heat = fig.subplots(2, 1, sharex=True, height_ratios=[1, 2])
+    importance = result.importance
+    top.bar(np.arange(length), importance, width=1.0, color=np.where(importance >= 0, "#d62728", "#1f77b4"))
+    top.set_ylabel("importance", fontsize=8)
+    top.axhline(0, color="grey", lw=0.6)
+    limit = float(np.abs(result.delta).max()) or 1e-6
+    image = heat.imshow(result.delta.T, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit,
+                        interpolation="nearest", extent=(-0.5, length - 0.5, 3.5, -0.5))
+    heat.set_yticks(range(4), list(BASES))
+    if length <= 80:
+        heat.set_xticks(range(length), list(result.sequence), fontsize=7, fontfamily="monospace")
+    else:
+        heat.set_xlabel("position (bp)")
+    fig.colorbar(image, ax=[top, heat], label=f"Δ P({result.label_names[result.target]})", shrink=0.8)
+    target = result.label_names[result.target]
+    fig.suptitle(f"in-silico mutagenesis of {result.seq_id[:40]} — P({target}) = "
+                 f"{result.reference[result.target]:.3f}", fontsize=10)
+    return fig
+
+
+def figure_track(track: WindowTrack) -> Figure:
+    """Per-window class probabilities along a long sequence (window centres), with the averaged answer.
+
+    Example:
+        >>> figure_track(backend.window_track("ACGT" * 300, "alice/a"))  # doctest: +SKIP
+    """
+    fig = _figure(9.0, 3.0)
+    ax = fig.subplots()
+    centres = [min(s + track.window_bp, track.length) / 2 + s / 2 for s in track.starts]
+    classes = [len(track.label_names) - 1] if len(track.label_names) == 2 else range(len(track.label_names))
+    for k in classes:
+        color = COLORS[k % len(COLORS)]
+        ax.plot(centres, track.probs[:, k], "o-", color=color, label=f"P({track.label_names[k]}) per window")
+        ax.axhline(float(track.probs[:, k].mean()), color=color, ls="--", lw=0.8)
+    ax.set_xlim(0, track.length)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(f"position (bp), windows of {track.window_bp} bp")
+    ax.set_ylabel("probability")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"score track of {track.seq_id[:40]} ({len(track.starts)} windows; dashed: mean)", fontsize=10)
+    return fig
+
+
+__all__ = [
+    "COLORS",
+    "adapter_choices",
+    "adapters_overview_html",
+    "column_widths",
+    "escape",
+    "figure_ism",
+    "figure_probabilities",
+    "figure_projection",
+    "figure_track",
+    "metrics_html",
+    "note_html",
+    "status_html",
+    "table_value",
+]
