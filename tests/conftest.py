@@ -76,3 +76,19 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from shared_runs import shared_tiny_run
 
     return shared_tiny_run(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def tiny_dnabert2() -> Path:
+    """The registered tiny-dnabert2 checkpoint (built once, read-only)."""
+    from hubtune.models import tiny_model_path
+
+    return tiny_model_path("tiny-dnabert2")
+
+
+@pytest.fixture(scope="session")
+def tiny_ntv2() -> Path:
+    """The registered tiny-ntv2 checkpoint (built once, read-only)."""
+    from hubtune.models import tiny_model_path
+
+    return tiny_model_path("tiny-ntv2")

@@ -15,22 +15,9 @@ import torch
 from safetensors.torch import save_file
 
 from hubtune.errors import ModelError
-from hubtune.models import tiny_model_path
 from hubtune.models.checkpoint import read_checkpoint
 from hubtune.models.dnabert2 import Dnabert2ForSequenceClassification, load_dnabert2
 from hubtune.models.ntv2 import load_ntv2
-
-
-@pytest.fixture(scope="module")
-def tiny_dnabert2() -> Path:
-    """The registered tiny-dnabert2 checkpoint (built once per session, read-only)."""
-    return tiny_model_path("tiny-dnabert2")
-
-
-@pytest.fixture(scope="module")
-def tiny_ntv2() -> Path:
-    """The registered tiny-ntv2 checkpoint (built once per session, read-only)."""
-    return tiny_model_path("tiny-ntv2")
 
 
 def test_hostile_pickle_weights_are_refused(tiny_dnabert2, tmp_path):

@@ -4,7 +4,6 @@ reference and transformers' ESM (apart from the SwiGLU feed-forward), and surviv
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,7 +11,6 @@ from native_helpers import padded_batch, reference_ntv2, train_lora_and_reload
 from safetensors.torch import load_file
 
 from hubtune.errors import ModelError
-from hubtune.models import tiny_model_path
 from hubtune.models.ntv2 import (
     NTV2_AUTO_MAP,
     NTv2ForMaskedLM,
@@ -22,12 +20,6 @@ from hubtune.models.ntv2 import (
 from hubtune.models.tiny import build_tiny_dnabert2, build_tiny_ntv2
 
 NTV2_LORA_TARGETS = ["query", "key", "value", "dense"]
-
-
-@pytest.fixture(scope="module")
-def tiny_ntv2() -> Path:
-    """The registered tiny-ntv2 checkpoint (built once per session, read-only)."""
-    return tiny_model_path("tiny-ntv2")
 
 
 # --------------------------------------------------------------------------------------------------------------------
