@@ -18,7 +18,7 @@ from huggingface_hub import EvalResult, ModelCardData
 
 from ..data import LeakageReport
 from ..errors import ConfigError, RunFolderError
-from ..methods import FreezeConfig, LoraMethodConfig, ProbeConfig, get_method
+from ..methods import get_method
 from ..methods.lora import ADAPTER_CONFIG_FILE
 from ..models.registry import FAMILIES, TINY_MODELS, ModelFamily, get_family
 from ..repo_ids import looks_like_hub_id, public_source, repo_name_slug, scrub_paths
@@ -242,18 +242,7 @@ def _hyperparameters(info: RunInfo, family: ModelFamily) -> list[tuple[str, str]
     settings = info.method_settings
     method = type(settings)
     training = info.training or {}
-    rows = [("method", f"{info.method} ({method.title})")]
-    if isinstance(settings, LoraMethodConfig):
-        targets = settings.targets or info.method_config.get("resolved_targets") or list(family.lora_targets)
-        rows += [("LoRA rank r", str(settings.r)), ("LoRA alpha", str(settings.alpha)),
-                 ("LoRA dropout", str(settings.dropout)),
-                 ("LoRA target modules", ", ".join(f"`{t}`" for t in targets) or "–"),
-                 ("trained in full", "the classification head (`classifier`)")]
-    elif isinstance(settings, FreezeConfig):
-        rows.append(("frozen", f"embeddings + the lowest {settings.layers} layers"))
-    elif isinstance(settings, ProbeConfig):
-        chosen = f"C = {settings.c}" if settings.c_fixed else "C chosen on dev MCC"
-        rows.append(("classifier", f"logistic regression on mean-pooled last-layer embeddings ({chosen})"))
+    rows = [("method", f"{info.method} ({method.title})"), *settings.describe(family, info.method_config)]
     trainable, total = info.trainable_parameters, info.total_parameters
     if trainable and total:
         rows.append(("trainable parameters", f"{trainable:,} of {total:,} ({100 * trainable / total:.2f}%)"))

@@ -84,6 +84,13 @@ class MethodConfig:
         """The settings a user may pass (dataclass fields that are not filled in by training)."""
         return [f.name for f in fields(cls) if f.init and not f.metadata.get("recorded_only")]
 
+    def describe(self, family: ModelFamily, resolved: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+        """The method's own rows of a model card's hyperparameter table, as (name, value) pairs.
+
+        `resolved` is the `method_config` recorded by training (e.g. the LoRA targets actually adapted).
+        """
+        return []
+
     # -- training ------------------------------------------------------------------------------------------------
     def prepare(self, model: Any, family: ModelFamily) -> Any:
         """Return the model to optimise (freeze or wrap parameters). Called after the seed is set."""

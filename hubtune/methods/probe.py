@@ -38,6 +38,10 @@ class ProbeConfig(MethodConfig):
         if self.c <= 0:
             raise ConfigError(f"The probe's regularisation C must be positive, got {self.c}.")
 
+    def describe(self, family: Any, resolved: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+        chosen = f"C = {self.c}" if self.c_fixed else "C chosen on dev MCC"
+        return [("classifier", f"logistic regression on mean-pooled last-layer embeddings ({chosen})")]
+
     def fit(self, train_x: np.ndarray, train_y: list[int], dev_x: np.ndarray, dev_y: list[int], n_classes: int, *,
             seed: int) -> LinearHead:
         """The probe head on frozen embeddings (C from the dev grid unless `c_fixed`)."""
