@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from .data import clean_sequences, load_task
-from .errors import DataError, HubError, ModelError
+from .errors import DataError, HubError, ModelError, RunFolderError
 from .evaluate import Windowing, extract_embeddings, predict_windowed
 from .heads import LinearHead
+from .hub import download_repo
 from .methods.lora import ADAPTER_CONFIG_FILE
 from .metrics import compute_metrics
 from .repo_ids import validate_repo_id
@@ -160,9 +161,6 @@ def resolve_run_source(source: str | Path, *, revision: str | None = None, token
     Raises:
         RunFolderError: a path that does not exist. HubError: an invalid or unreachable repo id.
     """
-    from .errors import RunFolderError
-    from .hub import download_repo
-
     text = str(source)
     local = Path(text).expanduser()
     if local.is_dir():

@@ -21,11 +21,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .errors import RunFolderError
+from .errors import ModelError, RunFolderError
 from .heads import LinearHead
 from .jsonio import write_json
 from .methods import METHODS, MethodConfig, get_method, method_from_record
 from .methods.lora import ADAPTER_CONFIG_FILE, LoraMethodConfig
+from .models import load_base_model, load_tokenizer, resolve_model
+from .models.registry import FAMILIES, get_family
 
 RUN_FORMAT = "hubtune-run"
 RUN_FORMAT_VERSION = 1
@@ -201,8 +203,6 @@ def plain_adapter_info(folder: str | Path, label_names: list[str] | None, *, whe
         RunFolderError: the folder holds neither hubtune.json nor adapter_config.json, the labels are not given, or
             the adapter config does not name its base model.
     """
-    from .models import resolve_model
-
     config_path = Path(folder) / ADAPTER_CONFIG_FILE
     if not config_path.is_file():
         raise RunFolderError(
@@ -360,10 +360,6 @@ def has_tokenizer(folder: str | Path) -> bool:
 
 def load_run_tokenizer(folder: str | Path, info: RunInfo, *, token: str | None = None) -> Any:
     """The tokenizer shipped in `folder`, or else the base model's (no code from any repo is run)."""
-    from .errors import ModelError
-    from .models import load_tokenizer
-    from .models.registry import FAMILIES, get_family
-
     if has_tokenizer(folder):
         from transformers import AutoTokenizer
 
@@ -420,8 +416,6 @@ def load_run_model(
         >>> loaded = load_run_model("runs/tata-lora", device="cpu")  # doctest: +SKIP
         >>> loaded.model, loaded.tokenizer, loaded.info.label_names  # doctest: +SKIP
     """
-    from .models import load_base_model
-
     folder = Path(folder)
     info = info or RunInfo.read(folder)
     method = info.method_settings
