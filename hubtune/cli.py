@@ -181,6 +181,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The `hubtune` argument parser; training and comparison options come from their config dataclasses."""
     from .demo import DEMO_STEPS
+    from .evaluate import INFERENCE_BATCH_SIZE
 
     parser = argparse.ArgumentParser(
         prog="hubtune",
@@ -217,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run folder or Hub repo id")
     p.add_argument("--input", required=True, help=".fa/.fasta(.gz), .txt (one per line) or .csv with a sequence column")
     p.add_argument("--output", help="CSV to write (default: stdout)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=INFERENCE_BATCH_SIZE,
+                   help=f"sequences per forward pass (default: {INFERENCE_BATCH_SIZE})")
     p.add_argument("--revision")
     p.set_defaults(func=cmd_predict)
 

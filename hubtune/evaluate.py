@@ -15,6 +15,8 @@ from .heads import fit_logistic_head_tuned
 from .metrics import compute_metrics, softmax
 from .progress import progress_bar
 
+INFERENCE_BATCH_SIZE = 32  # sequences per forward pass when predicting or embedding (no gradients)
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Inference
 # ---------------------------------------------------------------------------------------------------------------------
@@ -63,7 +65,7 @@ def _batches(items: Sequence[Any], batch_size: int):
 
 
 def predict_logits(
-    model, tokenizer, sequences: Sequence[str], *, max_length: int, batch_size: int = 32, progress: bool = False
+    model, tokenizer, sequences: Sequence[str], *, max_length: int, batch_size: int = INFERENCE_BATCH_SIZE, progress: bool = False
 ) -> np.ndarray:
     """Logits of a sequence-classification model for each sequence (truncated to `max_length` tokens)."""
     import torch
@@ -87,7 +89,7 @@ def predict_logits(
 
 
 def predict_windowed(
-    model, tokenizer, sequences: Sequence[str], *, max_length: int, windowing: Windowing, batch_size: int = 32,
+    model, tokenizer, sequences: Sequence[str], *, max_length: int, windowing: Windowing, batch_size: int = INFERENCE_BATCH_SIZE,
     progress: bool = False,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Class probabilities per sequence, averaging windows for sequences longer than one model window.
@@ -110,7 +112,7 @@ def predict_windowed(
 
 
 def extract_embeddings(
-    model, tokenizer, sequences: Sequence[str], *, max_length: int, batch_size: int = 32, all_layers: bool = False,
+    model, tokenizer, sequences: Sequence[str], *, max_length: int, batch_size: int = INFERENCE_BATCH_SIZE, all_layers: bool = False,
     progress: bool = False,
 ) -> np.ndarray:
     """Mean-pooled (over real tokens) hidden states of a frozen encoder.

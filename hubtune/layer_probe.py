@@ -9,8 +9,9 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from .config import default_of
 from .data import load_task
-from .evaluate import extract_embeddings
+from .evaluate import INFERENCE_BATCH_SIZE, extract_embeddings
 from .heads import fit_logistic_head
 from .jsonio import write_json
 from .metrics import compute_metrics
@@ -19,8 +20,8 @@ from .plots import plot_layer_probe
 
 
 def probe_layers(
-    model: str, data: str, *, output: str | Path, max_length: int | None = None, batch_size: int = 32,
-    seed: int = 42, max_rows: int | None = None, trust_remote_code: bool = False, c: float = 1.0,
+    model: str, data: str, *, output: str | Path, max_length: int | None = None, batch_size: int = INFERENCE_BATCH_SIZE,
+    seed: int = default_of("seed"), max_rows: int | None = None, trust_remote_code: bool = False, c: float = 1.0,
 ) -> dict[str, Any]:
     """Probe every layer of the pre-trained model and write `layer_probe.{csv,png,json}` into `output`.
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from .data import clean_sequences, load_task
 from .errors import DataError, HubError, ModelError, RunFolderError
-from .evaluate import Windowing, extract_embeddings, predict_windowed
+from .evaluate import INFERENCE_BATCH_SIZE, Windowing, extract_embeddings, predict_windowed
 from .heads import LinearHead
 from .hub import download_repo
 from .methods.lora import ADAPTER_CONFIG_FILE
@@ -92,11 +92,11 @@ class Classifier:
         return Windowing(self.info.window_bp, self.info.stride_bp)
 
     # -- inference -------------------------------------------------------------------------------------------------
-    def predict_proba(self, sequences: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+    def predict_proba(self, sequences: Sequence[str], *, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
         """Class probabilities, shape (n, n_classes); long sequences are averaged over sliding windows."""
         return self.predict_windows(sequences, batch_size=batch_size)[0]
 
-    def predict_windows(self, sequences: Sequence[str], *, batch_size: int = 32) -> tuple[np.ndarray, list[np.ndarray]]:
+    def predict_windows(self, sequences: Sequence[str], *, batch_size: int = INFERENCE_BATCH_SIZE) -> tuple[np.ndarray, list[np.ndarray]]:
         """Per-sequence probabilities and each sequence's per-window probability track."""
         clean = _clean(sequences)
         if self.probe_head is not None:
@@ -104,20 +104,20 @@ class Classifier:
         return predict_windowed(self.model, self.tokenizer, clean, max_length=self.max_length,
                                 windowing=self.windowing, batch_size=batch_size)
 
-    def predict_base_proba(self, sequences: Sequence[str], *, batch_size: int = 32) -> np.ndarray | None:
+    def predict_base_proba(self, sequences: Sequence[str], *, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray | None:
         """The pre-trained model's answer (frozen base + the probe head shipped with the run), or None."""
         if self.base_probe_head is None:
             return None
         return self._probe_windows(self.base_probe_head, _clean(sequences), batch_size=batch_size, adapter=False)[0]
 
-    def embeddings(self, sequences: Sequence[str], *, fine_tuned: bool = True, batch_size: int = 32) -> np.ndarray:
+    def embeddings(self, sequences: Sequence[str], *, fine_tuned: bool = True, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
         """Mean-pooled last-layer embeddings of the fine-tuned (or, with `fine_tuned=False`, the pre-trained) encoder."""
         clean = [s[: self.windowing.window_bp] for s in _clean(sequences)]
         with self._adapter(enabled=fine_tuned):
             return extract_embeddings(self.model, self.tokenizer, clean, max_length=self.max_length,
                                       batch_size=batch_size)
 
-    def predict(self, sequences: Sequence[str] | Sequence[tuple[str, str]], *, batch_size: int = 32) -> list[Prediction]:
+    def predict(self, sequences: Sequence[str] | Sequence[tuple[str, str]], *, batch_size: int = INFERENCE_BATCH_SIZE) -> list[Prediction]:
         """Labels and probabilities for raw DNA strings or (id, sequence) pairs (validated and uppercased first)."""
         records = validate_sequences(sequences)
         probs, tracks = self.predict_windows([s for _, s in records], batch_size=batch_size)
@@ -251,7 +251,7 @@ def _copy_base(instance: Any, labels: list[str], where: str) -> Any:
     return model
 
 
-def evaluate_run(source: str | Path, data: str, *, batch_size: int = 32, max_rows: int | None = None,
+def evaluate_run(source: str | Path, data: str, *, batch_size: int = INFERENCE_BATCH_SIZE, max_rows: int | None = None,
                  device: str | None = None) -> dict[str, Any]:
     """Score a finished run on another labelled dataset (all its splits); labels are matched by name.
 

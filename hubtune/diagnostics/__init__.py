@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..evaluate import INFERENCE_BATCH_SIZE
 from ..run import Run
 from .base import CHECK_NAMES, DIAGNOSTICS_VERSION, STATUSES, Verdict, format_verdicts
 from .curves import SeedCurve, check_overfitting, check_underfitting, learning_curves, parse_log_history
@@ -29,7 +30,7 @@ from .leakage import check_leakage
 
 
 def diagnose_run(
-    run_path: str | Path, *, forgetting: bool = True, max_sequences: int = 256, seed: int = 0, batch_size: int = 32,
+    run_path: str | Path, *, forgetting: bool = True, max_sequences: int = 256, seed: int = 0, batch_size: int = INFERENCE_BATCH_SIZE,
 ) -> list[Verdict]:
     """Run the four pitfall checks on a finished run folder.
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import HubtuneError
+from ..evaluate import INFERENCE_BATCH_SIZE
 from ..methods import get_method
 from ..models import load_base_model, resolve_model
 from ..run import Run, load_run_model
@@ -58,7 +59,7 @@ def _masked_inputs(tokenizer: Any, sequences: Sequence[str], max_length: int, ma
 
 def masked_lm_loss(
     model: Any, tokenizer: Any, sequences: Sequence[str], *, max_length: int, mask_fraction: float = MASK_FRACTION,
-    seed: int = 0, batch_size: int = 32,
+    seed: int = 0, batch_size: int = INFERENCE_BATCH_SIZE,
 ) -> float:
     """Mean cross-entropy over masked tokens, with deterministic masks (sequence i always gets the same positions).
 
@@ -157,7 +158,7 @@ def _copy_backbone(tuned: dict[str, Any], mlm: Any, prefix: str) -> float:
     return math.sqrt(diff_sq / base_sq) if base_sq > 0 else 0.0
 
 
-def check_forgetting(run: Run, *, max_sequences: int = 256, seed: int = 0, batch_size: int = 32) -> Verdict:
+def check_forgetting(run: Run, *, max_sequences: int = 256, seed: int = 0, batch_size: int = INFERENCE_BATCH_SIZE) -> Verdict:
     """Masked-LM loss of the fine-tuned backbone / the pre-trained one, on test sequences and shuffled controls.
 
     Example:

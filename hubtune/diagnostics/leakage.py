@@ -8,6 +8,7 @@ import numpy as np
 
 from ..data import LeakageReport, deduplicate
 from ..errors import HubtuneError
+from ..evaluate import INFERENCE_BATCH_SIZE
 from ..metrics import compute_metrics
 from ..predict import Classifier
 from ..run import Run, load_run_model
@@ -48,7 +49,7 @@ def _dedup_mcc(run: Run, batch_size: int) -> dict[str, Any]:
             "n_test": len(test), "n_test_dedup": len(clean_test)}
 
 
-def check_leakage(run: Run, *, batch_size: int = 32) -> Verdict:
+def check_leakage(run: Run, *, batch_size: int = INFERENCE_BATCH_SIZE) -> Verdict:
     """The run's leakage report; when test rows are shared with train/dev, the test MCC without them.
 
     Example:
