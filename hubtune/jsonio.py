@@ -21,12 +21,13 @@ def to_jsonable(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def json_bytes(data: Any) -> bytes:
+def json_bytes(data: Any, *, sort_keys: bool = False) -> bytes:
     """Pretty JSON as UTF-8 bytes, ending in a newline (what hubtune writes and publishes)."""
-    return (json.dumps(data, indent=2, ensure_ascii=False, default=to_jsonable) + "\n").encode("utf-8")
+    text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=sort_keys, default=to_jsonable)
+    return (text + "\n").encode("utf-8")
 
 
-def write_json(path: str | Path, data: Any) -> None:
+def write_json(path: str | Path, data: Any, *, sort_keys: bool = False) -> None:
     """Write JSON via a temporary file + rename, so a reader never sees half a file.
 
     Example:
@@ -34,7 +35,7 @@ def write_json(path: str | Path, data: Any) -> None:
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(json_bytes(data))
+    tmp.write_bytes(json_bytes(data, sort_keys=sort_keys))
     os.replace(tmp, path)
 
 

@@ -18,9 +18,10 @@ import random
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..errors import ModelError
+from ..jsonio import write_json
 from .registry import FAMILIES, TINY_MODELS
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ def write_ntv2_tokenizer(path: Path) -> None:
     """
     path.mkdir(parents=True, exist_ok=True)
     (path / "vocab.txt").write_text("\n".join(ntv2_vocabulary()) + "\n", encoding="utf-8")
-    _write_json(
+    write_json(
         path / "tokenizer_config.json",
         {
             "clean_up_tokenization_spaces": True,
@@ -114,10 +115,12 @@ def write_ntv2_tokenizer(path: Path) -> None:
             "model_max_length": 2048,
             "tokenizer_class": "EsmTokenizer",
         },
+        sort_keys=True,
     )
-    _write_json(
+    write_json(
         path / "special_tokens_map.json",
         {"cls_token": "<cls>", "mask_token": "<mask>", "pad_token": "<pad>", "unk_token": "<unk>"},
+        sort_keys=True,
     )
 
 
@@ -187,14 +190,9 @@ def write_dnabert2_tokenizer(path: Path, *, seed: int = 0, vocab_size: int = 512
         "padding_side": "right",
         "tokenizer_class": "PreTrainedTokenizerFast",
     }
-    _write_json(path / "tokenizer_config.json", tokenizer_config)
-    _write_json(path / "special_tokens_map.json", specials)
+    write_json(path / "tokenizer_config.json", tokenizer_config, sort_keys=True)
+    write_json(path / "special_tokens_map.json", specials, sort_keys=True)
     return tokenizer.get_vocab_size()
-
-
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    """The published files' JSON style: two-space indent, sorted keys, trailing newline."""
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -358,7 +356,7 @@ def build_tiny_dnabert2(
     state = {name: tensor.detach().clone().contiguous() for name, tensor in model.state_dict().items()}
     state["cls.predictions.decoder.weight"] = state["bert.embeddings.word_embeddings.weight"]
     torch.save(state, path / "pytorch_model.bin")
-    _write_json(path / "config.json", published)
+    write_json(path / "config.json", published, sort_keys=True)
     return path
 
 
@@ -432,7 +430,7 @@ def build_tiny_ntv2(
 
     state = seeded_build(seed, build)
     save_file(state, str(path / "model.safetensors"), metadata={"format": "pt"})
-    _write_json(path / "config.json", published)
+    write_json(path / "config.json", published, sort_keys=True)
     write_ntv2_tokenizer(path)
     return path
 
