@@ -15,7 +15,7 @@ import typing
 from collections.abc import Iterable
 from typing import Any
 
-from .methods import METHODS, MethodConfig, make_method
+from .methods import METHODS, MethodConfig, get_method, make_method
 
 _MISSING_DEFAULT = object()
 
@@ -128,7 +128,7 @@ def add_method_options(parser: argparse.ArgumentParser) -> None:
 
 def method_from_args(args: argparse.Namespace, name: str) -> MethodConfig:
     """The method `name` configured from the parsed method options (options of other methods are ignored)."""
-    cls = make_method(name).__class__
+    cls = get_method(name)
     options = {field: getattr(args, f"{cls.cli_prefix}_{field}", None) for field in cls.option_names()}
     return make_method(name, **options)
 

@@ -94,33 +94,33 @@ class Classifier:
     # -- inference -------------------------------------------------------------------------------------------------
     def predict_proba(self, sequences: Sequence[str], *, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
         """Class probabilities, shape (n, n_classes); long sequences are averaged over sliding windows."""
-        return self.predict_windows(sequences, batch_size=batch_size)[0]
+        return self._windows(_clean(sequences), batch_size)[0]
 
-    def predict_windows(self, sequences: Sequence[str], *, batch_size: int = INFERENCE_BATCH_SIZE) -> tuple[np.ndarray, list[np.ndarray]]:
+    def predict_windows(self, sequences: Sequence[str], *,
+                        batch_size: int = INFERENCE_BATCH_SIZE) -> tuple[np.ndarray, list[np.ndarray]]:
         """Per-sequence probabilities and each sequence's per-window probability track."""
-        clean = _clean(sequences)
-        if self.probe_head is not None:
-            return self._probe_windows(self.probe_head, clean, batch_size=batch_size, adapter=True)
-        return predict_windowed(self.model, self.tokenizer, clean, max_length=self.max_length,
-                                windowing=self.windowing, batch_size=batch_size)
+        return self._windows(_clean(sequences), batch_size)
 
-    def predict_base_proba(self, sequences: Sequence[str], *, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray | None:
+    def predict_base_proba(self, sequences: Sequence[str], *,
+                           batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray | None:
         """The pre-trained model's answer (frozen base + the probe head shipped with the run), or None."""
         if self.base_probe_head is None:
             return None
         return self._probe_windows(self.base_probe_head, _clean(sequences), batch_size=batch_size, adapter=False)[0]
 
-    def embeddings(self, sequences: Sequence[str], *, fine_tuned: bool = True, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
+    def embeddings(self, sequences: Sequence[str], *, fine_tuned: bool = True,
+                   batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
         """Mean-pooled last-layer embeddings of the fine-tuned (or, with `fine_tuned=False`, the pre-trained) encoder."""
         clean = [s[: self.windowing.window_bp] for s in _clean(sequences)]
         with self._adapter(enabled=fine_tuned):
             return extract_embeddings(self.model, self.tokenizer, clean, max_length=self.max_length,
                                       batch_size=batch_size)
 
-    def predict(self, sequences: Sequence[str] | Sequence[tuple[str, str]], *, batch_size: int = INFERENCE_BATCH_SIZE) -> list[Prediction]:
+    def predict(self, sequences: Sequence[str] | Sequence[tuple[str, str]], *,
+                batch_size: int = INFERENCE_BATCH_SIZE) -> list[Prediction]:
         """Labels and probabilities for raw DNA strings or (id, sequence) pairs (validated and uppercased first)."""
         records = validate_sequences(sequences)
-        probs, tracks = self.predict_windows([s for _, s in records], batch_size=batch_size)
+        probs, tracks = self._windows([s for _, s in records], batch_size)
         return [
             Prediction(
                 id=seq_id,
@@ -132,6 +132,13 @@ class Classifier:
         ]
 
     # -- helpers ---------------------------------------------------------------------------------------------------
+    def _windows(self, clean: list[str], batch_size: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Probabilities and window tracks of already validated sequences."""
+        if self.probe_head is not None:
+            return self._probe_windows(self.probe_head, clean, batch_size=batch_size, adapter=True)
+        return predict_windowed(self.model, self.tokenizer, clean, max_length=self.max_length,
+                                windowing=self.windowing, batch_size=batch_size)
+
     def _adapter(self, enabled: bool):
         if enabled or not hasattr(self.model, "disable_adapter"):
             return nullcontext()
@@ -251,16 +258,18 @@ def _copy_base(instance: Any, labels: list[str], where: str) -> Any:
     return model
 
 
-def evaluate_run(source: str | Path, data: str, *, batch_size: int = INFERENCE_BATCH_SIZE, max_rows: int | None = None,
-                 device: str | None = None) -> dict[str, Any]:
+def evaluate_run(source: str | Path, data: str, *, batch_size: int = INFERENCE_BATCH_SIZE,
+                 max_rows: int | None = None, device: str | None = None) -> dict[str, Any]:
     """Score a finished run on another labelled dataset (all its splits); labels are matched by name.
 
     Example:
         >>> hubtune.evaluate_run("runs/tata-lora", "data/other-promoters.csv")["test"]["mcc"]  # doctest: +SKIP
         0.41
     """
-    classifier = load_classifier(source, device=device)
-    labels = classifier.label_names
+    # Settings and data first: a dataset that cannot be scored is refused before any model is loaded.
+    folder, where = resolve_run_source(source)
+    info = read_run_info(folder, where)
+    labels = list(info.label_names)
     task = load_task(data, max_rows=max_rows)
     unknown = sorted(set(task.label_names) - set(labels))
     if unknown:
@@ -268,6 +277,7 @@ def evaluate_run(source: str | Path, data: str, *, batch_size: int = INFERENCE_B
             f"{data} has labels the run never saw: {', '.join(unknown)}. The run was trained on "
             f"{', '.join(labels)}; evaluate it on data with those labels."
         )
+    classifier = Classifier.from_loaded(load_run_model(folder, info=info, device=device))
     results = {}
     for split_name, split in task.splits.items():
         probs = classifier.predict_proba(split.sequences, batch_size=batch_size)

@@ -218,12 +218,12 @@ def _fit_probe(ctx: _Context, method: Any, seed: int) -> SeedResult:
 
 
 def _training_arguments(ctx: _Context, seed: int, total_steps: int):
+    import torch
     from transformers import TrainingArguments
 
     config = ctx.config
     eval_steps = config.eval_steps or max(1, total_steps // 10)
     passthrough = {k: v for k, v in (("deepspeed", config.deepspeed), ("fsdp", config.fsdp)) if v}
-    import torch
 
     return TrainingArguments(
         output_dir=str(ctx.work_dir / "checkpoints" / f"seed-{seed}"),

@@ -47,11 +47,11 @@ from ..run import (
     Run,
     RunInfo,
 )
+from .discover import COMPARE_FOLDER
 from .errors import NO_TOKEN_MESSAGE, endpoint_of, hub_errors, lfs_uploads_for, network_errors
 
 MODEL_CONFIG = "config.json"
 README = "README.md"
-COMPARE_FOLDER = "compare"
 _ALL_WEIGHT_FILES = {name for method in METHODS.values() for name in method.weight_files}
 # Files a push owns: when a re-push no longer contains one of them (e.g. the tokenizer now matches the base), it is
 # deleted in the same commit so the repo never mixes two runs. Other files in the repo are left alone.

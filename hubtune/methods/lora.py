@@ -99,8 +99,8 @@ class LoraMethodConfig(MethodConfig):
                 config.modules_to_save = head
             if config.task_type is None:
                 config.task_type = TaskType.SEQ_CLS
-            self.resolved_targets = sorted(config.target_modules) if not isinstance(
-                config.target_modules, str | type(None)) else [str(config.target_modules)]
+            targets = config.target_modules  # a set of names, a regex string, or None (peft's default for the model)
+            self.resolved_targets = [targets] if isinstance(targets, str) else sorted(targets or [])
             with quiet_deprecations():
                 return get_peft_model(model, config)
         targets = list(self.targets or family.lora_targets or guess_lora_targets(module_names))
