@@ -4,6 +4,7 @@ published semantics (loops over heads, -10000 masking), and a LoRA train/save/re
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -27,18 +28,21 @@ def padded_batch(vocab: int, lengths: list[int], *, pad_id: int, seed: int = 0, 
     return ids, mask
 
 
+def _layer_norm(state: dict, config, x: torch.Tensor, name: str) -> torch.Tensor:
+    weight, bias = state[f"{name}.weight"], state[f"{name}.bias"]
+    return F.layer_norm(x, (config.hidden_size,), weight, bias, eps=config.layer_norm_eps)
+
+
+def _linear(state: dict, x: torch.Tensor, name: str, bias: bool = True) -> torch.Tensor:
+    out = x @ state[f"{name}.weight"].T
+    return out + state[f"{name}.bias"] if bias else out
+
 
 def reference_dnabert2(state: dict, config: Dnabert2Config, slopes: list[float], ids, mask) -> torch.Tensor:
     """softmax(QK^T/sqrt(d) - slope_h*|i-j| + mask)V per head, post-LN blocks, GEGLU; returns the last hidden state."""
     hidden, heads = config.hidden_size, config.num_attention_heads
     head_dim, inter = hidden // heads, config.intermediate_size
-
-    def ln(x, name):
-        return F.layer_norm(x, (hidden,), state[f"{name}.weight"], state[f"{name}.bias"], eps=config.layer_norm_eps)
-
-    def linear(x, name, bias=True):
-        out = x @ state[f"{name}.weight"].T
-        return out + state[f"{name}.bias"] if bias else out
+    ln, linear = partial(_layer_norm, state, config), partial(_linear, state)
 
     x = state["bert.embeddings.word_embeddings.weight"][ids] + state["bert.embeddings.token_type_embeddings.weight"][0]
     x = ln(x, "bert.embeddings.LayerNorm")
@@ -67,13 +71,7 @@ def reference_ntv2(state: dict, config: NTv2Config, ids, mask) -> torch.Tensor:
     """Pre-LN ESM blocks with rotary q/k (q scaled first), SwiGLU without bias, emb_layer_norm_after."""
     hidden, heads = config.hidden_size, config.num_attention_heads
     head_dim = hidden // heads
-
-    def ln(x, name):
-        return F.layer_norm(x, (hidden,), state[f"{name}.weight"], state[f"{name}.bias"], eps=config.layer_norm_eps)
-
-    def linear(x, name, bias=True):
-        out = x @ state[f"{name}.weight"].T
-        return out + state[f"{name}.bias"] if bias else out
+    ln, linear = partial(_layer_norm, state, config), partial(_linear, state)
 
     def rotate(x, cos, sin):
         half = x.shape[-1] // 2
@@ -101,8 +99,12 @@ def reference_ntv2(state: dict, config: NTv2Config, ids, mask) -> torch.Tensor:
     return ln(x, "esm.encoder.emb_layer_norm_after")
 
 
-
-def train_lora_and_reload(loader, path: Path, targets: list[str], adapter_dir: Path, pad_id: int):
+def check_lora_round_trip(
+    loader, path: Path, targets: list[str], adapter_dir: Path, *, pad_id: int, expected_names: tuple[str, ...]
+) -> dict:
+    """Train a LoRA adapter on the model `loader` builds from `path`, save it, reload it onto a fresh base model and
+    check that the saved adapter holds `expected_names` and the reloaded model gives exactly the trained logits.
+    Returns the saved adapter tensors."""
     from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 
     model = loader(path, num_labels=2)
@@ -127,5 +129,7 @@ def train_lora_and_reload(loader, path: Path, targets: list[str], adapter_dir: P
     reloaded = PeftModel.from_pretrained(loader(path, num_labels=2), adapter_dir).eval()
     with torch.no_grad():
         again = reloaded(input_ids=ids, attention_mask=mask).logits
-    return saved, trained, again
-
+    for name in expected_names:
+        assert name in saved, name
+    assert torch.equal(trained, again)
+    return saved

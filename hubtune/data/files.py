@@ -146,15 +146,15 @@ def looks_like_fasta(path: Path) -> bool:
         True
     """
     try:
-        head = path.read_bytes()[:4096]
+        data = path.read_bytes()
     except OSError:
         return False
-    if head[:2] == b"\x1f\x8b":
+    if data[:2] == b"\x1f\x8b":
         try:
-            head = gzip.decompress(path.read_bytes())[:4096]
+            data = gzip.decompress(data)
         except (OSError, EOFError):
             return False
-    return head.lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b">")
+    return data[:4096].lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b">")
 
 
 def folder_listing(folder: Path) -> str:

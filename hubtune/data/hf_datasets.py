@@ -5,11 +5,11 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from hubtune.errors import DataError
+from hubtune.repo_ids import repo_part_problem
 
 from .files import fmt_list, folder_listing
 from .records import Records, records_from_table
@@ -18,17 +18,16 @@ from .task import SPLIT_ALIASES
 
 __all__ = ["is_saved_dataset", "load_hf", "looks_like_dataset_id", "records_from_hf"]
 
-_HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-
 
 def looks_like_dataset_id(text: str) -> bool:
-    """True when ``text`` has the shape of a Hub dataset id (``name`` or ``owner/name``).
+    """True when ``text`` has the shape of a Hub dataset id (``name`` or ``owner/name``, each part a valid repo part).
 
     Example:
         >>> looks_like_dataset_id("katarinagresova/Genomic_Benchmarks"), looks_like_dataset_id("a b")
         (True, False)
     """
-    return _HUB_ID_RE.match(text) is not None
+    parts = text.split("/")
+    return len(parts) <= 2 and all(repo_part_problem(part) is None for part in parts)
 
 
 def is_saved_dataset(folder: Path) -> bool:

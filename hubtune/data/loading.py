@@ -186,8 +186,6 @@ def load_task(
         given, single, hf_names, hf_warn = records_from_hf(source_text, ds, sequence_column, label_column)
         warnings.extend(hf_warn)
 
-    if labels is not None and single is None and given is None:  # pragma: no cover - defensive
-        raise ConfigError("--labels-file was given but no FASTA input was found.")
     if hf_names is not None and label_names is None:
         label_names = hf_names  # ClassLabel names keep the dataset's id order
     sources = ([single] if single is not None else []) + list((given or {}).values())

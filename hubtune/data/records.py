@@ -48,9 +48,9 @@ class Records:
         """Location of row ``i`` for messages: origin and line/row number."""
         return f"{self.origin}, {self.unit} {self.positions[i]}"
 
-    def take(self, idx: Sequence[int], origin: str | None = None) -> Records:
+    def take(self, idx: Sequence[int]) -> Records:
         """A copy holding only the rows at ``idx`` (the IUPAC count of the whole source is kept)."""
-        out = Records(origin or self.origin, self.short, self.unit)
+        out = Records(self.origin, self.short, self.unit)
         out.sequences = [self.sequences[i] for i in idx]
         out.labels = [self.labels[i] for i in idx]
         out.ids = [self.ids[i] for i in idx]

@@ -140,7 +140,7 @@ def assemble(
                 f"{single.origin}: the split column names the splits {found}, but both train and test are needed "
                 "(dev is optional). Fix the split values, or remove the column to have the rows split randomly."
             )
-        given = {s: single.take(idx, origin=single.origin) for s, idx in groups.items()}
+        given = {s: single.take(idx) for s, idx in groups.items()}
         single = None
         origin_text = "given (split column)"
     else:

@@ -35,6 +35,7 @@ from ..errors import ModelError
 from .alibi import alibi_bias, alibi_slopes
 from .checkpoint import LoadReport, config_kwargs, published_config_dict
 from .native import (
+    attention_mask_or_ones,
     attn_implementation_name,
     load_native_checkpoint,
     model_output,
@@ -383,12 +384,7 @@ class Dnabert2Model(Dnabert2PreTrainedModel):
         **kwargs: Any,
     ) -> BaseModelOutputWithPoolingAndCrossAttentions | tuple:
         """Encode a batch. `position_ids` is accepted and ignored (ALiBi); `attention_mask` marks real tokens."""
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
-        shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:2]
-        device = input_ids.device if input_ids is not None else inputs_embeds.device
-        if attention_mask is None:
-            attention_mask = torch.ones(shape, dtype=torch.long, device=device)
+        attention_mask = attention_mask_or_ones(input_ids, inputs_embeds, attention_mask)
         if output_hidden_states is None:
             output_hidden_states = bool(self.config.output_hidden_states)
         output_attentions = bool(output_attentions)

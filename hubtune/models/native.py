@@ -18,6 +18,7 @@ from .checkpoint import load_weights_into, read_checkpoint
 
 __all__ = [
     "ATTN_IMPLEMENTATIONS",
+    "attention_mask_or_ones",
     "attn_implementation_name",
     "build_native_model",
     "load_native_checkpoint",
@@ -45,6 +46,28 @@ def attn_implementation_name(attn_implementation: str | dict, family: str, reaso
     if name not in ATTN_IMPLEMENTATIONS:
         raise ModelError(f"{family} supports attn_implementation 'sdpa' or 'eager', not {name!r}{reason}.")
     return name
+
+
+def attention_mask_or_ones(
+    input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor | None, attention_mask: torch.Tensor | None
+) -> torch.Tensor:
+    """The attention mask of a batch given as exactly one of `input_ids` and `inputs_embeds`: `attention_mask`, or
+    all ones (nothing padded) when it is None.
+
+    Raises:
+        ValueError: both or neither of `input_ids` and `inputs_embeds` are given.
+
+    Example:
+        >>> attention_mask_or_ones(torch.tensor([[1, 7, 2]]), None, None).tolist()
+        [[1, 1, 1]]
+    """
+    if (input_ids is None) == (inputs_embeds is None):
+        raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
+    if attention_mask is not None:
+        return attention_mask
+    shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:2]
+    device = input_ids.device if input_ids is not None else inputs_embeds.device
+    return torch.ones(shape, dtype=torch.long, device=device)
 
 
 def model_output(output: Any, return_dict: bool | None, config: PreTrainedConfig) -> Any:

@@ -31,6 +31,7 @@ from transformers.modeling_outputs import (
 from ..errors import ModelError
 from .checkpoint import LoadReport, config_kwargs, published_config_dict
 from .native import (
+    attention_mask_or_ones,
     attn_implementation_name,
     load_native_checkpoint,
     model_output,
@@ -387,12 +388,7 @@ class NTv2Model(NTv2PreTrainedModel):
         **kwargs: Any,
     ) -> BaseModelOutputWithPoolingAndCrossAttentions | tuple:
         """Encode a batch; `attention_mask` marks real tokens. `position_ids` is ignored (rotary over 0..L-1)."""
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("Pass exactly one of input_ids or inputs_embeds.")
-        shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:2]
-        device = input_ids.device if input_ids is not None else inputs_embeds.device
-        if attention_mask is None:
-            attention_mask = torch.ones(shape, dtype=torch.long, device=device)
+        attention_mask = attention_mask_or_ones(input_ids, inputs_embeds, attention_mask)
         if output_hidden_states is None:
             output_hidden_states = bool(self.config.output_hidden_states)
         embeddings = self.embeddings(input_ids, attention_mask, inputs_embeds)

@@ -17,8 +17,9 @@ import os
 import random
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ModelError
 from ..jsonio import write_json
@@ -81,8 +82,9 @@ def ntv2_vocabulary() -> list[str]:
     return nt_vocabulary(v2=True)
 
 
-def write_nt_tokenizer(path: Path, *, v2: bool = False) -> None:
-    """Write an EsmTokenizer folder with the NT vocabulary (only `<cls>` is added to each sequence).
+def write_nt_tokenizer(path: Path) -> None:
+    """Write an EsmTokenizer folder with the NT v1 vocabulary (only `<cls>` is added to each sequence; NT v2's
+    published files come from `write_ntv2_tokenizer`).
 
     Example:
         >>> write_nt_tokenizer(Path("my-nt"))  # doctest: +SKIP
@@ -90,11 +92,9 @@ def write_nt_tokenizer(path: Path, *, v2: bool = False) -> None:
     from transformers import EsmTokenizer
 
     path.mkdir(parents=True, exist_ok=True)
-    (path / "vocab.txt").write_text("\n".join(nt_vocabulary(v2)) + "\n")
+    (path / "vocab.txt").write_text("\n".join(nt_vocabulary()) + "\n")
     # eos_token=None: NT prepends <cls> and appends nothing.
-    tokenizer = EsmTokenizer(
-        vocab_file=str(path / "vocab.txt"), eos_token=None, model_max_length=2048 if v2 else 1000
-    )
+    tokenizer = EsmTokenizer(vocab_file=str(path / "vocab.txt"), eos_token=None, model_max_length=1000)
     tokenizer.save_pretrained(str(path))
 
 
@@ -294,6 +294,32 @@ def build_tiny_nt(path: Path, seed: int = 0) -> Path:
     return path
 
 
+def _masked_lm_state(
+    config_class: type[Any],
+    model_class: type[Any],
+    published: dict[str, Any],
+    tokens: list[str],
+    seed: int,
+    *,
+    extra: Callable[[], dict[str, torch.Tensor]] | None = None,
+) -> dict[str, torch.Tensor]:
+    """The state dict of a native masked-LM model built from a published config.json with torch seeded from `seed`,
+    token embeddings from `tokens` (``"token_length"``); `extra` adds, under the same seed, the tensors a published
+    checkpoint carries beyond the native model."""
+    from .checkpoint import config_kwargs
+    from .native import seeded_build
+
+    config = config_class(**config_kwargs(config_class, published))
+
+    def build() -> dict[str, torch.Tensor]:
+        model = model_class(config)
+        composition_embeddings(model.get_input_embeddings().weight, tokens, seed, normalisation="token_length")
+        state = {name: tensor.detach().clone().contiguous() for name, tensor in model.state_dict().items()}
+        return state | (extra() if extra is not None else {})
+
+    return seeded_build(seed, build)
+
+
 def build_tiny_dnabert2(
     path: Path,
     seed: int = 0,
@@ -313,9 +339,7 @@ def build_tiny_dnabert2(
     """
     import torch
 
-    from .checkpoint import config_kwargs
     from .dnabert2 import DNABERT2_AUTO_MAP, Dnabert2Config, Dnabert2ForMaskedLM
-    from .native import seeded_build
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -344,16 +368,13 @@ def build_tiny_dnabert2(
         "use_cache": True,
         "vocab_size": actual_vocab,
     }
-    config = Dnabert2Config(**config_kwargs(Dnabert2Config, published))
-    model = seeded_build(seed, lambda: Dnabert2ForMaskedLM(config))
     vocab = json.loads((path / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
     tokens = [""] * actual_vocab
     for token, index in vocab.items():
         tokens[index] = token
-    composition_embeddings(model.bert.embeddings.word_embeddings.weight, tokens, seed, normalisation="token_length")
     # A state dict as the remote BertForMaskedLM saves it: `bert.*` (no pooler) + `cls.predictions.*`, with the
     # tied decoder weight stored under both names.
-    state = {name: tensor.detach().clone().contiguous() for name, tensor in model.state_dict().items()}
+    state = _masked_lm_state(Dnabert2Config, Dnabert2ForMaskedLM, published, tokens, seed)
     state["cls.predictions.decoder.weight"] = state["bert.embeddings.word_embeddings.weight"]
     torch.save(state, path / "pytorch_model.bin")
     write_json(path / "config.json", published, sort_keys=True)
@@ -380,8 +401,6 @@ def build_tiny_ntv2(
     from safetensors.torch import save_file
     from torch import nn
 
-    from .checkpoint import config_kwargs
-    from .native import seeded_build
     from .ntv2 import NTV2_AUTO_MAP, NTv2Config, NTv2ForMaskedLM
 
     path = Path(path)
@@ -415,20 +434,15 @@ def build_tiny_ntv2(
         "vocab_list": None,
         "vocab_size": vocab_size,
     }
-    config = NTv2Config(**config_kwargs(NTv2Config, published))
 
-    def build() -> dict[str, torch.Tensor]:
-        model = NTv2ForMaskedLM(config)
-        composition_embeddings(
-            model.esm.embeddings.word_embeddings.weight, ntv2_vocabulary(), seed, normalisation="token_length"
-        )
-        state = {name: tensor.detach().clone().contiguous() for name, tensor in model.state_dict().items()}
+    def contact_head() -> dict[str, torch.Tensor]:
         contact = nn.Linear(num_hidden_layers * num_attention_heads, 1)
-        state["esm.contact_head.regression.weight"] = contact.weight.detach().clone()
-        state["esm.contact_head.regression.bias"] = contact.bias.detach().clone()
-        return state
+        return {
+            "esm.contact_head.regression.weight": contact.weight.detach().clone(),
+            "esm.contact_head.regression.bias": contact.bias.detach().clone(),
+        }
 
-    state = seeded_build(seed, build)
+    state = _masked_lm_state(NTv2Config, NTv2ForMaskedLM, published, ntv2_vocabulary(), seed, extra=contact_head)
     save_file(state, str(path / "model.safetensors"), metadata={"format": "pt"})
     write_json(path / "config.json", published, sort_keys=True)
     write_ntv2_tokenizer(path)
