@@ -9,8 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .tables import COMPARED_MODELS
-
 DPI = 120
 
 
@@ -27,16 +25,15 @@ def new_figure(figsize: tuple[float, float], *, dpi: int = DPI) -> Any:
     return Figure(figsize=figsize, dpi=dpi)
 
 
-def save_figure(fig: Any, path: str | Path, *, tight: bool = True) -> Path:
-    """Lay out `fig` and write it as a PNG to `path`; returns the path.
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Lay out `fig` (tight layout) and write it as a PNG to `path`; returns the path.
 
     Example:
         >>> save_figure(new_figure((4, 3)), tmp_path / "empty.png")  # doctest: +SKIP
         PosixPath('.../empty.png')
     """
     path = Path(path)
-    if tight:
-        fig.tight_layout()
+    fig.tight_layout()
     fig.savefig(path)
     return path
 
@@ -60,24 +57,4 @@ def plot_layer_probe(rows: list[dict[str, Any]], path: Path, *, title: str = "")
     return save_figure(fig, path)
 
 
-def plot_comparison(metrics: dict[str, Any], path: Path, *, title: str = "") -> Path:
-    """Bar chart of test MCC: fine-tuned vs pre-trained probe vs k-mer baseline.
-
-    Example:
-        >>> plot_comparison(Run("runs/tata-lora").metrics, tmp_path / "mcc.png")  # doctest: +SKIP
-    """
-    names, values = [], []
-    for key, label in COMPARED_MODELS:
-        if metrics.get(key):
-            names.append(label)
-            values.append(metrics[key]["test"]["mcc"])
-    fig = new_figure((5, 3))
-    ax = fig.subplots()
-    ax.bar(names, values, color=["#3b7dd8", "#999999", "#d8a03b"][: len(names)])
-    ax.set_ylabel("test MCC")
-    ax.axhline(0, color="grey", lw=0.8)
-    ax.set_title(title, fontsize=10)
-    return save_figure(fig, path)
-
-
-__all__ = ["DPI", "new_figure", "plot_comparison", "plot_layer_probe", "save_figure"]
+__all__ = ["DPI", "new_figure", "plot_layer_probe", "save_figure"]

@@ -36,10 +36,8 @@ from .content import (
     build_card_data,
     compare_section,
     load_card_run,
-    task_tag,
-    weights_layout,
 )
-from .tokenizer import normalized_tokenizer_file, preview_tokenizer_differs, tokenizer_differs
+from .tokenizer import preview_tokenizer_differs, tokenizer_differs
 
 TEMPLATE_PACKAGE = "hubtune.cards"
 MODEL_CARD_TEMPLATE = "model_card.md.j2"
@@ -209,18 +207,17 @@ def render_base_card(folder: Path, repo_id: str, *, origin: str, family: ModelFa
     return _render(BASE_CARD_TEMPLATE, card_data, context)
 
 
+# The package's API: rendering and writing cards, and what `push` needs. Helpers (`task_tag`, `weights_layout`,
+# `normalized_tokenizer_file`) are imported from `hubtune.card.content` and `hubtune.card.tokenizer`.
 __all__ = [
     "EXAMPLE_SEQUENCE",
     "CardOptions",
     "HubtuneCardData",
     "build_card_data",
     "compare_section",
-    "normalized_tokenizer_file",
     "render_base_card",
     "render_card",
     "render_run_card",
-    "task_tag",
     "tokenizer_differs",
-    "weights_layout",
     "write_card",
 ]

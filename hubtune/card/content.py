@@ -345,8 +345,6 @@ def build_card_data(run: Run | str | Path, repo_id: str, base_repo: str, *, opti
     )
 
 
-
-
 def compare_section(compare_report: str | Path | None) -> dict[str, Any] | None:
     """The part of a `hubtune compare` report that a card shows: `{"table": markdown, "plots": ["compare/x.png"]}`.
 

@@ -6,7 +6,6 @@ test_mcc_sd and, where a figure needs them, trainable_params, train_seconds_per_
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import numpy as np
 
 from ..methods import METHODS
 from ..plots import new_figure, save_figure
+from .grid import unique
 
 # One colour per registered method, by its position in the registry; methods beyond the palette take the fallbacks.
 METHOD_PALETTE = ("#3b7dd8", "#d8553b", "#4aa05a", "#8c6bb1")
@@ -35,10 +35,6 @@ def method_colour(method: str, index: int = 0) -> str:
     return FALLBACK_PALETTE[index % len(FALLBACK_PALETTE)]
 
 
-def _ordered(values: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys(values))
-
-
 def plot_task_mcc(rows: list[dict[str, Any]], probe: dict[str, float | None], kmer: float | None, path: Path, *,
                   title: str = "") -> Path:
     """Test MCC (mean ± sd over seeds) per method and model, beside the pre-trained probe and the k-mer baseline.
@@ -46,8 +42,8 @@ def plot_task_mcc(rows: list[dict[str, Any]], probe: dict[str, float | None], km
     Example:
         >>> plot_task_mcc(rows, {"tiny-nt": 0.31}, 0.28, out / "mcc_tata.png", title="tata: test MCC")  # doctest: +SKIP
     """
-    models = _ordered([r["model"] for r in rows])
-    methods = _ordered([r["method"] for r in rows])
+    models = unique([r["model"] for r in rows])
+    methods = unique([r["method"] for r in rows])
     groups = methods + ([PROBE_BAR] if any(v is not None for v in probe.values()) else [])
     width = 0.8 / max(1, len(models))
     fig = new_figure((max(5.0, 1.3 * len(groups) + 2), 3.6))
@@ -80,8 +76,8 @@ def plot_task_mcc(rows: list[dict[str, Any]], probe: dict[str, float | None], km
 
 
 def _scatter_by_model(ax: Any, rows: list[dict[str, Any]], x_key: str) -> None:
-    models = _ordered([r["model"] for r in rows])
-    methods = _ordered([r["method"] for r in rows])
+    models = unique([r["model"] for r in rows])
+    methods = unique([r["method"] for r in rows])
     for row in rows:
         x = row.get(x_key)
         if x is None or row.get("test_mcc_mean") is None:
@@ -207,7 +203,7 @@ def plot_overview(rows: list[dict[str, Any]], tasks: list[str], path: Path, *,
     Example:
         >>> plot_overview(rows, ["tata"], out / "overview.png", baselines={"k-mer baseline": {"tata": 0.28}})  # doctest: +SKIP
     """
-    labels = _ordered([f"{r['model']} · {r['method']}" for r in rows])
+    labels = unique([f"{r['model']} · {r['method']}" for r in rows])
     values = np.full((len(labels), len(tasks)), np.nan)
     for r in rows:
         if r.get("test_mcc_mean") is not None:

@@ -31,7 +31,7 @@ from ..jsonio import write_json
 from ..methods import get_method
 from ..metrics import mean_sd
 from ..run import Run, library_versions
-from ..tables import grid_table
+from ..tables import COMPARED_MODELS, grid_table
 from . import plots
 from .grid import Cell, GridPlan, unique
 from .measure import MEMORY_LABELS, hardware
@@ -46,11 +46,7 @@ CSV_COLUMNS = ("task", "model", "method", "n_seeds", "test_mcc_mean", "test_mcc_
 # Figures the report writes; older ones of these names are removed first (a model card attaches every PNG here).
 PLOT_PREFIXES = ("mcc_", "params_", "cost_", "layers_", "curves_")
 # metrics.json keys of the two baselines every run may carry (the pre-trained probe is a baseline, not a method).
-PROBE_BASELINE, KMER_BASELINE = "probe", "kmer"
-
-
-def _test_mcc(metrics: dict[str, Any], which: str) -> float | None:
-    return ((metrics.get(which) or {}).get("test") or {}).get("mcc")
+PROBE_BASELINE, KMER_BASELINE = (key for key, _label in COMPARED_MODELS[1:])
 
 
 def _row(cell: Cell, run: Run, record: dict[str, Any]) -> dict[str, Any]:
@@ -81,8 +77,11 @@ def _row(cell: Cell, run: Run, record: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def collect_rows(plan: GridPlan) -> tuple[list[dict[str, Any]], dict[tuple[str, str], dict[str, float | None]]]:
+def collect_rows(plan: GridPlan, runs: dict[str, Run] | None = None,
+                 ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], dict[str, float | None]]]:
     """One result row per cell (the `results.json` rows), and the baselines' test MCC per (model, task key).
+
+    `runs` maps cell names to their opened `Run`s (each cell's folder is opened here when not given).
 
     Example:
         >>> rows, baselines = collect_rows(plan_grid(config))  # doctest: +SKIP
@@ -91,13 +90,13 @@ def collect_rows(plan: GridPlan) -> tuple[list[dict[str, Any]], dict[tuple[str, 
     baselines: dict[tuple[str, str], dict[str, float | None]] = {}
     rows = []
     for cell in plan.cells:
-        run = Run(plan.run_dir(cell))
+        run = runs[cell.name] if runs is not None else Run(plan.run_dir(cell))
         cell_file = plan.cell_file(cell)
         record = json.loads(cell_file.read_text()) if cell_file.is_file() else {}
         key = (cell.model, cell.task_key)
         if run.metrics.get(PROBE_BASELINE) or run.metrics.get(KMER_BASELINE):
             if cell.baselines or key not in baselines:
-                baselines[key] = {name: _test_mcc(run.metrics, name) for name in (PROBE_BASELINE, KMER_BASELINE)}
+                baselines[key] = {name: run.test_mcc(name) for name in (PROBE_BASELINE, KMER_BASELINE)}
         rows.append(_row(cell, run, record))
     for row in rows:
         base = baselines.get((row["model"], row["task"]), {})
@@ -127,18 +126,18 @@ def _kmer_of(baselines: dict[tuple[str, str], dict[str, float | None]], task_key
                  if t == task_key and b.get(KMER_BASELINE) is not None), None)
 
 
-def _learning_panels(out: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _learning_panels(cells: list[Cell], runs: dict[str, Run]) -> list[dict[str, Any]]:
     panels = []
-    for r in rows:
-        if not get_method(r["method"]).uses_trainer:
+    for cell in cells:
+        if not get_method(cell.method).uses_trainer:
             continue  # fitted without a training loop: no learning curve
-        run = Run(out / r["run_folder"])
-        panels.append({"label": r["method"], "curves": list(learning_curves(run).values()),
+        run = runs[cell.name]
+        panels.append({"label": cell.method, "curves": list(learning_curves(run).values()),
                        "kept": {f"seed-{s['seed']}": s.get("best_step") for s in run.metrics.get("per_seed", [])}})
     return panels
 
 
-def _task_plots(plan: GridPlan, task_key: str, rows: list[dict[str, Any]],
+def _task_plots(plan: GridPlan, runs: dict[str, Run], task_key: str, rows: list[dict[str, Any]],
                 baselines: dict[tuple[str, str], dict[str, float | None]], memory_label: str,
                 layer_curves: dict[str, dict[str, list[dict[str, Any]]]]) -> list[str]:
     out = plan.output
@@ -156,7 +155,7 @@ def _task_plots(plan: GridPlan, task_key: str, rows: list[dict[str, Any]],
         files.append(f"layers_{task_key}.png")
         plots.plot_layer_curves(curves, out / files[-1], title=f"{task_key}: layer probing")
     for model in models:
-        panels = _learning_panels(out, [r for r in task_rows if r["model"] == model])
+        panels = _learning_panels([c for c in plan.cells if c.model == model and c.task_key == task_key], runs)
         if panels:
             name = f"curves_{plan.models[model]}_{task_key}.png"
             plots.plot_learning_curves(panels, out / name, title=f"{model} on {task_key}: learning curves")
@@ -172,13 +171,14 @@ def write_report(plan: GridPlan) -> Path:
         PosixPath('runs/compare/report.md')
     """
     config, out = plan.config, plan.output
-    rows, baselines = collect_rows(plan)
+    runs = {cell.name: Run(plan.run_dir(cell)) for cell in plan.cells}
+    rows, baselines = collect_rows(plan, runs)
     memory_kind, memory_label = _memory(rows)
     for stale in out.glob("*.png"):
         if stale.name == "overview.png" or stale.name.startswith(PLOT_PREFIXES):
             stale.unlink()
     layer_curves: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    figures = {task_key: _task_plots(plan, task_key, rows, baselines, memory_label, layer_curves)
+    figures = {task_key: _task_plots(plan, runs, task_key, rows, baselines, memory_label, layer_curves)
                for task_key in plan.tasks}
     plots.plot_overview(
         rows, list(plan.tasks), out / "overview.png",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -18,6 +19,8 @@ CHECK_NAMES = ("overfitting", "underfitting", "catastrophic forgetting", "data l
 DIAGNOSTICS_VERSION = 4
 # The training settings (hubtune.json "training" keys) that decide how `load_task` reads and splits the data.
 TASK_OPTIONS = ("sequence_column", "label_column", "labels_file", "seed", "max_rows")
+# The task of each open `Run`, so the checks of one `diagnose_run` load the data once; dropped with the `Run`.
+_TASKS: weakref.WeakKeyDictionary[Run, TaskData] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -97,7 +100,7 @@ def trains_backbone(run: Run) -> bool:
 
 
 def load_run_task(run: Run) -> TaskData:
-    """The task exactly as the run loaded it (same source, columns, split seed and row cap).
+    """The task exactly as the run loaded it (same source, columns, split seed and row cap); loaded once per `Run`.
 
     Raises:
         NotMeasured: the run does not record its data, or the data cannot be loaded again.
@@ -106,15 +109,19 @@ def load_run_task(run: Run) -> TaskData:
         >>> len(load_run_task(Run("runs/tata-lora")).splits["test"])  # doctest: +SKIP
         1000
     """
+    if run in _TASKS:
+        return _TASKS[run]
     training = run.info.training
     source = run.info.data_source or training.get("data")
     if not source:
         raise NotMeasured("the run does not record its data source")
     options = {key: training[key] for key in TASK_OPTIONS if training.get(key) is not None}
     try:
-        return load_task(source, **options)
+        task = load_task(source, **options)
     except HubtuneError as exc:
         raise NotMeasured(f"the run's data {source} cannot be loaded again: {exc}") from None
+    _TASKS[run] = task
+    return task
 
 
 __all__ = ["CHECK_NAMES", "DIAGNOSTICS_VERSION", "STATUSES", "NotMeasured", "Verdict", "finite", "format_verdicts",
