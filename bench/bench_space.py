@@ -68,6 +68,7 @@ def make_adapter(base: str, folder: Path, *, seed: int, max_length: int, labels:
     import torch
 
     from hubtune.heads import LinearHead
+    from hubtune.jsonio import write_json
     from hubtune.methods import LoraMethodConfig
     from hubtune.models import load_base_model, resolve_model
     from hubtune.run import BASE_PROBE_FILE, METRICS_FILE, RunInfo
@@ -91,7 +92,7 @@ def make_adapter(base: str, folder: Path, *, seed: int, max_length: int, labels:
     RunInfo(label_names=labels, method=method.name, base_model=base, family=family.name, task="bench",
             max_length=max_length, window_bp=window_bp, stride_bp=max(1, window_bp // 2),
             method_config=method.to_dict()).write(folder)
-    (folder / METRICS_FILE).write_text(json.dumps({}))
+    write_json(folder / METRICS_FILE, {})
     return folder
 
 

@@ -1,4 +1,4 @@
-"""JSON files written atomically (temporary file + rename) with numpy values and paths serialised."""
+"""Files written atomically (temporary file + rename); JSON with numpy values and paths serialised."""
 
 from __future__ import annotations
 
@@ -33,10 +33,19 @@ def write_json(path: str | Path, data: Any, *, sort_keys: bool = False) -> None:
     Example:
         >>> write_json(tmp_path / "metrics.json", {"mcc": np.float64(0.5)})  # doctest: +SKIP
     """
+    write_atomic(path, json_bytes(data, sort_keys=sort_keys))
+
+
+def write_atomic(path: str | Path, content: str | bytes) -> None:
+    """Write text (UTF-8) or bytes via a temporary file + rename, so a reader never sees half a file.
+
+    Example:
+        >>> write_atomic(tmp_path / "report.md", "# Report\n")  # doctest: +SKIP
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(json_bytes(data, sort_keys=sort_keys))
+    tmp.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
     os.replace(tmp, path)
 
 
-__all__ = ["json_bytes", "to_jsonable", "write_json"]
+__all__ = ["json_bytes", "to_jsonable", "write_atomic", "write_json"]

@@ -304,7 +304,7 @@ class Run:
 
     def test_mcc(self, which: str = "finetuned") -> float | None:
         """Test MCC of the fine-tuned model (or of a baseline: "probe", "kmer"); None when not measured."""
-        return (self.metrics.get(which) or {}).get("test", {}).get("mcc")
+        return ((self.metrics.get(which) or {}).get("test") or {}).get("mcc")
 
     def check_complete(self) -> None:
         """Raise RunFolderError unless the metrics, leakage report and the method's weight files are all there."""
@@ -351,6 +351,12 @@ class RunModel:
     folder: Path
     probe_head: LinearHead | None = None  # the classifier itself for probe runs
     base_probe_head: LinearHead | None = None  # the pre-trained model's probe, for base-vs-fine-tuned comparisons
+
+
+def load_run_heads(folder: str | Path, info: RunInfo) -> tuple[LinearHead | None, LinearHead | None]:
+    """(the method's own head, the pre-trained probe head) of a run folder; None where the run has none."""
+    folder = Path(folder)
+    return info.method_settings.load_head(folder), LinearHead.load(folder / BASE_PROBE_FILE)
 
 
 def has_tokenizer(folder: str | Path) -> bool:
@@ -430,14 +436,9 @@ def load_run_model(
     model = method.load_model(folder, load_base, num_labels=len(labels), label_names=labels,
                               adapter_name=adapter_name)
     tokenizer = load_run_tokenizer(folder, info, token=token)
-    return RunModel(
-        model=to_inference(model, device),
-        tokenizer=tokenizer,
-        info=info,
-        folder=folder,
-        probe_head=method.load_head(folder),
-        base_probe_head=LinearHead.load(folder / BASE_PROBE_FILE),
-    )
+    probe_head, base_probe_head = load_run_heads(folder, info)
+    return RunModel(model=to_inference(model, device), tokenizer=tokenizer, info=info, folder=folder,
+                    probe_head=probe_head, base_probe_head=base_probe_head)
 
 
 __all__ = [
@@ -455,6 +456,7 @@ __all__ = [
     "has_tokenizer",
     "library_versions",
     "load_run",
+    "load_run_heads",
     "load_run_model",
     "load_run_tokenizer",
     "plain_adapter_info",

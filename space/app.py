@@ -181,7 +181,7 @@ def build_app(
     @GPU(duration=120)
     def gpu_classify(records: list[tuple[str, str]], ids: list[str], with_pca: bool):
         comparison = backend.classify(records, ids)
-        projection = backend.project(records, ids[0]) if with_pca else None
+        projection = backend.project(records, ids[0], prediction=comparison.predictions[0]) if with_pca else None
         return comparison, projection
 
     @GPU(duration=120)

@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from hubtune.serving import BASES, AdapterMeta, Comparison, IsmResult, Projection, WindowTrack, short_names
-from hubtune.tables import comparison_table
+from hubtune.tables import comparison_table, fmt
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 
@@ -117,10 +117,9 @@ def adapters_overview_html(listing: Sequence[Any], problem: str | None = None) -
     for base in sorted(groups):
         parts.append(f'<tr class="base-row"><td colspan="5">base: {escape(base)}</td></tr>')
         for info in sorted(groups[base], key=lambda a: a.repo_id):
-            mcc = "–" if info.test_mcc is None else f"{info.test_mcc:.3f}"
             parts.append(f"<tr><td>{escape(info.repo_id)}</td><td>{escape(info.task or '')}</td>"
                          f"<td>{escape(', '.join(info.labels))}</td><td>{escape(info.method or '')}</td>"
-                         f"<td>{mcc}</td></tr>")
+                         f"<td>{fmt(info.test_mcc)}</td></tr>")
     parts.append("</tbody></table></div>")
     return "".join(parts)
 

@@ -264,7 +264,7 @@ def test_listings_follow_pagination_links(hub_server, monkeypatch):
 # ------------------------------------------------------------------------------------------------- discovery
 def test_list_models_filters_by_tag_search_and_author(hub_server):
     alice, bob = _api(hub_server), _api(hub_server, hub_server.other_token)
-    marker = uuid.uuid4().hex[:8]
+    marker = f"m{uuid.uuid4().hex[:8]}"  # never all digits: YAML would read the tag as a number
     for api, owner, tag in ((alice, "alice", "enhancer"), (bob, "bob", "splice")):
         repo_id = api.create_repo(f"{owner}/{marker}-{tag}").repo_id
         card = f"---\ntags:\n- {tag}\n- {marker}\nlibrary_name: peft\n---\nbody\n"
@@ -482,4 +482,3 @@ def test_serve_in_a_subprocess_reads_faults_from_the_environment(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)  # what Ctrl+C does: serve() stops the server and returns
         assert proc.wait(timeout=10) == 0
-

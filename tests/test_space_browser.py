@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from shared_runs import one_torch_thread
 from test_space import XSS_ID, RunningSpace, shared_adapters, start_space
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -23,16 +24,12 @@ TIMEOUT_MS = 120_000  # model work on a busy 2-core runner
 
 @pytest.fixture(scope="module")
 def browser_space(hub_server, tmp_path_factory) -> Iterator[RunningSpace]:
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: single-threaded is fastest on a shared runner
-    running = start_space(shared_adapters(hub_server, tmp_path_factory))
-    try:
-        yield running
-    finally:
-        running.close()
-        torch.set_num_threads(before)
+    with one_torch_thread():  # tiny models: single-threaded is fastest on a shared runner
+        running = start_space(shared_adapters(hub_server, tmp_path_factory))
+        try:
+            yield running
+        finally:
+            running.close()
 
 
 def _launch_chromium(playwright):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib.resources
 import json
-import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 from huggingface_hub import ModelCard, ModelCardData
 
 from ..errors import ConfigError
+from ..jsonio import write_atomic
 from ..models.registry import TINY_MODELS, ModelFamily
 from ..repo_ids import default_base_repo, public_source, repo_name_slug, validate_repo_id
 from ..run import Run
@@ -156,9 +156,7 @@ def write_card(run_path: str | Path, output: str | Path | None = None, repo_id: 
     if target.is_dir():
         target = target / "README.md"
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(str(card), encoding="utf-8")
-    os.replace(tmp, target)
+    write_atomic(target, str(card))
     return target
 
 

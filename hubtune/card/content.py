@@ -223,13 +223,7 @@ def _per_class(labels: list[str], test: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _leakage(data: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]], bool]:
     try:
-        report = LeakageReport(
-            task=data.get("task", ""),
-            split_sizes=data.get("split_sizes", {}),
-            distinct=data.get("distinct_sequences", {}),
-            pairs=data.get("pairs", {}),
-            within=data.get("within_split", {}),
-        )
+        report = LeakageReport.from_dict(data)
         lines, has_leak = report.summary_lines(), report.has_leak
     except (KeyError, TypeError, AttributeError):
         lines, has_leak = ["the leakage report of this run could not be read"], False

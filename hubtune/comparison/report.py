@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -27,7 +26,7 @@ from ..diagnostics.curves import (
 )
 from ..diagnostics.forgetting import FORGET_FLAG, FORGET_WARN, MASK_FRACTION
 from ..diagnostics.leakage import LEAK_FRACTION_FLAG, LEAK_MCC_FLAG
-from ..jsonio import write_json
+from ..jsonio import write_atomic, write_json
 from ..methods import get_method
 from ..metrics import mean_sd
 from ..run import Run, library_versions
@@ -102,12 +101,6 @@ def collect_rows(plan: GridPlan, runs: dict[str, Run] | None = None,
         base = baselines.get((row["model"], row["task"]), {})
         row["probe_test_mcc"], row["kmer_test_mcc"] = base.get(PROBE_BASELINE), base.get(KMER_BASELINE)
     return rows, baselines
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _layer_rows(plan: GridPlan, model: str, task_key: str) -> list[dict[str, Any]] | None:
@@ -187,7 +180,7 @@ def write_report(plan: GridPlan) -> Path:
                for m in plan.models},
             "k-mer baseline": {t: _kmer_of(baselines, t) for t in plan.tasks},
         })
-    _write_text(out / "report.md", "\n".join(_report_lines(plan, rows, figures, memory_label)) + "\n")
+    write_atomic(out / "report.md", "\n".join(_report_lines(plan, rows, figures, memory_label)) + "\n")
     _write_csv(out / "results.csv", rows)
     write_json(out / "results.json", {
         "format": RESULTS_FORMAT, "config": asdict(config), "tasks": plan.tasks, "models": plan.models,
@@ -204,7 +197,7 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     writer.writeheader()
     for r in rows:
         writer.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in CSV_COLUMNS})
-    _write_text(path, buffer.getvalue())
+    write_atomic(path, buffer.getvalue())
 
 
 def _report_lines(plan: GridPlan, rows: list[dict[str, Any]], figures: dict[str, list[str]],

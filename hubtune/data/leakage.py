@@ -55,6 +55,22 @@ class LeakageReport:
             "within_split": {k: dict(v) for k, v in self.within.items()},
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, task: str = "") -> LeakageReport:
+        """The report back from ``to_dict``'s output (a run's ``leakage.json``); `task` fills a missing name.
+
+        Example:
+            >>> LeakageReport.from_dict({"task": "t", "pairs": {}}).has_leak
+            False
+        """
+        return cls(
+            task=data.get("task", task),
+            split_sizes=data.get("split_sizes", {}),
+            distinct=data.get("distinct_sequences", {}),
+            pairs=data.get("pairs", {}),
+            within=data.get("within_split", {}),
+        )
+
     def summary_lines(self) -> list[str]:
         """Human-readable lines, one per finding."""
         lines: list[str] = []

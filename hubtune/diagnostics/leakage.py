@@ -31,9 +31,7 @@ def _dedup_mcc(run: Run, batch_size: int) -> dict[str, Any]:
     """Test MCC of the run's model on all test rows and on the deduplicated ones (same predictions)."""
     report = run.leakage
     task = load_run_task(run)
-    leak = LeakageReport(report.get("task", task.name), report.get("split_sizes", {}),
-                         report.get("distinct_sequences", {}), report.get("pairs", {}), report.get("within_split", {}))
-    clean = deduplicate(task, leak)
+    clean = deduplicate(task, LeakageReport.from_dict(report, task=task.name))
     labels = run.label_names
     if task.label_names != labels:
         raise NotMeasured(f"the data's labels {task.label_names} differ from the run's {labels}")

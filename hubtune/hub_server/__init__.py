@@ -2,8 +2,7 @@
 
 It speaks the subset of the Hub protocol that ``huggingface_hub`` 2.x uses with Xet disabled: repo creation,
 preupload, git-LFS uploads, NDJSON commits, branches, file resolution, repo info, tree and commit listings,
-``list_models`` and ``whoami``. Used for offline work (``hubtune hub serve``, ``python -m hubtune.hub_server``) and
-by every Hub test.
+``list_models`` and ``whoami``. Used for offline work (``hubtune hub serve``) and by every Hub test.
 
 Example::
 

@@ -30,6 +30,7 @@ from .access import owns
 from .errors import EntryNotFound, InvalidRequest
 from .gitobjects import tree_oids
 from .payloads import commit_item, file_item, folder_item, only_expanded, repo_payload
+from .records import FileEntry, Repo
 from .web import PLURALS, Call, endpoint, json_response, page_response, repo_routes
 
 TREE_PAGE_SIZE = 1000
@@ -42,6 +43,12 @@ def _expand(call: Call) -> list[str]:
     return call.params("expand") or call.params("expand[]")
 
 
+def _files_and_folders(call: Call, repo: Repo, revision: str) -> tuple[dict[str, FileEntry], dict[str, str]]:
+    """The files of a revision and the git tree oid of each of its folders ('' is the root)."""
+    files = call.store.files(repo, call.revision(repo, revision))
+    return files, tree_oids({p: f.git_oid for p, f in files.items()})
+
+
 def list_repos(call: Call) -> Response:
     """Repos of one type the caller may see, filtered by tags (``filter``), ``author`` and ``search``."""
     store = call.store
@@ -50,6 +57,7 @@ def list_repos(call: Call) -> Response:
     search = (call.param("search") or "").lower()
     expand = _expand(call)
     full = call.flag("full") or bool(expand)
+    with_card = call.flag("cardData") or bool(expand)
     items = []
     for repo in store.list_repos(call.repo_type):
         if repo.private and not owns(call.user, repo):
@@ -61,14 +69,12 @@ def list_repos(call: Call) -> Response:
         head = store.branch_head(repo, "main")
         if head is None:
             continue
-        payload = repo_payload(store, repo, head, full=full)
+        payload = repo_payload(store, repo, head, with_card=with_card, full=full)
         tags = {t.lower() for t in payload["tags"]}
         if payload.get("library_name"):
             tags.add(str(payload["library_name"]).lower())
         if any(f not in tags for f in filters):
             continue
-        if not call.flag("cardData") and not expand:
-            payload.pop("cardData", None)
         items.append(only_expanded(payload, expand))
     sort = call.param("sort")
     if sort in _SORT_KEYS:
@@ -100,9 +106,7 @@ def tree(call: Call) -> Response:
     rest = call.raw_segments()[5:]  # api, {type}, ns, name, tree, then {rev}/{path}
     revision = rest[0] if rest else ""
     path = "/".join(rest[1:]).strip("/")
-    oid = call.revision(repo, revision)
-    files = call.store.files(repo, oid)
-    folders = tree_oids({p: f.git_oid for p, f in files.items()})
+    files, folders = _files_and_folders(call, repo, revision)
     if path and path not in folders:
         raise EntryNotFound(f"Folder '{path}' not found at revision {revision}.")
     recursive = call.flag("recursive")
@@ -125,9 +129,7 @@ def tree(call: Call) -> Response:
 def paths_info(call: Call) -> Response:
     """Details of the listed paths that exist at a revision (form or JSON body with ``paths``)."""
     repo = call.read_repo()
-    oid = call.revision(repo, call.path("rev"))
-    files = call.store.files(repo, oid)
-    folders = tree_oids({p: f.git_oid for p, f in files.items()})
+    files, folders = _files_and_folders(call, repo, call.path("rev"))
     paths: Any
     if "json" in call.request.headers.get("content-type", ""):
         paths = call.json().get("paths", [])

@@ -155,7 +155,7 @@ def commit(call: Call) -> Response:
     parent = header.get("parentCommit")
     if parent is not None and (not isinstance(parent, str) or not SHORT_OID_RE.match(parent.lower())):
         raise InvalidRequest("'parentCommit' must be a commit oid (5 to 40 hex characters).")
-    if revision not in call.store.refs(repo)["branch"]:
+    if call.store.branch_head(repo, revision) is None:
         if call.store.resolve(repo, revision) is not None:
             raise InvalidRequest(f"Can only commit to a branch; '{revision}' is a tag or a commit.")
         raise RevisionNotFound(f"Invalid rev id: {revision} (no such branch)")

@@ -1,6 +1,5 @@
 """Running the local Hub server with uvicorn: in a background thread (:class:`HubServer`, for tests, the demo and
-other in-process use) or in the foreground (:func:`serve`, behind ``hubtune hub serve`` and
-``python -m hubtune.hub_server``).
+other in-process use) or in the foreground (:func:`serve`, behind ``hubtune hub serve``).
 
 The listening socket is bound before uvicorn starts, so a busy port is reported at once and ``port=0`` gives a free
 port that is known right away.

@@ -142,7 +142,7 @@ class HubStore:
         tree = tree_oids({".gitattributes": blob_oid})[""]
         oid = commit_oid(tree, None, namespace, created, "initial commit", "")
         with self._transaction() as db:
-            if self._find_repo(repo_type, namespace, name) is not None:
+            if self.get_repo(repo_type, namespace, name) is not None:
                 raise Conflict(f"You already created this {repo_type} repo: {namespace}/{name}")
             cur = db.execute(
                 "INSERT INTO repos (type, namespace, name, private, sdk, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -162,15 +162,12 @@ class HubStore:
         assert repo is not None
         return repo
 
-    def _find_repo(self, repo_type: str, namespace: str, name: str) -> Repo | None:
+    def get_repo(self, repo_type: str, namespace: str, name: str) -> Repo | None:
+        """The repo, or None (names compare case-insensitively, like on the Hub)."""
         rows = self._query(
             "SELECT * FROM repos WHERE type = ? AND namespace = ? AND name = ?", (repo_type, namespace, name)
         )
         return _repo_from_row(rows[0]) if rows else None
-
-    def get_repo(self, repo_type: str, namespace: str, name: str) -> Repo | None:
-        """The repo, or None (names compare case-insensitively, like on the Hub)."""
-        return self._find_repo(repo_type, namespace, name)
 
     def list_repos(self, repo_type: str) -> list[Repo]:
         """All repos of a type, oldest first."""
@@ -260,7 +257,7 @@ class HubStore:
             "SELECT path, size, sha256, git_oid, lfs FROM files WHERE repo_id = ? AND commit_oid = ? ORDER BY path",
             (repo.id, oid),
         )
-        return {r["path"]: FileEntry(r["path"], r["size"], r["sha256"], r["git_oid"], bool(r["lfs"])) for r in rows}
+        return {r["path"]: _file_from_row(r) for r in rows}
 
     def file(self, repo: Repo, oid: str, path: str) -> FileEntry | None:
         """One file of a commit, or None."""
@@ -268,10 +265,7 @@ class HubStore:
             "SELECT path, size, sha256, git_oid, lfs FROM files WHERE repo_id = ? AND commit_oid = ? AND path = ?",
             (repo.id, oid, path),
         )
-        if not rows:
-            return None
-        r = rows[0]
-        return FileEntry(r["path"], r["size"], r["sha256"], r["git_oid"], bool(r["lfs"]))
+        return _file_from_row(rows[0]) if rows else None
 
     def lfs_patterns(self, repo: Repo, oid: str) -> list[str]:
         """LFS patterns of the ``.gitattributes`` in a commit (the defaults if it has none)."""
@@ -284,12 +278,9 @@ class HubStore:
     def has_lfs_object(self, repo: Repo, sha256: str) -> int | None:
         """Size of an LFS object this repo may reference (uploaded to it, or already in its history), else None."""
         rows = self._query("SELECT size FROM lfs_objects WHERE repo_id = ? AND sha256 = ?", (repo.id, sha256))
-        if rows and self.blobs.has(sha256):
-            return int(rows[0]["size"])
-        rows = self._query("SELECT size FROM files WHERE repo_id = ? AND sha256 = ? LIMIT 1", (repo.id, sha256))
-        if rows and self.blobs.has(sha256):
-            return int(rows[0]["size"])
-        return None
+        if not rows:
+            rows = self._query("SELECT size FROM files WHERE repo_id = ? AND sha256 = ? LIMIT 1", (repo.id, sha256))
+        return int(rows[0]["size"]) if rows and self.blobs.has(sha256) else None
 
     def link_lfs_object(self, repo: Repo, sha256: str, size: int) -> None:
         """Record that an uploaded (and verified) LFS object belongs to this repo."""
@@ -399,6 +390,10 @@ def _repo_from_row(row: sqlite3.Row) -> Repo:
         sdk=row["sdk"],
         created_at=row["created_at"],
     )
+
+
+def _file_from_row(row: sqlite3.Row) -> FileEntry:
+    return FileEntry(row["path"], row["size"], row["sha256"], row["git_oid"], bool(row["lfs"]))
 
 
 def _commit_from_row(row: sqlite3.Row) -> Commit:

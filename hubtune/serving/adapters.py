@@ -42,7 +42,8 @@ class AdapterMeta:
             HubError: hubtune.json is missing or not JSON (a plain peft adapter has no labels to show).
             RunFolderError: hubtune.json is not a valid hubtune run description (the message says why).
         """
-        info_path = Path(folder) / INFO_FILE
+        folder = Path(folder)
+        info_path = folder / INFO_FILE
         if not info_path.is_file():
             raise HubError(
                 f"{repo_id} has no {INFO_FILE}: it is not a hubtune model, so its labels and windowing are unknown. "
@@ -54,12 +55,12 @@ class AdapterMeta:
             raise HubError(f"{repo_id}/{INFO_FILE} is not valid JSON; the repo is damaged.") from None
         info = RunInfo.from_dict(data, where=f"{repo_id}/{INFO_FILE}")
         metrics: dict[str, Any] = {}
-        metrics_path = Path(folder) / METRICS_FILE
+        metrics_path = folder / METRICS_FILE
         if metrics_path.is_file():
             with contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError):
                 loaded = json.loads(metrics_path.read_text(encoding="utf-8"))
                 metrics = loaded if isinstance(loaded, dict) else {}
-        return cls(repo_id=repo_id, folder=Path(folder), info=info, metrics=metrics,
+        return cls(repo_id=repo_id, folder=folder, info=info, metrics=metrics,
                    examples=shipped_examples(info.examples))
 
     @property

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from ..evaluate import INFERENCE_BATCH_SIZE
 from .adapters import AdapterMeta
 from .analysis import ism_scan, pca_2d, window_starts
 from .cache import ModelCache
@@ -33,7 +34,7 @@ class SpaceBackend:
                  batch_size: int | None = None):
         self.cache = cache or ModelCache()
         self.limits = limits or Limits.from_env()
-        self.batch_size = batch_size or (64 if self.cache.device.startswith("cuda") else 32)
+        self.batch_size = batch_size or INFERENCE_BATCH_SIZE * (2 if self.cache.device.startswith("cuda") else 1)
 
     # -- input -----------------------------------------------------------------------------------------------------
     def parse(self, text: str | None = None, file: str | Path | None = None) -> list[tuple[str, str]]:
@@ -171,8 +172,12 @@ class SpaceBackend:
                            meta.window_bp, np.asarray(tracks[0]), list(meta.label_names))
 
     # -- embeddings ------------------------------------------------------------------------------------------------
-    def project(self, sequences: Sequences, adapter: str) -> Projection:
+    def project(self, sequences: Sequences, adapter: str, *, prediction: AdapterPrediction | None = None) -> Projection:
         """PCA of base vs fine-tuned mean embeddings (first window of each sequence), coloured by prediction.
+
+        Args:
+            prediction: this adapter's answer for the same sequences, from `classify`; reused for the colours instead
+                of predicting again.
 
         Example:
             >>> backend.project(">a\\nACGT\\n>b\\nGGCC\\n", "alice/promoter-lora").fine_tuned.shape  # doctest: +SKIP
@@ -185,15 +190,21 @@ class SpaceBackend:
         with self.cache.use(repo) as clf:
             fine = clf.embeddings(seqs, fine_tuned=True, batch_size=self.batch_size)
             base = clf.embeddings(seqs, fine_tuned=False, batch_size=self.batch_size)
-            probs = clf.predict_proba(seqs, batch_size=self.batch_size)
-            base_probs = clf.predict_base_proba(seqs, batch_size=self.batch_size)
-        names = list(meta.label_names)
-        fine_labels = [names[int(i)] for i in np.asarray(probs).argmax(axis=1)]
-        base_labels = fine_labels if base_probs is None else [names[int(i)] for i in np.asarray(base_probs).argmax(1)]
+            if prediction is None or prediction.repo_id != repo:
+                base_probs = clf.predict_base_proba(seqs, batch_size=self.batch_size)
+                prediction = AdapterPrediction(
+                    repo_id=repo,
+                    label_names=list(meta.label_names),
+                    probs=np.asarray(clf.predict_proba(seqs, batch_size=self.batch_size)),
+                    base_probs=None if base_probs is None else np.asarray(base_probs),
+                    tracks=[],
+                )
+        fine_labels = prediction.labels
+        base_labels = prediction.base_labels
         base_xy, base_var = pca_2d(base)
         fine_xy, fine_var = pca_2d(fine)
-        return Projection(repo, [i for i, _ in records], base_xy, fine_xy, base_var, fine_var, base_labels,
-                          fine_labels, names)
+        return Projection(repo, [i for i, _ in records], base_xy, fine_xy, base_var, fine_var,
+                          fine_labels if base_labels is None else base_labels, fine_labels, list(meta.label_names))
 
 
 __all__ = ["SpaceBackend"]

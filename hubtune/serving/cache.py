@@ -26,13 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, HubtuneError, ModelError
-from ..heads import LinearHead
 from ..hub import download_repo
 from ..methods import get_method
 from ..models import FAMILIES, get_family, load_base_model, resolve_model
 from ..predict import Classifier
 from ..repo_ids import validate_repo_id
-from ..run import BASE_PROBE_FILE, has_tokenizer, inference_device, load_run_model, load_run_tokenizer, to_inference
+from ..run import has_tokenizer, inference_device, load_run_heads, load_run_model, load_run_tokenizer, to_inference
 from .adapters import AdapterMeta
 
 ENV_DEVICE = "HUBTUNE_SPACE_DEVICE"
@@ -226,10 +225,10 @@ class ModelCache:
         return build
 
     def _load(self, meta: AdapterMeta) -> _AdapterEntry:
-        factory = self._base_factory(meta)
         info = meta.info
         if not shares_base(meta):
-            loaded = load_run_model(meta.folder, info=info, device=self.device, token=self.token, base_model=factory)
+            loaded = load_run_model(meta.folder, info=info, device=self.device, token=self.token,
+                                    base_model=self._base_factory(meta))
             base_key: tuple[Any, ...] = ("standalone", meta.repo_id)
             self._bases[base_key] = _BaseEntry(base_key, loaded.model, loaded.tokenizer, [meta.repo_id])
             self.stats.base_loads += 1
@@ -238,9 +237,9 @@ class ModelCache:
             base_key = (info.base_model, info.base_model_revision, len(info.label_names))
             name = f"adapter{next(self._names)}"
             base = self._bases.get(base_key)
-            if base is None:
+            if base is None:  # only a new base is resolved and checked; one in memory passed when it was loaded
                 loaded = load_run_model(meta.folder, info=info, device=self.device, token=self.token,
-                                        base_model=factory, adapter_name=name)
+                                        base_model=self._base_factory(meta), adapter_name=name)
                 base = _BaseEntry(base_key, loaded.model, None if has_tokenizer(meta.folder) else loaded.tokenizer)
                 self._bases[base_key] = base
                 self.stats.base_loads += 1
@@ -272,8 +271,9 @@ class ModelCache:
             if base.tokenizer is None:
                 base.tokenizer = load_run_tokenizer(meta.folder, info, token=self.token)
             tokenizer = base.tokenizer
-        return Classifier(model=base.model, tokenizer=tokenizer, info=info, probe_head=method.load_head(meta.folder),
-                          base_probe_head=LinearHead.load(meta.folder / BASE_PROBE_FILE))
+        probe_head, base_probe_head = load_run_heads(meta.folder, info)
+        return Classifier(model=base.model, tokenizer=tokenizer, info=info, probe_head=probe_head,
+                          base_probe_head=base_probe_head)
 
     def _evict(self, keep: str) -> None:
         while len(self._adapters) > self.max_adapters:

@@ -97,13 +97,13 @@ class Comparison:
         def num(value: float) -> float:
             return float(value) if digits is None else round(float(value), digits)
 
+        answers = self._answers()
         out = []
         for i, (seq_id, seq) in enumerate(self.records):
             row: list[Any] = [seq_id, len(seq), len(self.predictions[0].tracks[i])]
-            for pred in self.predictions:
-                row.append(pred.labels[i])
+            for pred, (labels, base_labels, agree) in zip(self.predictions, answers, strict=True):
+                row.append(labels[i])
                 row += [num(p) for p in pred.probs[i]]
-                base_labels, agree = pred.base_labels, pred.agree
                 if pred.base_probs is None or base_labels is None or agree is None:
                     row.append("n/a")
                     row += [None] * len(self.label_names)
@@ -114,6 +114,10 @@ class Comparison:
                     row.append("agree" if agree[i] else "disagree")
             out.append(row)
         return out
+
+    def _answers(self) -> list[tuple[list[str], list[str] | None, list[bool] | None]]:
+        """(labels, base labels, agree) of each prediction, computed once per table rather than once per row."""
+        return [(p.labels, p.base_labels, p.agree) for p in self.predictions]
 
     def to_csv(self, path: str | Path) -> Path:
         """Write the table as CSV (full precision; cells that a spreadsheet would run as formulas are defused)."""
@@ -127,16 +131,16 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: label names, adapters, columns and rows, plus per-sequence records for API users."""
+        answers = self._answers()
         sequences = []
         for i, (seq_id, seq) in enumerate(self.records):
             item: dict[str, Any] = {"id": seq_id, "bp": len(seq), "windows": len(self.predictions[0].tracks[i]),
                                     "adapters": {}}
-            for pred in self.predictions:
+            for pred, (labels, base_labels, agree) in zip(self.predictions, answers, strict=True):
                 entry: dict[str, Any] = {
-                    "label": pred.labels[i],
+                    "label": labels[i],
                     "probabilities": dict(zip(self.label_names, map(float, pred.probs[i]), strict=True)),
                 }
-                base_labels, agree = pred.base_labels, pred.agree
                 if pred.base_probs is not None and base_labels is not None and agree is not None:
                     entry["base_label"] = base_labels[i]
                     entry["base_probabilities"] = dict(zip(self.label_names, map(float, pred.base_probs[i]),
