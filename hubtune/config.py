@@ -10,8 +10,10 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
+from .data import parse_label_names
 from .errors import ConfigError
 from .methods import METHODS, LoraMethodConfig, MethodConfig, help_field, make_method
+from .models.registry import FAMILIES, TINY_MODELS
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -27,7 +29,8 @@ class TrainConfig:
         >>> TrainConfig(model="tiny-nt", data="path/to/task", method=FreezeConfig(layers=1), max_steps=100)  # doctest: +SKIP
     """
 
-    model: str = help_field("tiny-nt", "Hub id, local folder or tiny name (tiny-nt, tiny-dnabert2, tiny-ntv2)")
+    model: str = help_field("", "Hub id (e.g. zhihan1996/DNABERT-2-117M), local folder, or a random-weight stand-in "
+                                "for trying things out (tiny-nt, tiny-dnabert2, tiny-ntv2); required")
     data: str = help_field("", "GUE-style folder, CSV/TSV/Parquet/FASTA file, or a dataset id")
     method: Any = help_field(LoraMethodConfig.name, "fine-tuning method: " + " | ".join(METHODS)
                              + " (from Python also a method config object or a peft.LoraConfig)")
@@ -39,20 +42,25 @@ class TrainConfig:
     batch_size: int = help_field(16, "sequences per device and step")
     grad_accum: int = help_field(1, "gradient accumulation steps")
     max_length: int | None = help_field(None, "max tokens per sequence (default: from the longest training sequence)")
-    seed: int = help_field(42, "random seed (model head, LoRA init, batch order)")
+    seed: int = help_field(42, "training seed (model head, LoRA init, batch order); the data never depends on it")
     seeds: list[int] | None = help_field(None, "several seeds, e.g. 1,2,3: reports mean ± sd (overrides --seed)")
     eval_steps: int | None = help_field(None, "evaluate on dev every N steps (default: ~10 times per run)")
     patience: int | None = help_field(5, "early-stopping patience in evaluations (0 disables)")
     class_weights: bool = help_field(False, "weight the loss by inverse class frequency")
     weight_decay: float = help_field(0.01, "AdamW weight decay")
     warmup_ratio: float = help_field(0.05, "fraction of steps with linear learning-rate warm-up")
-    dedup: bool = help_field(False, "remove sequences leaked from train out of dev/test")
+    dedup: bool = help_field(False, "remove duplicates: leaked train sequences from dev/test, and exact or "
+                                    "reverse-complement repeats inside each split")
     trust_remote_code: bool = help_field(False, "run Python code from the model repo (off by default)")
     revision: str | None = help_field(None, "model revision (branch, tag or commit) on the Hub")
     sequence_column: str = help_field("sequence", "column holding the DNA (CSV/TSV/Parquet)")
     label_column: str = help_field("label", "column holding the label (CSV/TSV/Parquet)")
     labels_file: str | None = help_field(None, "CSV id,label for a FASTA file whose headers carry no label")
     max_rows: int | None = help_field(None, "use at most this many rows per split (quick experiments)")
+    data_seed: int = help_field(42, "seed for the data only: --max-rows sampling and splits made from one file "
+                                    "(fixed, so every training seed sees the same rows)")
+    label_names: Any = help_field(None, "class names, e.g. 0=non-promoter,1=promoter (or non-promoter,promoter in "
+                                        "label-id order); GUE tasks are named from the built-in catalogue")
     baselines: bool = help_field(True, "the pre-trained probe and k-mer baselines")
     overwrite: bool = help_field(False, "replace an existing run folder")
     resume: bool = help_field(False, "continue an interrupted run from its last checkpoint")
@@ -69,6 +77,8 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Reject impossible settings before any data or model is loaded."""
+        if not self.model:
+            raise ConfigError(no_model_message())
         if not self.data:
             raise ConfigError("No data given: pass --data (a GUE-style folder, a CSV/TSV/Parquet/FASTA file or a "
                               "dataset id).")
@@ -87,6 +97,7 @@ class TrainConfig:
             raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}.")
         if self.patience is not None and self.patience < 0:
             raise ConfigError(f"--patience must be 0 (off) or positive, got {self.patience}.")
+        parse_label_names(self.label_names)  # raises for malformed --label-names
         self.method_config()  # raises for an unknown method or bad method options
 
     def method_config(self) -> MethodConfig:
@@ -115,6 +126,14 @@ class TrainConfig:
         data["extra"] = {k: v for k, v in self.extra.items() if isinstance(v, str | int | float | bool | None)}
         data["learning_rate"] = self.learning_rate
         return data
+
+
+def no_model_message() -> str:
+    """The error for a run without a model: the families hubtune knows and the random-weight stand-ins."""
+    families = "; ".join(f"{f.display_name}: {f.hub_ids[0]}" for f in FAMILIES.values() if f.hub_ids)
+    return (f"No model given: pass --model with a Hub id or local folder of a sequence-classification model ({families}; "
+            "or any other model with a sequence-classification head), or a random-weight stand-in for trying the tool "
+            "out: " + ", ".join(TINY_MODELS) + " (their scores mean nothing biologically).")
 
 
 def default_of(name: str) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .data import as_model_input
 from .heads import fit_logistic_head_tuned
 from .metrics import compute_metrics, softmax
 from .progress import progress_bar
@@ -67,9 +68,13 @@ def _batches(items: Sequence[Any], batch_size: int):
 def predict_logits(
     model, tokenizer, sequences: Sequence[str], *, max_length: int, batch_size: int = INFERENCE_BATCH_SIZE, progress: bool = False
 ) -> np.ndarray:
-    """Logits of a sequence-classification model for each sequence (truncated to `max_length` tokens)."""
+    """Logits of a sequence-classification model for each sequence (truncated to `max_length` tokens).
+
+    Sequences pass the one validator first (`hubtune.data.as_model_input`): lowercase DNA is uppercased.
+    """
     import torch
 
+    sequences = as_model_input(sequences)
     device = _device_of(model)
     was_training = model.training
     model.eval()
@@ -118,10 +123,11 @@ def extract_embeddings(
     """Mean-pooled (over real tokens) hidden states of a frozen encoder.
 
     Returns shape (n, hidden) for the last layer, or (n_layers + 1, n, hidden) with `all_layers=True`
-    (index 0 = embeddings output, as in `output_hidden_states`).
+    (index 0 = embeddings output, as in `output_hidden_states`). Sequences pass the one validator first.
     """
     import torch
 
+    sequences = as_model_input(sequences)
     device = _device_of(model)
     was_training = model.training
     model.eval()
@@ -150,7 +156,10 @@ def extract_embeddings(
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-KMER_SIZES = (2, 3, 4)
+KMER_SIZES = (2, 3, 4, 5, 6)  # every k the baseline may use
+# Candidate feature sets, chosen on dev (with the regularisation): short k-mers suit short or low-signal data,
+# longer ones motifs such as splice sites and binding sites.
+KMER_CHOICES: tuple[tuple[int, ...], ...] = ((2, 3, 4), (3, 4, 5), (3, 4, 5, 6))
 
 
 def kmer_features(sequences: Sequence[str], k_values: Sequence[int] = KMER_SIZES) -> np.ndarray:
@@ -164,6 +173,7 @@ def kmer_features(sequences: Sequence[str], k_values: Sequence[int] = KMER_SIZES
 
     from sklearn.feature_extraction.text import CountVectorizer
 
+    sequences = as_model_input(sequences)
     blocks = []
     for k in k_values:
         vocabulary = {"".join(p): i for i, p in enumerate(product("ACGT", repeat=k))}
@@ -176,14 +186,40 @@ def kmer_features(sequences: Sequence[str], k_values: Sequence[int] = KMER_SIZES
 
 
 def kmer_baseline(train_seqs, train_labels, eval_sets: dict[str, tuple[Sequence[str], Sequence[int]]], n_classes: int,
-                  label_names: Sequence[str], *, seed: int = 0) -> dict[str, dict[str, Any]]:
-    """k-mer counts + logistic regression (C tuned on dev): what a model with no deep learning reaches on the same splits."""
-    dev_seqs, dev_labels = eval_sets["dev"]
-    head, c = fit_logistic_head_tuned(kmer_features(train_seqs), train_labels, kmer_features(dev_seqs), dev_labels,
-                                      n_classes, seed=seed)
-    return {
-        split: compute_metrics(labels, head.probs(kmer_features(seqs)), label_names)
-        for split, (seqs, labels) in eval_sets.items()
+                  label_names: Sequence[str], *, seed: int = 0,
+                  choices: Sequence[Sequence[int]] = KMER_CHOICES) -> dict[str, Any]:
+    """k-mer frequencies + logistic regression, the k-mer sizes and C chosen on dev MCC: what a model with no deep
+    learning reaches on the same splits.
+
+    Returns one metrics dict per split in `eval_sets`, plus ``"k"`` (the k-mer sizes chosen) and ``"c"``.
+
+    Example:
+        >>> kmer_baseline(train_x, train_y, {"dev": (dev_x, dev_y), "test": (test_x, test_y)}, 2, ["a", "b"])["k"]  # doctest: +SKIP
+        [3, 4, 5, 6]
+    """
+    sizes = sorted({k for choice in choices for k in choice})
+    columns, start = {}, 0
+    for k in sizes:
+        columns[k] = slice(start, start + 4**k)
+        start += 4**k
+    features = {"train": kmer_features(train_seqs, sizes)}
+    features.update({split: kmer_features(seqs, sizes) for split, (seqs, _) in eval_sets.items()})
+    dev_labels = eval_sets["dev"][1]
+    best: tuple[float, Any, tuple[int, ...], float] | None = None
+    for choice in choices:
+        cols = np.concatenate([np.arange(4**k) + columns[k].start for k in choice])
+        head, c = fit_logistic_head_tuned(features["train"][:, cols], train_labels, features["dev"][:, cols],
+                                          dev_labels, n_classes, seed=seed)
+        mcc = compute_metrics(dev_labels, head.probs(features["dev"][:, cols]))["mcc"]
+        if best is None or mcc > best[0] + 1e-12:
+            best = (mcc, (head, cols), tuple(choice), c)
+    assert best is not None
+    _, (head, cols), chosen, c = best
+    result: dict[str, Any] = {
+        split: compute_metrics(labels, head.probs(features[split][:, cols]), label_names)
+        for split, (_, labels) in eval_sets.items()
     }
+    result.update({"k": list(chosen), "c": c})
+    return result
 
 

@@ -23,7 +23,7 @@ class LinearHead:
 
     Example:
         >>> head = LinearHead(np.eye(2), np.zeros(2))
-        >>> head.probs(np.array([[2.0, 0.0]])).argmax()
+        >>> int(head.probs(np.array([[2.0, 0.0]])).argmax())
         0
     """
 
@@ -67,22 +67,8 @@ class LinearHead:
         return cls.from_tensors(load_file(str(path)))
 
 
-def fit_logistic_head(features: np.ndarray, labels: Sequence[int], n_classes: int, *, c: float = 1.0,
-                      seed: int = 0) -> LinearHead:
-    """Fit standardised logistic regression and fold the scaler into a single linear head (deterministic).
-
-    Example:
-        >>> x = np.array([[0.0], [0.1], [1.0], [1.1]])
-        >>> fit_logistic_head(x, [0, 0, 1, 1], 2).probs(np.array([[1.2]])).argmax()
-        1
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
-    scaler = StandardScaler().fit(features)
-    clf = LogisticRegression(C=c, max_iter=2000, random_state=seed)
-    clf.fit(scaler.transform(features), np.asarray(labels))
-    coef = np.zeros((n_classes, features.shape[1]))
+def _folded_head(clf: Any, scaler: Any, n_classes: int, n_features: int) -> LinearHead:
+    coef = np.zeros((n_classes, n_features))
     intercept = np.zeros(n_classes)
     if len(clf.classes_) == 2 and coef.shape[0] >= 2:
         # Binary sklearn models keep one row; [0, w] gives the same softmax as the sigmoid.
@@ -99,17 +85,46 @@ def fit_logistic_head(features: np.ndarray, labels: Sequence[int], n_classes: in
     return LinearHead(weight, bias)
 
 
+def fit_logistic_head(features: np.ndarray, labels: Sequence[int], n_classes: int, *, c: float = 1.0,
+                      seed: int = 0) -> LinearHead:
+    """Fit standardised logistic regression and fold the scaler into a single linear head (deterministic).
+
+    Example:
+        >>> x = np.array([[0.0], [0.1], [1.0], [1.1]])
+        >>> int(fit_logistic_head(x, [0, 0, 1, 1], 2).probs(np.array([[1.2]])).argmax())
+        1
+    """
+    return fit_logistic_head_tuned(features, labels, None, None, n_classes, grid=(c,), seed=seed)[0]
+
+
 def fit_logistic_head_tuned(
-    train_x: np.ndarray, train_y: Sequence[int], dev_x: np.ndarray, dev_y: Sequence[int], n_classes: int, *,
-    grid: Sequence[float] = C_GRID, seed: int = 0,
+    train_x: np.ndarray, train_y: Sequence[int], dev_x: np.ndarray | None, dev_y: Sequence[int] | None,
+    n_classes: int, *, grid: Sequence[float] = C_GRID, seed: int = 0,
 ) -> tuple[LinearHead, float]:
     """Logistic regression with its regularisation C chosen on dev MCC (ties go to the stronger regularisation).
 
-    Returns the head and the chosen C.
+    The grid is walked from strong to weak regularisation, each fit starting from the previous solution (a
+    regularisation path), so a grid costs little more than its weakest fit. Returns the head and the chosen C.
+
+    Example:
+        >>> x = np.array([[0.0], [0.1], [1.0], [1.1]])
+        >>> fit_logistic_head_tuned(x, [0, 0, 1, 1], x, [0, 0, 1, 1], 2)[1]
+        0.001
     """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(train_x)
+    x = scaler.transform(train_x)
+    y = np.asarray(train_y)
+    clf = LogisticRegression(max_iter=2000, random_state=seed, warm_start=True)
     best: tuple[float, float, LinearHead] | None = None
-    for c in grid:
-        head = fit_logistic_head(train_x, train_y, n_classes, c=c, seed=seed)
+    for c in sorted(grid):
+        clf.set_params(C=c)
+        clf.fit(x, y)
+        head = _folded_head(clf, scaler, n_classes, train_x.shape[1])
+        if dev_x is None or dev_y is None:
+            return head, c
         mcc = compute_metrics(dev_y, head.probs(dev_x))["mcc"]
         if best is None or mcc > best[0] + 1e-12:
             best = (mcc, c, head)

@@ -62,7 +62,136 @@ def compute_metrics(
             for c in classes
         ],
         "confusion_matrix": confusion_matrix(y, pred, labels=classes).tolist(),
+        "mcc_ci95": bootstrap_mcc_ci(y, pred, n_classes),
     }
+
+
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+
+
+def mcc_from_confusion(confusion: np.ndarray) -> np.ndarray:
+    """Matthews correlation (multi-class form) of one or a stack of confusion matrices, shape (..., k, k).
+
+    Equals scikit-learn's `matthews_corrcoef`; 0 where it is undefined (a constant prediction or label).
+
+    Example:
+        >>> float(mcc_from_confusion(np.array([[5, 0], [0, 5]])))
+        1.0
+    """
+    c = np.asarray(confusion, dtype=np.float64)
+    t = c.sum(axis=-1)  # true counts per class
+    p = c.sum(axis=-2)  # predicted counts per class
+    correct = np.trace(c, axis1=-2, axis2=-1)
+    n = c.sum(axis=(-2, -1))
+    cov_ytyp = correct * n - (t * p).sum(axis=-1)
+    cov_ypyp = n * n - (p * p).sum(axis=-1)
+    cov_ytyt = n * n - (t * t).sum(axis=-1)
+    denom = np.sqrt(cov_ytyt * cov_ypyp)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(denom > 0, cov_ytyp / np.where(denom > 0, denom, 1.0), 0.0)
+    return out
+
+
+def bootstrap_mcc_ci(labels: Sequence[int] | np.ndarray, predictions: Sequence[int] | np.ndarray, n_classes: int,
+                     *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> list[float] | None:
+    """95% percentile bootstrap interval of the MCC of `predictions` against `labels` (resampling sequences).
+
+    Deterministic (fixed resampling seed), so the same predictions always give the same interval. None for fewer
+    than two sequences.
+
+    Example:
+        >>> lo, hi = bootstrap_mcc_ci([0, 1] * 50, [0, 1] * 45 + [1, 0] * 5, 2)
+        >>> lo < 0.8 < hi
+        True
+    """
+    y = np.asarray(labels, dtype=np.int64)
+    pred = np.asarray(predictions, dtype=np.int64)
+    n = len(y)
+    if n < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    cell = y * n_classes + pred
+    confusion = np.empty((resamples, n_classes * n_classes), dtype=np.int64)
+    chunk = max(1, 2_000_000 // n)
+    for start in range(0, resamples, chunk):
+        stop = min(resamples, start + chunk)
+        picks = cell[rng.integers(0, n, size=(stop - start, n))]
+        offsets = (np.arange(stop - start) * n_classes * n_classes)[:, None]
+        confusion[start:stop] = np.bincount((picks + offsets).ravel(),
+                                            minlength=(stop - start) * n_classes * n_classes).reshape(stop - start, -1)
+    values = mcc_from_confusion(confusion.reshape(resamples, n_classes, n_classes))
+    lo, hi = np.percentile(values, [2.5, 97.5])
+    return [float(lo), float(hi)]
+
+
+def seed_summary(test_scores: Sequence[dict[str, Any]], seeds: Sequence[int], best_seed: int) -> dict[str, Any]:
+    """The one test-MCC statistic of a run, used by the terminal summary, metrics.json, the card and its model-index.
+
+    One seed: that seed's test MCC with its 95% bootstrap interval. Several seeds: mean ± sample sd over the seeds
+    (the shipped best-on-dev seed is named separately, never reported as the run's result).
+
+    Example:
+        >>> seed_summary([{"mcc": 0.5, "mcc_ci95": [0.4, 0.6]}], [42], 42)["statistic"]
+        'single seed, 95% bootstrap CI'
+    """
+    mccs = [float(s["mcc"]) for s in test_scores]
+    mean, sd = mean_sd(mccs)
+    best = dict(zip(seeds, mccs, strict=True))[best_seed]
+    single = len(mccs) == 1
+    return {
+        "statistic": "single seed, 95% bootstrap CI" if single else f"mean ± sd over {len(mccs)} seeds",
+        "n_seeds": len(mccs),
+        "test_mcc": mean,
+        "test_mcc_ci95": test_scores[0].get("mcc_ci95") if single else None,
+        "test_mcc_sd": None if single else sd,
+        "test_mcc_mean": mean,
+        "test_mcc_per_seed": mccs,
+        "best_seed": best_seed,
+        "best_seed_test_mcc": best,
+    }
+
+
+def format_mcc(value: float | None, *, ci95: Sequence[float] | None = None, sd: float | None = None,
+               n_seeds: int = 1) -> str:
+    """One MCC as text with what its uncertainty is: ``0.510 (95% CI 0.430–0.590)`` or ``0.193 ± 0.113 (3 seeds)``.
+
+    Example:
+        >>> format_mcc(0.5, ci95=[0.41, 0.59])
+        '0.500 (95% CI 0.410–0.590)'
+        >>> format_mcc(0.2, sd=0.1, n_seeds=3)
+        '0.200 ± 0.100 (mean ± sd, 3 seeds)'
+    """
+    if value is None:
+        return "-"
+    if n_seeds > 1 and sd is not None:
+        return f"{value:.3f} ± {sd:.3f} (mean ± sd, {n_seeds} seeds)"
+    if ci95:
+        return f"{value:.3f} (95% CI {ci95[0]:.3f}–{ci95[1]:.3f})"
+    return f"{value:.3f}"
+
+
+def summary_text(summary: dict[str, Any]) -> str:
+    """`format_mcc` of a `seed_summary` (the run's headline test MCC).
+
+    Example:
+        >>> summary_text(seed_summary([{"mcc": 0.5, "mcc_ci95": [0.4, 0.6]}], [42], 42))
+        '0.500 (95% CI 0.400–0.600)'
+    """
+    return format_mcc(summary.get("test_mcc", summary.get("test_mcc_mean")), ci95=summary.get("test_mcc_ci95"),
+                      sd=summary.get("test_mcc_sd"), n_seeds=int(summary.get("n_seeds") or 1))
+
+
+def intervals_overlap(a: Sequence[float] | None, b: Sequence[float] | None) -> bool | None:
+    """Whether two intervals overlap (None when either is missing).
+
+    Example:
+        >>> intervals_overlap([0.1, 0.3], [0.25, 0.4]), intervals_overlap([0.1, 0.2], [0.3, 0.4])
+        (True, False)
+    """
+    if not a or not b:
+        return None
+    return bool(a[0] <= b[1] and b[0] <= a[1])
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -88,4 +217,15 @@ def mean_sd(values: Sequence[float]) -> tuple[float, float]:
     return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
 
 
-__all__ = ["compute_metrics", "mean_sd", "softmax"]
+__all__ = [
+    "BOOTSTRAP_RESAMPLES",
+    "bootstrap_mcc_ci",
+    "compute_metrics",
+    "format_mcc",
+    "intervals_overlap",
+    "mcc_from_confusion",
+    "mean_sd",
+    "seed_summary",
+    "softmax",
+    "summary_text",
+]

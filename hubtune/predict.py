@@ -259,30 +259,31 @@ def _copy_base(instance: Any, labels: list[str], where: str) -> Any:
 
 
 def evaluate_run(source: str | Path, data: str, *, batch_size: int = INFERENCE_BATCH_SIZE,
-                 max_rows: int | None = None, device: str | None = None) -> dict[str, Any]:
-    """Score a finished run on another labelled dataset (all its splits); labels are matched by name.
+                 max_rows: int | None = None, device: str | None = None, revision: str | None = None,
+                 token: str | None = None) -> dict[str, Any]:
+    """Score a run (folder or Hub repo id, as for `load_classifier`) on another labelled dataset (all its splits).
+
+    Labels are matched by name; data labelled 0..k-1 take the run's class names in that order.
 
     Example:
         >>> hubtune.evaluate_run("runs/tata-lora", "data/other-promoters.csv")["test"]["mcc"]  # doctest: +SKIP
         0.41
     """
     # Settings and data first: a dataset that cannot be scored is refused before any model is loaded.
-    folder, where = resolve_run_source(source)
-    info = read_run_info(folder, where)
+    folder, where = resolve_run_source(source, revision=revision, token=token)
+    info = read_run_info(folder, where, token=token)
     labels = list(info.label_names)
-    task = load_task(data, max_rows=max_rows)
-    unknown = sorted(set(task.label_names) - set(labels))
-    if unknown:
-        raise DataError(
-            f"{data} has labels the run never saw: {', '.join(unknown)}. The run was trained on "
-            f"{', '.join(labels)}; evaluate it on data with those labels."
-        )
+    try:
+        # The run's class names fix the label ids: raw labels may be those names or the ids 0..k-1.
+        task = load_task(data, max_rows=max_rows, label_names=labels)
+    except DataError as exc:
+        raise DataError(f"{exc} The run {where} was trained on the classes {', '.join(labels)}; evaluate it on data "
+                        "labelled with those names (or their ids 0..k-1).") from None
     classifier = Classifier.from_loaded(load_run_model(folder, info=info, device=device))
     results = {}
     for split_name, split in task.splits.items():
         probs = classifier.predict_proba(split.sequences, batch_size=batch_size)
-        mapping = [labels.index(task.label_names[i]) for i in split.labels]
-        results[split_name] = compute_metrics(mapping, probs, labels)
+        results[split_name] = compute_metrics(split.labels, probs, labels)
     return results
 
 

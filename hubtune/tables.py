@@ -48,6 +48,7 @@ class Table:
     header: list[str]
     rows: list[list[str]]
     align: list[str] = field(default_factory=list)
+    note: str = ""  # what the numbers are, printed under the table
 
     def _align(self) -> list[str]:
         return self.align or ["l"] * len(self.header)
@@ -60,14 +61,15 @@ class Table:
             return "  ".join(c.rjust(w) if a == "r" else c.ljust(w)
                              for c, w, a in zip(cells, widths, self._align(), strict=True)).rstrip()
 
-        return "\n".join([line(self.header), line(["-" * w for w in widths]), *(line(r) for r in self.rows)])
+        lines = [line(self.header), line(["-" * w for w in widths]), *(line(r) for r in self.rows)]
+        return "\n".join(lines + ([self.note] if self.note else []))
 
     def markdown(self) -> str:
         """A GitHub-flavoured Markdown table (pipes in cells escaped)."""
         marks = ["--:" if a == "r" else "---" for a in self._align()]
         lines = ["| " + " | ".join(self.header) + " |", "|" + "|".join(marks) + "|"]
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in self.rows]
-        return "\n".join(lines)
+        return "\n".join(lines + (["", self.note] if self.note else []))
 
     def html(self, css_class: str = "") -> str:
         """An HTML table with every cell escaped."""
@@ -87,13 +89,42 @@ def _cell(block: dict[str, Any], per_seed: list[dict[str, Any]], split: str, met
     if len(values) > 1:
         mean, sd = mean_sd(values)
         return f"{mean:.3f} ± {sd:.3f}"
-    return fmt((block.get(split) or {}).get(metric))
+    scores = block.get(split) or {}
+    ci = scores.get(f"{metric}_ci95") if split == "test" else None
+    return fmt(scores.get(metric)) + (f" ({ci[0]:.3f}–{ci[1]:.3f})" if ci else "")
+
+
+def comparison_note(metrics: dict[str, Any]) -> str:
+    """What the comparison table's numbers are: intervals, seeds, and which seed's weights are shipped.
+
+    Example:
+        >>> comparison_note({"finetuned": {"test": {"mcc": 0.5, "mcc_ci95": [0.4, 0.6]}}})
+        'Test MCC with its 95% bootstrap interval over test sequences in brackets.'
+    """
+    parts = []
+    blocks = [metrics.get(key) or {} for key, _ in COMPARED_MODELS]
+    if any((b.get("test") or {}).get("mcc_ci95") for b in blocks):
+        parts.append("Test MCC with its 95% bootstrap interval over test sequences in brackets.")
+    summary = (metrics.get("summary") or {}).get("finetuned") or {}
+    n_seeds = int(summary.get("n_seeds") or len(metrics.get("per_seed") or []) or 1)
+    if n_seeds > 1:
+        seeds = ", ".join(str(s.get("seed")) for s in metrics.get("per_seed") or [])
+        text = f"Fine-tuned: mean ± sample sd over {n_seeds} training seeds ({seeds})."
+        if summary.get("best_seed") is not None and isinstance(summary.get("best_seed_test_mcc"), int | float):
+            text += (f" The shipped weights are seed {summary['best_seed']}'s (best dev MCC); its own test MCC is "
+                     f"{summary['best_seed_test_mcc']:.3f}.")
+        parts.append(text)
+    k = (metrics.get("kmer") or {}).get("k")
+    if k:
+        parts.append(f"k-mer baseline: k = {', '.join(map(str, k))}, chosen on dev.")
+    return " ".join(parts)
 
 
 def comparison_table(metrics: dict[str, Any], *, dev: bool = True) -> Table:
     """Fine-tuned vs pre-trained probe vs k-mer baseline on the test split (and dev MCC), from `metrics.json`.
 
-    With several training seeds, the fine-tuned cells are mean ± sample standard deviation over the seeds.
+    Test MCC carries its 95% bootstrap interval; with several training seeds, the fine-tuned cells are mean ±
+    sample standard deviation over the seeds. The table's `note` says so.
 
     Example:
         >>> metrics = {"finetuned": {"test": {"mcc": 0.5}, "dev": {"mcc": 0.6}}, "kmer": {"test": {"mcc": 0.4}}}
@@ -111,7 +142,7 @@ def comparison_table(metrics: dict[str, Any], *, dev: bool = True) -> Table:
         if dev:
             cells.append(_cell(block, per_seed, "dev", "mcc"))
         rows.append([label, *cells])
-    return Table(header, rows, ["l"] + ["r"] * (len(header) - 1))
+    return Table(header, rows, ["l"] + ["r"] * (len(header) - 1), note=comparison_note(metrics))
 
 
 def fmt_count(n: int | None) -> str:
@@ -166,4 +197,4 @@ def grid_table(rows: list[dict[str, Any]]) -> Table:
     return Table(header, body)
 
 
-__all__ = ["COMPARED_MODELS", "TEST_METRICS", "Table", "comparison_table", "fmt", "fmt_count", "grid_table"]
+__all__ = ["COMPARED_MODELS", "TEST_METRICS", "Table", "comparison_note", "comparison_table", "fmt", "fmt_count", "grid_table"]

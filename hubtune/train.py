@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 
 from .config import TrainConfig
-from .data import deduplicate, leakage_report, load_task
+from .data import as_model_input, deduplicate, leakage_report, load_task, parse_label_names
 from .errors import ConfigError, DataError
 from .evaluate import extract_embeddings, kmer_baseline, predict_logits
 from .heads import LinearHead, fit_logistic_head_tuned
 from .jsonio import write_json
 from .methods import MethodConfig, quiet_deprecations, trainable_parameters
-from .metrics import compute_metrics, mean_sd, softmax
+from .metrics import compute_metrics, seed_summary, softmax, summary_text
 from .models import load_base_model, load_tokenizer, resolve_model
 from .progress import info, progress_enabled
 from .run import (
@@ -64,7 +64,7 @@ def tokenize_split(tokenizer: Any, sequences: list[str], labels: list[int], max_
     """
     from datasets import Dataset
 
-    encoded = tokenizer(list(sequences), truncation=True, max_length=max_length, return_token_type_ids=False)
+    encoded = tokenizer(as_model_input(sequences), truncation=True, max_length=max_length, return_token_type_ids=False)
     return Dataset.from_dict({"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"],
                               "labels": list(labels)})
 
@@ -354,8 +354,11 @@ def _base_probe(ctx: _Context, seed: int) -> tuple[dict[str, np.ndarray], Linear
 
 def _metrics(ctx: _Context, results: list[SeedResult], best: SeedResult,
              base_head: LinearHead | None) -> dict[str, Any]:
+    """metrics.json: the shipped (best-on-dev) seed's scores per split, the baselines, every seed, and `summary`,
+    the one test-MCC statistic of the run (`hubtune.metrics.seed_summary`) that every output reports."""
     task, labels = ctx.task, ctx.labels
-    metrics: dict[str, Any] = {"finetuned": {"train": best.scores["train"], "dev": best.dev, "test": best.test}}
+    metrics: dict[str, Any] = {"finetuned": {"seed": best.seed, "train": best.scores["train"], "dev": best.dev,
+                                             "test": best.test}}
     if ctx.config.baselines and ctx.base_embeddings is not None and base_head is not None:
         metrics["probe"] = {split: compute_metrics(task.splits[split].labels, base_head.probs(ctx.base_embeddings[split]),
                                                    labels)
@@ -370,12 +373,7 @@ def _metrics(ctx: _Context, results: list[SeedResult], best: SeedResult,
         {"seed": r.seed, "dev": r.dev, "test": r.test, "train_seconds": r.train_seconds, "best_step": r.best_step}
         for r in results
     ]
-    test_mccs = [r.test["mcc"] for r in results]
-    mean, sd = mean_sd(test_mccs)
-    metrics["summary"] = {
-        "finetuned": {"n_seeds": len(results), "test_mcc_mean": mean, "test_mcc_sd": sd,
-                      "test_mcc_per_seed": test_mccs, "best_seed": best.seed},
-    }
+    metrics["summary"] = {"finetuned": seed_summary([r.test for r in results], [r.seed for r in results], best.seed)}
     return metrics
 
 
@@ -391,15 +389,16 @@ def _examples(task: Any, per_class: int = 2) -> list[dict[str, str]]:
 
 def _load_checked_task(config: TrainConfig):
     task = load_task(config.data, sequence_column=config.sequence_column, label_column=config.label_column,
-                     labels_file=config.labels_file, seed=config.seed, max_rows=config.max_rows)
+                     labels_file=config.labels_file, seed=config.data_seed, max_rows=config.max_rows,
+                     label_names=parse_label_names(config.label_names))
     for warning in task.warnings:
         info(f"warning: {warning}")
     leakage = leakage_report(task)
     for line in leakage.summary_lines():
         info(line)
-    if config.dedup and leakage.has_leak:
+    if config.dedup:
         task = deduplicate(task, leakage)
-        info("--dedup: removed leaked sequences from dev/test")
+        info(task.warnings[-1])
     for split in SPLITS:
         if split not in task.splits or not task.splits[split].labels:
             raise DataError(f"The {split} split of {config.data} is empty after loading; hubtune needs train, dev "
@@ -460,6 +459,7 @@ def finetune(config: TrainConfig) -> Run | None:
 
     best = max(results, key=lambda r: r.dev["mcc"])
     metrics = _metrics(ctx, results, best, base_head)
+    info(f"fine-tuned test MCC {summary_text(metrics['summary']['finetuned'])}")
     tokenizer.save_pretrained(str(staging))
     best.method.save(best.trained, staging, base_model=resolved.name, base_revision=resolved.revision)
     if base_head is not None:
@@ -489,6 +489,7 @@ def finetune(config: TrainConfig) -> Run | None:
         versions=library_versions(),
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         examples=_examples(task),
+        dataset=task.dataset,
     )
     write_json(staging / LEAKAGE_FILE, leakage.to_dict())
     write_json(staging / TRAINING_LOG_FILE, {f"seed-{r.seed}": r.log_history for r in results})

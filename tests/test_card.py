@@ -21,8 +21,10 @@ from huggingface_hub import ModelCard, metadata_load
 
 from hubtune.card import EXAMPLE_SEQUENCE, build_card_data, compare_section, render_base_card, render_card, write_card
 from hubtune.cli import main
+from hubtune.data import gue_dataset
 from hubtune.errors import ConfigError, HubError, RunFolderError
 from hubtune.heads import LinearHead
+from hubtune.metrics import seed_summary
 from hubtune.run import Run, RunInfo
 
 REPO = "alice/promoter-lora"
@@ -35,9 +37,11 @@ LABELS = ["non-promoter", "promoter"]
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def _scores(mcc: float, f1: float, accuracy: float, auroc: float, per_class=None) -> dict:
+def _scores(mcc: float, f1: float, accuracy: float, auroc: float, per_class=None, ci=None) -> dict:
     block = {"n": 50, "mcc": mcc, "f1_macro": f1, "accuracy": accuracy, "precision_macro": f1, "recall_macro": f1,
              "auroc": auroc}
+    if ci:
+        block["mcc_ci95"] = list(ci)
     if per_class:
         block["per_class"] = [{"label": name, "precision": p, "recall": r, "f1": f, "support": n}
                               for name, (p, r, f, n) in zip(LABELS, per_class, strict=True)]
@@ -48,15 +52,17 @@ def _scores(mcc: float, f1: float, accuracy: float, auroc: float, per_class=None
 def write_run(folder: Path) -> Path:
     """A complete LoRA run folder on tiny-nt, trained on a local folder, with one seed and no leakage."""
     folder.mkdir(parents=True)
-    test = _scores(0.5612, 0.7799, 0.78, 0.8544, [(0.7692, 0.8, 0.7843, 25), (0.7917, 0.76, 0.7755, 25)])
+    test = _scores(0.5612, 0.7799, 0.78, 0.8544, [(0.7692, 0.8, 0.7843, 25), (0.7917, 0.76, 0.7755, 25)],
+                   ci=(0.3301, 0.7702))
     dev = _scores(0.6024, 0.7998, 0.8, 0.8816)
     metrics = {
         "finetuned": {"dev": dev, "test": test},
-        "probe": {"dev": _scores(0.4406, 0.7196, 0.72, 0.7904), "test": _scores(0.4034, 0.7013, 0.7, 0.7712)},
-        "kmer": {"dev": _scores(0.3621, 0.6799, 0.68, 0.7408), "test": _scores(0.3273, 0.6635, 0.66, 0.7296)},
+        "probe": {"dev": _scores(0.4406, 0.7196, 0.72, 0.7904),
+                  "test": _scores(0.4034, 0.7013, 0.7, 0.7712, ci=(0.1502, 0.6403))},
+        "kmer": {"dev": _scores(0.3621, 0.6799, 0.68, 0.7408),
+                 "test": _scores(0.3273, 0.6635, 0.66, 0.7296, ci=(0.0601, 0.5725))},
         "per_seed": [{"seed": 42, "dev": dev, "test": test, "train_seconds": 12.5, "best_step": 20}],
-        "summary": {"finetuned": {"n_seeds": 1, "test_mcc_mean": 0.5612, "test_mcc_sd": 0.0,
-                                  "test_mcc_per_seed": [0.5612], "best_seed": 42}},
+        "summary": {"finetuned": seed_summary([test], [42], 42)},
     }
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2))
     pair = {"exact": 0, "exact_rows": 0, "reverse_complement": 0, "reverse_complement_rows": 0, "label_conflicts": 0,
@@ -84,7 +90,7 @@ def write_run(folder: Path) -> Path:
         method_config={"method": "lora", "r": 8, "alpha": 16, "dropout": 0.05, "targets": None,
                        "resolved_targets": ["query", "key", "value", "dense"]},
         seeds=[42], best_seed=42, trainable_parameters=18_562, total_parameters=402_818, train_seconds=12.5,
-        training=training,
+        training=training, dataset=dict(gue_dataset("GUE/prom/prom_core_tata"), length_bp_in_data=[70, 70]),
         versions={"python": "3.11.9", "hubtune": "0.1.0", "torch": "2.5.1", "transformers": "5.0.0",
                   "peft": "0.17.1", "huggingface_hub": "2.4.0"},
         created="2025-01-15T10:00:00Z",
@@ -141,21 +147,25 @@ def test_cli_card_writes_a_card_whose_yaml_validates(run_copy, hub_server, tmp_p
     # the block list_adapters reads without downloading anything
     assert metadata["hubtune"] == {"task": "promoter", "labels": LABELS, "family": "nt", "method": "lora",
                                    "base_model": "alice/tiny-nt", "max_length": 64, "window_bp": 378,
-                                   "stride_bp": 189, "test_mcc": 0.5612, "n_seeds": 1}
+                                   "stride_bp": 189, "test_mcc": 0.5612, "test_mcc_statistic": "single seed",
+                                   "n_seeds": 1}
     card = ModelCard.load(out)  # huggingface_hub's own parsing, model-index included (raises on malformed YAML)
     card.validate()  # and the hub's validate-yaml route
     results = {r.metric_type: r.metric_value for r in card.data.eval_results}
     test = run.metrics["finetuned"]["test"]
     assert results == {"matthews_correlation": round(test["mcc"], 4), "f1": round(test["f1_macro"], 4),
                        "accuracy": round(test["accuracy"], 4)}
+    names = {r.metric_type: r.metric_name for r in card.data.eval_results}
+    assert names["matthews_correlation"] == "Test MCC (95% CI 0.330–0.770)"  # what the value is, as in the text
+    assert "test MCC 0.561 (95% CI 0.330–0.770) on the held-out test split" in out.read_text()
     assert card.data.model_name == "promoter-lora"
     text = out.read_text()
     assert_clean(text, run_copy)
     for label in run.label_names:
         assert f"| `{label}` |" in text
-    assert f"| fine-tuned | {test['mcc']:.3f} |" in text
+    assert f"| fine-tuned | {test['mcc']:.3f} " in text
     kmer_row = next(line for line in text.splitlines() if line.startswith("| k-mer baseline"))
-    assert f"| {run.metrics['kmer']['test']['mcc']:.3f} |" in kmer_row
+    assert f"| {run.metrics['kmer']['test']['mcc']:.3f} " in kmer_row
     assert "no sequence is shared between splits" in text
     assert "`promoter` (local files; only the name is shown)" in text
     assert "Nature Methods" in text  # the base family's citation
@@ -174,33 +184,94 @@ def test_card_default_location_and_placeholder_repo(run_copy):
         write_card(run_copy, repo_id="not a repo")
 
 
-def test_several_seeds_show_mean_and_sd(run_copy):
+def _several_seeds(run_copy: Path, mccs=(0.1, 0.2, 0.3), best_seed: int = 3) -> None:
+    """Make the run a 3-seed run whose shipped (best-on-dev) seed is `best_seed`, as training writes it."""
     metrics = json.loads((run_copy / "metrics.json").read_text())
     template = metrics["per_seed"][0]
     per_seed = []
-    for seed, mcc in ((1, 0.1), (2, 0.2), (3, 0.3)):
+    for seed, mcc in zip((1, 2, 3), mccs, strict=True):
         entry = json.loads(json.dumps(template))
         entry["seed"], entry["test"]["mcc"], entry["dev"]["mcc"] = seed, mcc, mcc
+        entry["test"]["f1_macro"] = 0.5 + mcc
         per_seed.append(entry)
     metrics["per_seed"] = per_seed
-    metrics["summary"]["finetuned"].update(n_seeds=3, test_mcc_mean=0.2, test_mcc_sd=0.1)
+    metrics["finetuned"] = {"dev": per_seed[best_seed - 1]["dev"], "test": per_seed[best_seed - 1]["test"]}
+    metrics["summary"]["finetuned"] = seed_summary([s["test"] for s in per_seed], [1, 2, 3], best_seed)
     (run_copy / "metrics.json").write_text(json.dumps(metrics))
-    edit_json(run_copy / "hubtune.json", seeds=[1, 2, 3], best_seed=3)
+    edit_json(run_copy / "hubtune.json", seeds=[1, 2, 3], best_seed=best_seed)
+
+
+def test_several_seeds_show_mean_and_sd(run_copy):
+    _several_seeds(run_copy)
     card = render_card(run_copy, repo_id=REPO)
     assert "| fine-tuned | 0.200 ± 0.100 |" in card.text
     assert "over 3 training seeds (1, 2, 3)" in card.text and "from seed 3" in card.text
-    assert "test MCC 0.200 ± 0.100 over 3 seeds" in card.text
+    assert "test MCC 0.200 ± 0.100 (mean ± sd, 3 seeds)" in card.text
     assert "| seeds | 1, 2, 3 (shipped: 3) |" in card.text
     assert card.data.to_dict()["hubtune"]["n_seeds"] == 3
 
 
-def test_a_baseline_at_least_as_good_is_called_out(run_copy):
+def test_card_text_and_model_index_carry_the_same_statistic(run_copy):
+    """Several seeds: the model-index holds the mean over seeds (as the text does), named so; the shipped best seed's
+    own test MCC appears only labelled as such."""
+    _several_seeds(run_copy)
+    card = render_card(run_copy, repo_id=REPO)
+    index = {r.metric_type: (r.metric_value, r.metric_name) for r in card.data.eval_results}
+    assert index["matthews_correlation"] == (0.2, "Test MCC (mean of 3 seeds)")  # not the best seed's 0.3
+    assert index["f1"] == (0.7, "Test macro F1 (mean of 3 seeds)")
+    assert card.data.to_dict()["hubtune"]["test_mcc"] == 0.2
+    assert "test MCC 0.200 ± 0.100 (mean ± sd, 3 seeds) on the held-out test split" in card.text
+    assert "best seed's own test MCC 0.300; the result of the run is the mean above" in card.text
+    # one seed: the value with its bootstrap interval, in the text and in the model-index name
+    card = render_card(write_run(run_copy.parent / "single"), repo_id=REPO)
+    value, name = next((r.metric_value, r.metric_name) for r in card.data.eval_results
+                       if r.metric_type == "matthews_correlation")
+    assert (value, name) == (0.5612, "Test MCC (95% CI 0.330–0.770)")
+    assert "test MCC 0.561 (95% CI 0.330–0.770)" in card.text
+
+
+def _with_test_mccs(run_copy: Path, finetuned, kmer, probe=(0.01, [-0.08, 0.1])) -> None:
+    metrics = json.loads((run_copy / "metrics.json").read_text())
+    for key, (mcc, ci) in (("finetuned", finetuned), ("kmer", kmer), ("probe", probe)):
+        metrics[key]["test"].update(mcc=mcc)
+        metrics[key]["test"].pop("mcc_ci95", None)
+        if ci is not None:
+            metrics[key]["test"]["mcc_ci95"] = ci
+    metrics["per_seed"][0]["test"] = metrics["finetuned"]["test"]
+    metrics["summary"]["finetuned"] = seed_summary([metrics["finetuned"]["test"]], [42], 42)
+    (run_copy / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_a_baseline_as_good_within_the_intervals_is_called_out(run_copy):
+    _with_test_mccs(run_copy, (0.5, [0.45, 0.55]), (0.3, [0.25, 0.35]))
     text = render_card(run_copy, repo_id=REPO).text
-    assert "scores at least as well" not in text
-    edit_json(run_copy / "metrics.json", kmer={"test": {"mcc": 0.6}, "dev": {"mcc": 0.5}})
+    assert "scores at least as well" not in text and "may be as good" not in text
+    _with_test_mccs(run_copy, (0.5, [0.45, 0.55]), (0.6, [0.55, 0.65]))
     text = render_card(run_copy, repo_id=REPO).text
-    assert ("On this test set the k-mer baseline scores at least as well as the fine-tuned model (MCC 0.600 vs "
-            "0.561)") in text
+    assert ("On this test set the k-mer baseline scores at least as well as the fine-tuned model (MCC 0.600 (95% CI "
+            "0.550–0.650) vs 0.500 (95% CI 0.450–0.550))") in text
+    # a small lead inside overlapping intervals is not a win (0.086 vs 0.075 on a few hundred sequences)
+    _with_test_mccs(run_copy, (0.086, [-0.01, 0.18]), (0.075, [-0.02, 0.17]))
+    text = render_card(run_copy, repo_id=REPO).text
+    assert ("the k-mer baseline may be as good as the fine-tuned model: the difference is within the uncertainty of "
+            "the measurement (MCC 0.075 (95% CI -0.020–0.170) vs 0.086 (95% CI -0.010–0.180)") in text
+    assert "pre-trained probe may be as good" in text  # 0.01 in [-0.08, 0.1] overlaps [-0.01, 0.18] too
+
+
+def test_card_of_an_older_run_without_intervals(run_copy):
+    """metrics.json written before intervals existed: no CI anywhere, old summary keys; the card still renders."""
+    metrics = json.loads((run_copy / "metrics.json").read_text())
+    for key in ("finetuned", "kmer", "probe"):
+        metrics[key]["test"].pop("mcc_ci95", None)
+    metrics["summary"]["finetuned"] = {"n_seeds": 1, "test_mcc_mean": 0.5612, "test_mcc_sd": 0.0,
+                                       "test_mcc_per_seed": [0.5612], "best_seed": 42}
+    (run_copy / "metrics.json").write_text(json.dumps(metrics))
+    edit_json(run_copy / "hubtune.json", dataset=None)
+    card = render_card(run_copy, repo_id=REPO)
+    index = {r.metric_type: (r.metric_value, r.metric_name) for r in card.data.eval_results}
+    assert index["matthews_correlation"] == (0.5612, "Test MCC")
+    assert "test MCC 0.561 on the held-out test split." in card.text
+    assert "| benchmark |" not in card.text and "may be as good" not in card.text
 
 
 def test_hub_dataset_is_listed_and_local_files_show_only_their_name(run_copy):
@@ -251,6 +322,38 @@ def test_snippets_follow_the_family_and_method(run_copy):
     assert "`probe_head.safetensors`" in card.text
     assert "| learning rate |" not in card.text  # a probe is not trained by gradient descent
     assert card.text.count("```python") == 1
+
+
+def test_data_section_says_what_the_data_is(run_copy):
+    text = render_card(run_copy, repo_id=REPO).text
+    assert "| 0 | `non-promoter` | not a promoter (constructed negative) |" in text
+    assert "| species | Homo sapiens (human) |" in text
+    assert "| sequence length | 70 bp (in the data used: 70 bp) |" in text
+    assert "| negatives | non-promoter sequences from the human genome" in text
+    assert "EPDnew" in text and "Dreos et al. (2013)" in text
+    assert "| licence | No licence is stated for the GUE data files" in text
+    citation = text[text.index("## Citation"):]
+    assert "Training data: the GUE task `prom/prom_core_tata`" in citation and "zhou2024dnabert2" in citation
+    # covid: which id is which variant is not documented, so the card says so instead of naming them
+    edit_json(run_copy / "hubtune.json", label_names=[str(i) for i in range(9)],
+              dataset=gue_dataset("GUE/virus/covid"))
+    text = render_card(run_copy, repo_id=REPO).text
+    assert "does not document which id is which variant" in text and "| meaning |" not in text
+    assert "GISAID terms of use" in text
+
+
+def test_snippets_uppercase_and_print_label_names(run_copy):
+    text = render_card(run_copy, repo_id=REPO).text
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) == 2
+    for code in blocks:
+        upper = code.index("sequences = [s.upper() for s in sequences]  #")
+        assert upper < code.index("predict(" if "hubtune.load_classifier" in code else "tokenizer(sequences")
+        assert "uppercase bases" in code.splitlines()[code[:upper].count("\n")]
+    assert "model.config.id2label[i]" in blocks[0]
+    assert 'AutoConfig.from_pretrained("alice/promoter-lora")' in blocks[0]
+    assert "other IUPAC codes are rejected" not in text
+    assert "turns the other IUPAC ambiguity codes (R, Y, S, W, K, M, B, D, H, V) into N, and rejects any other" in text
 
 
 def test_leakage_is_reported_in_the_card(run_copy):
@@ -325,13 +428,17 @@ for repo_id in sys.argv[1:]:
     outputs = []
     for code in re.findall(r"```python\n(.*?)```", readme, re.S):
         namespace = {"__name__": "__main__"}
-        with contextlib.redirect_stdout(io.StringIO()):
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
             exec(compile(code, "README.md", "exec"), namespace)
         if "probs" in namespace:
-            outputs.append(namespace["probs"][0].tolist())
+            outputs.append([namespace["probs"][0].tolist(), printed.getvalue()])
         else:
-            outputs.append(list(namespace["prediction"].probabilities.values()))
+            outputs.append([list(namespace["prediction"].probabilities.values()), printed.getvalue()])
     results[repo_id] = outputs
+# plain transformers reads the class names from the repo
+from transformers import AutoConfig
+results["id2label"] = {repo_id: AutoConfig.from_pretrained(repo_id).id2label for repo_id in sys.argv[1:]}
 print(json.dumps(results))
 """
 
@@ -374,6 +481,8 @@ def test_pasted_snippets_load_the_pushed_weights(hub_server, tmp_path):
     outputs = json.loads(result.stdout.strip().splitlines()[-1])
     for repo_id, probs in expected.items():
         assert len(outputs[repo_id]) == 2  # the plain-library snippet and the hubtune one
-        for printed in outputs[repo_id]:
-            np.testing.assert_allclose(printed, probs, atol=1e-5)
+        for values, printed in outputs[repo_id]:
+            np.testing.assert_allclose(values, probs, atol=1e-5)
+            assert any(name in printed for name in LABELS) and "LABEL_" not in printed, printed
+        assert outputs["id2label"][repo_id] == {"0": LABELS[0], "1": LABELS[1]}  # also for the LoRA adapter repo
     shutil.rmtree(tmp_path / "fresh-hf-home", ignore_errors=True)

@@ -72,15 +72,45 @@ def test_leakage_counts_on_planted_task():
 def test_deduplicate_removes_overlaps_and_within_split_duplicates():
     task = planted_task()
     clean = deduplicate(task, leakage_report(task))
-    assert clean.splits["train"].sequences == task.splits["train"].sequences  # train untouched
+    assert clean.splits["train"].sequences == task.splits["train"].sequences[:4]  # the repeat inside train goes too
     assert clean.splits["dev"].sequences == ["TTTTGGGA", "GATTACAG"]
     assert clean.splits["test"].sequences == ["CATGCATG"]
     assert clean.splits["test"].ids == ["te5"]
     rep = leakage_report(clean)
     assert not rep.has_leak
     assert rep.within["dev"]["duplicated_sequences"] == 0 and rep.within["test"]["duplicated_sequences"] == 0
-    assert any(w.startswith("deduplicated") for w in clean.warnings)
+    assert clean.warnings[-1] == ("--dedup removed train: 0 rows shared with earlier splits, 1 repeated rows (exact or "
+                                  "reverse complement); dev: 2 rows shared with earlier splits, 1 repeated rows (exact "
+                                  "or reverse complement); test: 5 rows shared with earlier splits, 0 repeated rows "
+                                  "(exact or reverse complement)")
     assert task.splits["test"].sequences[0] == "AAAACCCC"  # input not modified
+
+
+def test_duplicates_only_inside_test_are_reported_and_removed():
+    """No sequence crosses splits; test repeats one sequence exactly and holds another with its reverse complement."""
+    task = planted_task()
+    task.splits["train"] = Split(["CCCCCCCA", "GGGGGGGA"], [0, 1], ["a", "b"])
+    task.splits["dev"] = Split(["CACACACC", "GAGAGAGG"], [0, 1], ["c", "d"])
+    task.splits["test"] = Split(["AAAAACGT", "AAAAACGT", "ACGTTTTT", "TTGCATGC", "CATGCATG"], [0, 0, 0, 1, 1],
+                                ["t1", "t2", "t3", "t4", "t5"])
+    rep = leakage_report(task)
+    assert not rep.has_leak and rep.has_duplicates
+    assert rep.within["test"]["duplicated_sequences"] == 1
+    assert rep.within["test"]["reverse_complement_pairs"] == 1  # ACGTTTTT is AAAAACGT reverse-complemented
+    assert rep.within["test"]["extra_rows_with_reverse_complements"] == 2
+    assert "1 sequences within test are reverse complements of other test sequences" in rep.summary_lines()
+    clean = deduplicate(task, rep)
+    assert clean.splits["test"].ids == ["t1", "t4", "t5"]
+    assert not leakage_report(clean).has_duplicates
+    assert "test: 0 rows shared with earlier splits, 2 repeated rows" in clean.warnings[-1]
+
+
+def test_deduplicate_says_when_there_is_nothing_to_remove():
+    task = planted_task()
+    task.splits = {"train": Split(["CCCCCCCA"], [0], ["a"]), "dev": Split(["CACACACC"], [0], ["c"]),
+                   "test": Split(["AAAAACGT"], [1], ["t"])}
+    assert deduplicate(task).warnings[-1] == "--dedup: nothing to remove"
+    assert deduplicate(task, leakage_report(task)).warnings[-1] == "--dedup: nothing to remove"
 
 
 def test_deduplicate_refuses_to_empty_a_split():

@@ -133,6 +133,35 @@ def test_several_seeds_report_mean_and_sd(tmp_path: Path):
     assert row[1] == f"{summary['test_mcc_mean']:.3f} ± {summary['test_mcc_sd']:.3f}"
 
 
+def test_training_seeds_see_the_same_rows_and_report_one_statistic(tmp_path: Path):
+    """--max-rows samples with --data-seed: the probe (no randomness of its own) scores identically for every seed."""
+    run = _train(tmp_path, "probe-seeds", method="probe", seeds=[1, 2], max_rows=120)
+    per_seed = run.metrics["per_seed"]
+    assert per_seed[0]["test"]["mcc"] == per_seed[1]["test"]["mcc"]
+    assert run.info.training["data_seed"] == 42
+    summary = run.metrics["summary"]["finetuned"]
+    assert summary["statistic"] == "mean ± sd over 2 seeds" and summary["test_mcc"] == summary["test_mcc_mean"]
+    assert run.metrics["finetuned"]["seed"] == summary["best_seed"]
+    other = _train(tmp_path, "probe-data-seed", method="probe", seed=1, max_rows=120, data_seed=7)
+    assert other.info.split_sizes == run.info.split_sizes
+    assert other.metrics["finetuned"]["test"]["mcc"] != per_seed[0]["test"]["mcc"]  # other rows, other score
+
+
+def test_a_single_seed_reports_its_test_mcc_with_a_bootstrap_interval(lora_run: Run):
+    summary = lora_run.metrics["summary"]["finetuned"]
+    test = lora_run.metrics["finetuned"]["test"]
+    assert summary["statistic"] == "single seed, 95% bootstrap CI"
+    assert summary["test_mcc"] == test["mcc"] and summary["test_mcc_ci95"] == test["mcc_ci95"]
+    assert test["mcc_ci95"][0] <= test["mcc"] <= test["mcc_ci95"][1]
+    assert lora_run.metrics["kmer"]["k"] in ([2, 3, 4], [3, 4, 5], [3, 4, 5, 6])
+
+
+def test_a_run_needs_a_model(tmp_path: Path):
+    with pytest.raises(ConfigError, match="No model given.*tiny-nt"):
+        finetune(TrainConfig(data=EXAMPLE, output=str(tmp_path / "x")))
+    assert not (tmp_path / "x").exists()
+
+
 def test_long_sequences_are_scored_with_sliding_windows(lora_run: Run):
     window = lora_run.info.window_bp
     long_seq = "ACGTTATAAAGC" * (window // 4)  # three windows' worth
@@ -159,6 +188,26 @@ def test_dedup_removes_leaked_test_sequences(tmp_path: Path):
     assert run.leakage["has_leak"] is True
     assert run.info.split_sizes["test"] == 25
     assert run.leakage["pairs"]["train/test"]["exact"] == 5  # reported before dedup removed them
+
+
+def test_dedup_removes_duplicates_that_sit_only_inside_test(tmp_path: Path):
+    import csv
+
+    task = tmp_path / "repeats"
+    task.mkdir()
+    rows = list(csv.reader(open(Path(EXAMPLE) / "train.csv")))
+    header, body = rows[0], rows[1:201]
+    from hubtune.data import reverse_complement
+
+    repeats = [body[175], body[176], [reverse_complement(body[177][0]), body[177][1]]]
+    for split, part in (("train", body[:150]), ("dev", body[150:175]), ("test", body[175:] + repeats)):
+        with open(task / f"{split}.csv", "w", newline="") as handle:
+            csv.writer(handle).writerows([header, *part])
+    run = _train(tmp_path, "dedup-within", data=str(task), dedup=True, baselines=False, max_rows=None)
+    assert run.leakage["has_leak"] is False
+    assert run.leakage["within_split"]["test"]["duplicated_sequences"] == 2
+    assert run.leakage["within_split"]["test"]["reverse_complement_pairs"] == 1
+    assert run.info.split_sizes["test"] == 25  # 28 rows, 3 repeats removed
 
 
 def test_failed_run_leaves_no_complete_folder(tmp_path: Path):

@@ -20,6 +20,7 @@ from ..data import LeakageReport
 from ..errors import ConfigError, RunFolderError
 from ..methods import get_method
 from ..methods.lora import ADAPTER_CONFIG_FILE
+from ..metrics import format_mcc, intervals_overlap, mean_sd, summary_text
 from ..models.registry import FAMILIES, TINY_MODELS, ModelFamily, get_family
 from ..repo_ids import looks_like_hub_id, public_source, repo_name_slug, scrub_paths
 from ..run import BASE_PROBE_FILE, LEAKAGE_FILE, METRICS_FILE, Run, RunInfo
@@ -34,7 +35,8 @@ WEIGHTS_ADAPTER = "adapter"  # a peft adapter (and the trained head) on a base m
 WEIGHTS_MODEL = "model"  # the whole model, in transformers format
 WEIGHTS_HEAD = "head"  # a linear head on the frozen base's embeddings (only hubtune loads it)
 LIBRARY_OF_WEIGHTS = {WEIGHTS_ADAPTER: "peft", WEIGHTS_MODEL: "transformers", WEIGHTS_HEAD: None}
-# model-index entries: (metric type on the Hub, key in metrics.json, name shown).
+# model-index entries: (metric type on the Hub, key in metrics.json, name shown). Each name also says what the value
+# is (one seed with its 95% bootstrap interval, or the mean over several seeds), as the card's text does.
 EVAL_METRICS = (("matthews_correlation", "mcc", "Test MCC"), ("f1", "f1_macro", "Test macro F1"),
                 ("accuracy", "accuracy", "Test accuracy"))
 FINETUNED = COMPARED_MODELS[0][0]  # the key of the fine-tuned model's scores in metrics.json
@@ -105,19 +107,27 @@ class HubtuneCardData(ModelCardData):
     window_bp: int
     stride_bp: int
     example_sequence: str = EXAMPLE_SEQUENCE
+    label_meanings: list[str] = field(default_factory=list)  # what each label id means ("" when not known)
     # results
-    test_mcc: float | None = None
+    test_mcc: float | None = None  # THE test MCC of the run: one seed's, or the mean over several seeds
+    test_mcc_text: str = "-"  # the same value with its uncertainty, e.g. "0.561 (95% CI 0.402–0.701)"
+    test_mcc_what: str = ""  # what the value is, for the model-index name: "95% CI 0.402–0.701", "mean of 3 seeds"
     test_scores: dict[str, Any] = field(default_factory=dict)  # the fine-tuned model's test block of metrics.json
+    index_scores: dict[str, float] = field(default_factory=dict)  # model-index values: the statistic of test_mcc
     per_class: list[dict[str, Any]] = field(default_factory=list)  # one row per label: precision, recall, f1, support
     results_table: Table | None = None
     n_seeds: int = 1  # training seeds recorded in hubtune.json
     seed_list: list[int] = field(default_factory=list)  # the seeds whose scores the results table averages
     best_seed: int | None = None
+    best_seed_test_mcc: float | None = None  # the shipped seed's own test MCC (several seeds only)
     test_mcc_mean: float | None = None
     test_mcc_sd: float | None = None
-    stronger_baselines: list[tuple[str, float]] = field(default_factory=list)  # (baseline, test MCC) >= fine-tuned
+    # (baseline, its test MCC as text, "better" or "within"): baselines at least as good, or not distinguishable
+    # from the fine-tuned model by the 95% intervals
+    stronger_baselines: list[tuple[str, str, str]] = field(default_factory=list)
     compare: dict[str, Any] | None = None
     # data
+    dataset: dict[str, Any] | None = None  # what the data is (catalogue of known benchmarks), from hubtune.json
     dataset_id: str | None = None
     data_source: str = ""
     split_origin: str = "given"
@@ -131,6 +141,8 @@ class HubtuneCardData(ModelCardData):
     created: str = ""
 
     def __post_init__(self) -> None:
+        what = f" ({self.test_mcc_what})" if self.test_mcc_what else ""
+        seeds = f" (mean of {self.n_seeds} seeds)" if self.n_seeds > 1 else ""
         eval_results = [
             EvalResult(
                 task_type=PIPELINE_TAG,
@@ -139,12 +151,12 @@ class HubtuneCardData(ModelCardData):
                 dataset_name=self.task,
                 dataset_split="test",
                 metric_type=metric_type,
-                metric_name=name,
-                metric_value=round(float(self.test_scores[key]), 4),
+                metric_name=name + (what if key == "mcc" else seeds),
+                metric_value=round(float(self.index_scores[key]), 4),
                 metric_config="macro" if key == "f1_macro" else None,
             )
             for metric_type, key, name in EVAL_METRICS
-            if isinstance(self.test_scores.get(key), int | float)
+            if isinstance(self.index_scores.get(key), int | float)
         ]
         tags = ["genomics", "dna", "hubtune", self.family, self.method, task_tag(self.task)]
         super().__init__(
@@ -166,6 +178,7 @@ class HubtuneCardData(ModelCardData):
                 "window_bp": self.window_bp,
                 "stride_bp": self.stride_bp,
                 "test_mcc": None if self.test_mcc is None else round(float(self.test_mcc), 4),
+                "test_mcc_statistic": "mean over seeds" if self.n_seeds > 1 else "single seed",
                 "n_seeds": self.n_seeds,
             },
         )
@@ -232,6 +245,117 @@ def _leakage(data: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]], boo
     return lines, pairs, has_leak
 
 
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _interval(value: Any) -> list[float] | None:
+    if isinstance(value, list | tuple) and len(value) == 2 and all(_number(v) is not None for v in value):
+        return [float(value[0]), float(value[1])]
+    return None
+
+
+def _seed_summary(metrics: dict[str, Any], test: dict[str, Any], n_seeds: int) -> dict[str, Any]:
+    """The run's test-MCC statistic from metrics.json, read defensively (older runs lack some keys).
+
+    Several seeds: the mean ± sd over seeds; one seed: its MCC with the 95% bootstrap interval when recorded.
+    """
+    summary = dict((metrics.get("summary") or {}).get(FINETUNED) or {})
+    n = int(summary.get("n_seeds") or n_seeds or 1)
+    value = _number(summary.get("test_mcc"))
+    value = _number(summary.get("test_mcc_mean")) if value is None else value
+    if n <= 1:
+        value = _number(test.get("mcc")) if value is None else value
+        summary["test_mcc_sd"] = None
+        summary["test_mcc_ci95"] = _interval(summary.get("test_mcc_ci95")) or _interval(test.get("mcc_ci95"))
+    summary.update(n_seeds=n, test_mcc=value)
+    return summary
+
+
+def _what(summary: dict[str, Any]) -> str:
+    """What the headline test MCC is, in a few words for the model-index name."""
+    n = int(summary.get("n_seeds") or 1)
+    if n > 1:
+        return f"mean of {n} seeds"
+    ci = _interval(summary.get("test_mcc_ci95"))
+    return f"95% CI {ci[0]:.3f}–{ci[1]:.3f}" if ci else ""
+
+
+def _index_scores(metrics: dict[str, Any], test: dict[str, Any], summary: dict[str, Any]) -> dict[str, float]:
+    """model-index values: the headline MCC, and F1/accuracy of the same kind (seed means with several seeds)."""
+    scores: dict[str, float] = {}
+    per_seed = [s for s in metrics.get("per_seed") or [] if isinstance(s, dict)]
+    for _, key, _ in EVAL_METRICS:
+        if key == "mcc":
+            value = _number(summary.get("test_mcc"))
+        elif int(summary.get("n_seeds") or 1) > 1:
+            values = [v for s in per_seed if (v := _number((s.get("test") or {}).get(key))) is not None]
+            value = mean_sd(values)[0] if len(values) == int(summary["n_seeds"]) else None
+        else:
+            value = _number(test.get(key))
+        if value is not None:
+            scores[key] = value
+    return scores
+
+
+def _baselines_as_good(metrics: dict[str, Any], summary: dict[str, Any],
+                       shipped_ci: list[float] | None) -> list[tuple[str, str, str]]:
+    """Baselines that the fine-tuned model does not clearly beat on test: (name, MCC text, "better" | "within").
+
+    "better": the baseline's MCC is at least the fine-tuned one. "within": the 95% intervals overlap, or the baseline's
+    MCC lies in the fine-tuned model's interval (one seed: its bootstrap interval; several seeds: mean ± 2 sd, or
+    the shipped seed's interval), so the difference is within the uncertainty of the measurement.
+    """
+    value = _number(summary.get("test_mcc"))
+    if value is None:
+        return []
+    sd = _number(summary.get("test_mcc_sd"))
+    n = int(summary.get("n_seeds") or 1)
+    ft_ci = _interval(summary.get("test_mcc_ci95"))
+    if ft_ci is None and n > 1 and sd is not None:
+        ft_ci = [value - 2 * sd, value + 2 * sd]
+    ft_ci = ft_ci or shipped_ci
+    found = []
+    for key, label in COMPARED_MODELS[1:]:
+        test = (metrics.get(key) or {}).get("test") or {}
+        other = _number(test.get("mcc"))
+        if other is None:
+            continue
+        ci = _interval(test.get("mcc_ci95"))
+        text = format_mcc(other, ci95=ci)
+        if other >= value:
+            found.append((label, text, "better"))
+        elif intervals_overlap(ci, ft_ci) or (ft_ci is not None and ft_ci[0] <= other <= ft_ci[1]):
+            found.append((label, text, "within"))
+    return found
+
+
+_DATASET_KEYS = ("benchmark", "task", "title", "description", "species", "sequence_length_bp", "length_bp_in_data",
+                 "negatives", "source", "license", "citation", "label_note")
+
+
+def _dataset_view(dataset: Any) -> dict[str, Any] | None:
+    """The run's dataset description with every key the card reads (missing ones None), or None when absent."""
+    if not isinstance(dataset, dict) or not dataset.get("task"):
+        return None
+    view = {key: dataset.get(key) for key in _DATASET_KEYS}
+    view["benchmark"] = view["benchmark"] or "dataset"
+    view["title"] = view["title"] or view["task"]
+    view["references"] = [{"citation": str(r.get("citation") or ""), "url": r.get("url")}
+                          for r in dataset.get("references") or [] if isinstance(r, dict) and r.get("citation")]
+    view["labels"] = [e for e in dataset.get("labels") or [] if isinstance(e, dict)]
+    return scrub_paths(view)
+
+
+def _label_meanings(labels: list[str], dataset: dict[str, Any] | None) -> list[str]:
+    """What each label id means, from the dataset description (when it describes as many classes as the run has)."""
+    entries = [e for e in (dataset or {}).get("labels") or [] if isinstance(e, dict)]
+    if len(entries) != len(labels):
+        return [""] * len(labels)
+    by_id = {e.get("id"): str(e.get("meaning") or "") for e in entries}
+    return [by_id.get(i, "") for i in range(len(labels))]
+
+
 def _hyperparameters(info: RunInfo, family: ModelFamily) -> list[tuple[str, str]]:
     settings = info.method_settings
     method = type(settings)
@@ -286,13 +410,12 @@ def build_card_data(run: Run | str | Path, repo_id: str, base_repo: str, *, opti
     method = get_method(info.method)
     weights = weights_layout(info.method)
     test = (metrics.get(FINETUNED) or {}).get("test") or {}
-    test_mcc = run.test_mcc()
-    summary = (metrics.get("summary") or {}).get(FINETUNED) or {}
     seed_list = [s.get("seed") for s in metrics.get("per_seed") or [] if isinstance(s, dict)] or list(info.seeds)
-    stronger = [(label, other) for key, label in COMPARED_MODELS[1:]
-                if test_mcc is not None and (other := run.test_mcc(key)) is not None and other >= test_mcc]
+    summary = _seed_summary(metrics, test, len(info.seeds or [1]))
+    n_seeds = int(summary.get("n_seeds") or 1)
     leakage_lines, leakage_pairs, has_leak = _leakage(run.leakage)
     data_source = str(info.data_source or "")
+    dataset = _dataset_view(info.dataset)
     return HubtuneCardData(
         repo_id=repo_id,
         base_repo=base_repo,
@@ -300,6 +423,7 @@ def build_card_data(run: Run | str | Path, repo_id: str, base_repo: str, *, opti
         tiny_base=info.base_model in TINY_MODELS,
         task=info.task or DEFAULT_TASK,
         labels=list(info.label_names),
+        label_meanings=_label_meanings(list(info.label_names), dataset),
         family=family.name,
         family_name=family.display_name,
         family_license="" if family.license == "other" else family.license,
@@ -315,17 +439,22 @@ def build_card_data(run: Run | str | Path, repo_id: str, base_repo: str, *, opti
         max_length=info.max_length,
         window_bp=info.window_bp,
         stride_bp=info.stride_bp,
-        test_mcc=test_mcc,
+        test_mcc=_number(summary.get("test_mcc")),
+        test_mcc_text=summary_text(summary) if summary.get("test_mcc") is not None else "-",
+        test_mcc_what=_what(summary),
         test_scores=test,
+        index_scores=_index_scores(metrics, test, summary),
         per_class=_per_class(list(info.label_names), test),
         results_table=comparison_table(metrics),
-        n_seeds=len(info.seeds or [1]),
+        n_seeds=n_seeds,
         seed_list=seed_list,
         best_seed=info.best_seed,
-        test_mcc_mean=summary.get("test_mcc_mean"),
-        test_mcc_sd=summary.get("test_mcc_sd", 0.0),
-        stronger_baselines=stronger,
+        best_seed_test_mcc=_number(test.get("mcc")) if n_seeds > 1 else None,
+        test_mcc_mean=_number(summary.get("test_mcc_mean", summary.get("test_mcc"))),
+        test_mcc_sd=_number(summary.get("test_mcc_sd")),
+        stronger_baselines=_baselines_as_good(metrics, summary, _interval(test.get("mcc_ci95"))),
         compare=compare_section(compare_report),
+        dataset=dataset,
         dataset_id=data_source if looks_like_hub_id(data_source) else None,
         data_source=public_source(data_source),
         split_origin=str(info.split_origin or "given"),

@@ -21,8 +21,9 @@ dropped, lowercase is accepted, ``N`` is kept, the other IUPAC ambiguity codes b
 and anything else is an error that names the file, line, column and position.
 
 Modules: ``sequences`` (validation, reverse complement), ``files`` (decoding, file kinds), ``tables`` (CSV/TSV/
-Parquet), ``fasta``, ``records`` (rows with raw labels), ``labels`` (label maps), ``splits`` (seeded stratified
-splits, assembly), ``hf_datasets`` (``datasets``), ``loading`` (:func:`load_task`), ``unlabelled`` (input for
+Parquet), ``fasta``, ``records`` (rows with raw labels), ``labels`` (label maps, ``--label-names``),
+``catalogue`` (what the GUE tasks are: label meanings, species, length, negatives, sources), ``splits`` (seeded
+stratified splits, assembly), ``hf_datasets`` (``datasets``), ``loading`` (:func:`load_task`), ``unlabelled`` (input for
 prediction), ``leakage``, ``summary`` (:func:`describe`), ``example_task`` (the bundled example).
 
 Example:
@@ -36,10 +37,12 @@ from __future__ import annotations
 
 from hubtune.errors import DataError
 
+from .catalogue import gue_dataset
 from .example_task import example_task_path, generate_promoter_task
+from .labels import parse_label_names
 from .leakage import LeakageReport, deduplicate, leakage_report
 from .loading import load_task
-from .sequences import clean_sequence, clean_sequences, reverse_complement
+from .sequences import as_model_input, clean_sequence, clean_sequences, reverse_complement
 from .summary import describe
 from .task import SPLITS, Split, TaskData
 from .unlabelled import parse_sequence_text, read_sequences
@@ -50,14 +53,17 @@ __all__ = [
     "LeakageReport",
     "Split",
     "TaskData",
+    "as_model_input",
     "clean_sequence",
     "clean_sequences",
     "deduplicate",
     "describe",
     "example_task_path",
     "generate_promoter_task",
+    "gue_dataset",
     "leakage_report",
     "load_task",
+    "parse_label_names",
     "parse_sequence_text",
     "read_sequences",
     "reverse_complement",

@@ -40,6 +40,11 @@ class LeakageReport:
     within: dict[str, dict[str, Any]]
 
     @property
+    def has_duplicates(self) -> bool:
+        """True when any split repeats a sequence, exactly or as its reverse complement."""
+        return any(w.get("duplicated_sequences") or w.get("reverse_complement_pairs") for w in self.within.values())
+
+    @property
     def has_leak(self) -> bool:
         """True when any sequence of dev/test also occurs (exactly or reverse-complemented) in an earlier split."""
         return any(p["exact"] or p["reverse_complement"] for p in self.pairs.values())
@@ -94,8 +99,12 @@ class LeakageReport:
                     + (f", {w['label_conflicts']} with conflicting labels" if w["label_conflicts"] else "")
                     + ")"
                 )
+            if w.get("reverse_complement_pairs"):
+                lines.append(f"{w['reverse_complement_pairs']} sequences within {s} are reverse complements of other "
+                             f"{s} sequences")
         if not lines:
-            lines.append("no sequence is shared between splits and no split has duplicates")
+            lines.append("no sequence is shared between splits and no split has duplicates (exact or reverse "
+                         "complement)")
         elif not self.has_leak:
             lines.insert(0, "no sequence is shared between splits")
         return lines
@@ -150,13 +159,23 @@ def leakage_report(task: TaskData, *, max_examples: int = 5) -> LeakageReport:
     for s in names:
         sp = task.splits[s]
         dups = [(seq, idx) for seq, idx in index[s].items() if len(idx) > 1]
+        rc_pairs = [seq for seq in index[s] if seq < (rc := reverse_complement_unchecked(seq)) and rc in index[s]]
+        canonical = {min(seq, reverse_complement_unchecked(seq)) for seq in index[s]}
         within[s] = {
             "duplicated_sequences": len(dups),
             "extra_rows": sum(len(idx) - 1 for _, idx in dups),
             "label_conflicts": sum(1 for _, idx in dups if len({sp.labels[i] for i in idx}) > 1),
+            "reverse_complement_pairs": len(rc_pairs),
+            # rows a dedup would drop in all: exact repeats plus one orientation of each reverse-complement pair
+            "extra_rows_with_reverse_complements": len(sp) - len(canonical),
             "examples": [
                 {"sequence": seq, "ids": [sp.ids[i] for i in idx[:5]], "count": len(idx)}
                 for seq, idx in dups[:max_examples]
+            ],
+            "reverse_complement_examples": [
+                {"sequence": seq, "ids": [sp.ids[index[s][seq][0]],
+                                          sp.ids[index[s][reverse_complement_unchecked(seq)][0]]]}
+                for seq in rc_pairs[:max_examples]
             ],
         }
     return LeakageReport(
@@ -169,32 +188,27 @@ def leakage_report(task: TaskData, *, max_examples: int = 5) -> LeakageReport:
 
 
 def deduplicate(task: TaskData, report: LeakageReport | None = None) -> TaskData:
-    """Return a copy of ``task`` without leakage.
+    """Return a copy of ``task`` without leakage or repeats; a warning says exactly what was removed.
 
-    Removes from dev and test every row whose sequence (or its reverse complement) occurs in train, removes from
-    test every row whose sequence (or reverse complement) occurs in dev, and keeps only the first row of each
-    sequence repeated within dev or within test. Train is left unchanged. A warning records what was removed.
+    A sequence and its reverse complement count as the same molecule. Within every split (train included) only the
+    first row of each sequence is kept, and removed from dev and test is every row whose sequence (or reverse
+    complement) occurs in an earlier split (train, then dev).
 
     Raises:
-        DataError: dev or test would be left empty.
+        DataError: a split would be left empty.
 
     Example:
-        >>> clean = deduplicate(task, leakage_report(task))  # doctest: +SKIP
-        >>> leakage_report(clean).has_leak  # doctest: +SKIP
-        False
+        >>> clean = deduplicate(task)  # doctest: +SKIP
+        >>> leakage_report(clean).has_leak, leakage_report(clean).has_duplicates  # doctest: +SKIP
+        (False, False)
     """
-    if (
-        report is not None
-        and not report.has_leak
-        and not any(report.within[s]["duplicated_sequences"] for s in ("dev", "test") if s in report.within)
-    ):
-        return TaskData(
-            task.name, task.source, dict(task.splits), list(task.label_names), list(task.warnings), task.split_origin
-        )
+    if report is not None and not report.has_leak and not report.has_duplicates:
+        return TaskData(task.name, task.source, dict(task.splits), list(task.label_names),
+                        [*task.warnings, "--dedup: nothing to remove"], task.split_origin, dataset=task.dataset)
     new_splits = dict(task.splits)
-    seen_before: set[str] = set(task.splits["train"].sequences) if "train" in task.splits else set()
+    seen_before: set[str] = set()
     removed: dict[str, tuple[int, int]] = {}
-    for s in ("dev", "test"):
+    for s in SPLITS:
         if s not in task.splits:
             continue
         sp = task.splits[s]
@@ -202,12 +216,13 @@ def deduplicate(task: TaskData, report: LeakageReport | None = None) -> TaskData
         here: set[str] = set()
         overlap = dup = 0
         for i, seq in enumerate(sp.sequences):
-            if seq in seen_before or reverse_complement_unchecked(seq) in seen_before:
+            key = min(seq, reverse_complement_unchecked(seq))
+            if key in seen_before:
                 overlap += 1
-            elif seq in here:
+            elif key in here:
                 dup += 1
             else:
-                here.add(seq)
+                here.add(key)
                 keep.append(i)
         if not keep and len(sp):
             raise DataError(
@@ -218,7 +233,8 @@ def deduplicate(task: TaskData, report: LeakageReport | None = None) -> TaskData
         removed[s] = (overlap, dup)
         seen_before |= here
     warnings = list(task.warnings)
-    parts = [f"{s}: {o} rows shared with earlier splits, {d} duplicate rows" for s, (o, d) in removed.items() if o or d]
-    if parts:
-        warnings.append("deduplicated " + "; ".join(parts))
-    return TaskData(task.name, task.source, new_splits, list(task.label_names), warnings, task.split_origin)
+    parts = [f"{s}: {o} rows shared with earlier splits, {d} repeated rows (exact or reverse complement)"
+             for s, (o, d) in removed.items() if o or d]
+    warnings.append("--dedup removed " + "; ".join(parts) if parts else "--dedup: nothing to remove")
+    return TaskData(task.name, task.source, new_splits, list(task.label_names), warnings, task.split_origin,
+                    dataset=task.dataset)

@@ -9,6 +9,7 @@ from typing import Any
 
 from hubtune.errors import ConfigError, DataError
 
+from .catalogue import gue_dataset
 from .fasta import read_labels_file, records_from_fasta
 from .files import (
     FASTA_SUFFIXES,
@@ -130,11 +131,13 @@ def load_task(
         split_fractions: train/dev/test fractions used when the data has no given splits; when only dev is
             missing it is carved from train with fraction dev/(train+dev).
         label_names: fixes the order of classes (label id == index). Raw labels must be these names, or integer
-            ids 0..k-1 in which case the names are display names.
+            ids 0..k-1 in which case the names are display names. Default for a GUE task (recognised from its
+            path, see :mod:`hubtune.data.catalogue`): the catalogue's names, e.g. non-promoter, promoter.
         max_rows: keep at most this many rows per split (seeded stratified sample), for quick runs.
 
     Returns:
-        TaskData with train, dev and test splits.
+        TaskData with train, dev and test splits; ``dataset`` describes a recognised GUE task (species, length,
+        label meanings, negatives, source, licence, citation), else None.
 
     Raises:
         DataError: the data cannot be used (the message names file, line, column and the fix).
@@ -199,7 +202,12 @@ def load_task(
             )
     if given is not None and "train" in given and "test" not in given and single is None:
         raise DataError(f"{source_text}: there is a train split but no test split; add a test split.")
-    return assemble(
+    dataset = gue_dataset(path) if path.exists() else None
+    if dataset is not None and not _fits_catalogue(dataset, sources, warnings):
+        dataset = None
+    if dataset is not None and label_names is None and dataset["labels"]:
+        label_names = [str(entry["name"]) for entry in dataset["labels"]]
+    task = assemble(
         name,
         source_text,
         given,
@@ -211,3 +219,25 @@ def load_task(
         label_desc=label_desc,
         warnings=warnings,
     )
+    if dataset is not None:
+        lengths = [len(seq) for split in task.splits.values() for seq in split.sequences]
+        dataset["length_bp_in_data"] = [min(lengths), max(lengths)] if lengths else None
+        group, _, folder = str(dataset["task"]).partition("/")
+        if task.name == folder or task.name.lower() in SPLIT_ALIASES:  # "tf_0" rather than "0", "H3" rather than "dev"
+            task.name = f"{group}_{folder}" if folder.isdigit() else folder
+    task.dataset = dataset
+    return task
+
+
+def _fits_catalogue(dataset: dict[str, Any], sources: list[Records], warnings: list[str]) -> bool:
+    """Whether the raw labels are those of the catalogued task (its ids or names); warns when they are not, since the
+    folder then only looks like that task and its description does not apply."""
+    names = [str(entry["name"]) for entry in dataset.get("labels") or []]
+    raw = {label for rec in sources for label in rec.labels}
+    if not names or raw <= {str(i) for i in range(len(names))} | set(names):
+        return True
+    warnings.append(
+        f"the folder looks like the GUE task {dataset['task']} but its labels ({fmt_list(sorted(raw))}) are not that "
+        f"task's ({fmt_list(names)}); its built-in description is not used"
+    )
+    return False

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from hubtune.errors import DataError
 
 __all__ = [
     "IUPAC_AMBIGUOUS",
+    "as_model_input",
     "clean_sequence",
     "clean_sequences",
     "is_plain_dna",
@@ -116,6 +117,21 @@ def clean_sequences(
         clean, _ = clean_sequence(raw, where=where.format(n=i + 1, id=seq_id))
         out.append((seq_id, clean))
     return out
+
+
+def as_model_input(sequences: Sequence[str], *, where: str = "sequence {n}") -> list[str]:
+    """The gate in front of every tokenizer: clean sequences pass unchanged, anything else goes through
+    :func:`clean_sequence` (so lowercase, soft-masked DNA is uppercased, never silently turned into unknown tokens).
+
+    Raises:
+        DataError: a sequence is empty or not DNA; ``where`` (with ``{n}``, 1-based) names it.
+
+    Example:
+        >>> as_model_input(["ACGT", "acgtr"])
+        ['ACGT', 'ACGTN']
+    """
+    return [seq if isinstance(seq, str) and _PLAIN_RE.fullmatch(seq) else
+            clean_sequence(seq, where=where.format(n=i + 1))[0] for i, seq in enumerate(sequences)]
 
 
 def _bad_char_message(where: str, pos: int, ch: str) -> str:

@@ -65,6 +65,8 @@ class TaskData:
     label_names: list[str]
     warnings: list[str] = field(default_factory=list)
     split_origin: str = "given"
+    # What the data is, for known benchmarks (see hubtune.data.catalogue); None otherwise.
+    dataset: dict[str, Any] | None = None
 
     @property
     def num_labels(self) -> int:

@@ -4,13 +4,14 @@ Works against huggingface.co or any Hub-compatible server (`hubtune hub serve`);
 `HF_ENDPOINT` (or the `endpoint=` argument).
 
 What a push contains: the method's weight files (`adapter_config.json` with `base_model_name_or_path` set to the
-base's repo id on that hub + `adapter_model.safetensors` for LoRA, `config.json` + `model.safetensors` for full/freeze,
-`probe_head.safetensors` for probe), `hubtune.json` (local paths reduced to file names, base model = its repo id and
-commit), `metrics.json`, `leakage.json`, `training_log.json`, `base_probe_head.safetensors`, the tokenizer only when it
-differs from the base's (always for standalone models), and the generated `README.md`. Everything goes in one
-commit, so a failed push leaves the repo as it was; pushing identical content again creates no commit. A base that is
-not on the hub (a built-in tiny model or a local folder) is first published as `<namespace>/<name>` with its own
-card, unless `base_repo` says where it already lives.
+base's repo id on that hub + `adapter_model.safetensors` for LoRA, with the base's `config.json` carrying the run's
+class names as `id2label`/`label2id` so that plain transformers code reads them; `config.json` + `model.safetensors`
+for full/freeze; `probe_head.safetensors` for probe), `hubtune.json` (local paths reduced to file names, base
+model = its repo id and commit), `metrics.json`, `leakage.json`, `training_log.json`, `base_probe_head.safetensors`,
+the tokenizer only when it differs from the base's (always for standalone models), and the generated `README.md`.
+Everything goes in one commit, so a failed push leaves the repo as it was; pushing identical content again creates no
+commit. A base that is not on the hub (a built-in tiny model or a local folder) is first published as
+`<namespace>/<name>` with its own card, unless `base_repo` says where it already lives.
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class _Base:
     repo_id: str
     revision: str | None
     tokenizer_files: dict[str, Path | bytes | None] = field(default_factory=dict)
+    config_file: Path | None = None  # the base's config.json when it is a local folder
 
 
 def _resolve_token(token: str | None) -> str:
@@ -216,7 +218,7 @@ def _prepare_base(api, token: str, run: Run, namespace: str, repo_id: str, base_
     say(f"publishing the base model {public_source(origin)} as {target} (skipped if already there)")
     revision = publish_base(folder, target, origin=origin, token=token, private=private, endpoint=ep)
     files = {name: folder / name for name in TOKENIZER_FILES if (folder / name).is_file()}
-    return _Base(target, revision, files)
+    return _Base(target, revision, files, folder / MODEL_CONFIG)
 
 
 def _hub_tokenizer_files(api, token: str, base: _Base, names: list[str]) -> dict[str, Path | bytes | None]:
@@ -230,6 +232,39 @@ def _hub_tokenizer_files(api, token: str, base: _Base, names: list[str]) -> dict
         except (EntryNotFoundError, HfHubHTTPError, *network_errors()):
             found[name] = None
     return found
+
+
+def labelled_config(base_config: dict[str, Any], label_names: list[str]) -> dict[str, Any]:
+    """The base's config.json with the run's class names (``id2label``/``label2id``), for an adapter repo.
+
+    ``AutoConfig.from_pretrained(adapter_repo)`` then gives the names to plain transformers/peft code
+    (``model.config.id2label``). ``auto_map`` is dropped: the adapter repo holds no modelling code.
+
+    Example:
+        >>> labelled_config({"model_type": "esm"}, ["non-promoter", "promoter"])["id2label"]
+        {'0': 'non-promoter', '1': 'promoter'}
+    """
+    config = {k: v for k, v in base_config.items() if k != "auto_map"}
+    config["id2label"] = {str(i): name for i, name in enumerate(label_names)}
+    config["label2id"] = {name: i for i, name in enumerate(label_names)}
+    return config
+
+
+def _base_config(api, token: str, base: _Base) -> dict[str, Any] | None:
+    """The base's config.json (from its local folder or the hub), or None when it cannot be read."""
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+
+    path = base.config_file
+    if path is None:
+        try:
+            path = Path(api.hf_hub_download(base.repo_id, MODEL_CONFIG, revision=base.revision, token=token))
+        except (EntryNotFoundError, HfHubHTTPError, *network_errors()):
+            return None
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return config if isinstance(config, dict) else None
 
 
 def push_to_hub(
@@ -314,6 +349,9 @@ def push_to_hub(
         adapter_config["base_model_name_or_path"] = base.repo_id
         adapter_config["revision"] = base.revision
         files[ADAPTER_CONFIG_FILE] = json_bytes(scrub_paths(adapter_config))
+        base_config = _base_config(api, token, base)
+        if base_config is not None:  # the class names where plain transformers reads them (AutoConfig)
+            files[MODEL_CONFIG] = json_bytes(scrub_paths(labelled_config(base_config, list(run.info.label_names))))
     elif MODEL_CONFIG in method.weight_files:
         files[MODEL_CONFIG] = json_bytes(scrub_paths(json.loads((run.path / MODEL_CONFIG).read_text())))
     files[INFO_FILE] = json_bytes(public_run_info(run.info, base_repo=base.repo_id, base_revision=base.revision))
@@ -362,4 +400,4 @@ def _refuse_token_in_files(files: dict[str, bytes | Path], token: str) -> None:
             raise HubError(f"Refusing to push: {path} contains the Hub token. Remove it from the run folder first.")
 
 
-__all__ = ["MANAGED_FILES", "public_run_info", "publish_base", "push_to_hub"]
+__all__ = ["MANAGED_FILES", "labelled_config", "public_run_info", "publish_base", "push_to_hub"]
