@@ -448,3 +448,15 @@ def test_demo_runs_the_whole_loop_offline(hub_server, tmp_path, capsys):
         if path.is_file():
             assert b"hf_demo_" not in path.read_bytes(), path
     assert re.search(r"model card: http://127\.0\.0\.1:\d+/demo/promoter-lora/resolve/main/README\.md", out)
+
+
+def test_evaluate_accepts_a_hub_id_like_predict(pushed, tiny_run, capsys):
+    from hubtune.cli import main
+    from hubtune.data import example_task_path
+    from hubtune.predict import evaluate_run
+
+    assert main(["evaluate", REPO, "--data", str(example_task_path()), "--max-rows", "40", "--json"]) == 0
+    via_hub = json.loads(capsys.readouterr().out)
+    local = evaluate_run(tiny_run, str(example_task_path()), max_rows=40)
+    assert via_hub["test"]["mcc"] == pytest.approx(local["test"]["mcc"], abs=1e-9)
+    assert via_hub["test"]["n"] == 40

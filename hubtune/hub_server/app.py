@@ -12,6 +12,8 @@ answers in :func:`hubtune.hub_server.web.error_response`.
 Auth: ``Authorization: Bearer <token>``; tokens map to user names. Reads of public repos need no token; writes need a
 token whose user owns the namespace (401 without a token, 403 for another namespace). A private repo answers 404
 (``X-Error-Code: RepoNotFound``) to everyone but its owner, exactly like a missing repo. An unknown token answers 401.
+All of this is decided before a byte of the request body is read; bodies are then read within bounds
+(:mod:`.bodies`), and no response header ever repeats text from the request.
 
 Example::
 

@@ -23,6 +23,8 @@ from .errors import AuthenticationRequired, InvalidRequest
 from .validation import validate_repo_name
 from .web import USER_KEY, error_response
 
+INVALID_CREDENTIALS = "Invalid credentials in Authorization header"
+
 
 def check_tokens(tokens: dict[str, str]) -> dict[str, str]:
     """A copy of ``tokens`` after checking each token and user name; ``ConfigError`` names what to fix.
@@ -68,7 +70,8 @@ class TokenAuthMiddleware:
             token = token.strip()
             user = self.user_for(token) if scheme.lower() == "bearer" and token else None
             if user is None:
-                response = error_response(AuthenticationRequired("Invalid credentials in Authorization header"))
+                # The client recognises this exact header text as "bad token" (not "repo not found").
+                response = error_response(AuthenticationRequired(INVALID_CREDENTIALS, headline=INVALID_CREDENTIALS))
                 await response(scope, receive, send)
                 return
         await self.app({**scope, USER_KEY: user}, receive, send)

@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import InvalidRequest
+from .errors import InvalidRequest, PayloadTooLarge
 from .validation import SHA256_RE
 
 
@@ -73,6 +73,11 @@ class BlobStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, target)
 
+    def remove(self, sha256: str) -> None:
+        """Delete stored content (nothing happens if it is not there); its two-level folder stays, as a concurrent
+        ``publish`` may be about to use it."""
+        self.path(sha256).unlink(missing_ok=True)
+
     def open(self, sha256: str) -> BinaryIO:
         """Open stored content for reading."""
         return open(self.path(sha256), "rb")
@@ -106,7 +111,7 @@ class BlobUpload:
         """Append a chunk; refuses content beyond the announced size."""
         self.size += len(chunk)
         if self.size > self.expected_size:
-            raise InvalidRequest(f"Upload is larger than the announced size {self.expected_size}.")
+            raise PayloadTooLarge(f"Upload is larger than the announced size {self.expected_size}.")
         self._hasher.update(chunk)
         self._handle.write(chunk)
 

@@ -16,11 +16,19 @@ from __future__ import annotations
 
 
 class HubServerError(Exception):
-    """A request the server refuses; ``message`` is shown to the client as is."""
+    """A request the server refuses; ``message`` is shown to the client as is (in the JSON body).
 
-    def __init__(self, message: str) -> None:
+    ``headline`` is a short fixed text for the ``X-Error-Message`` header; it never contains anything the request
+    sent (a URL or body can carry CR/LF), so the class default is used unless the server states another constant.
+    """
+
+    headline = "Request refused"
+
+    def __init__(self, message: str, headline: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        if headline is not None:
+            self.headline = headline
 
 
 class InvalidRequest(HubServerError):
@@ -34,9 +42,13 @@ class PayloadTooLarge(InvalidRequest):
 class AuthenticationRequired(HubServerError):
     """No token where one is needed, or a token the server does not know."""
 
+    headline = "Authentication required"
+
 
 class Forbidden(HubServerError):
     """The caller is known but may not do this (another user's namespace, deleting ``main``, a bad upload link)."""
+
+    headline = "Not allowed with this token"
 
 
 class RouteNotFound(HubServerError):
@@ -60,6 +72,14 @@ class EntryNotFound(HubServerError):
     def __init__(self, message: str, commit: str | None = None) -> None:
         super().__init__(message)
         self.commit = commit
+
+
+class RangeNotSatisfiable(HubServerError):
+    """A ``Range`` header the server will not serve (malformed, too long, or beyond the file); ``size`` of the file."""
+
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message)
+        self.size = size
 
 
 class Conflict(HubServerError):

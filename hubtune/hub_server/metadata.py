@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from .bodies import MAX_METADATA_NODES, MAX_NESTING, check_structure
 from .errors import InvalidRequest
 
 _FRONT_MATTER_RE = re.compile(r"\A\s*---[ \t]*\r?\n(.*?)(?:\r?\n)?---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
@@ -23,7 +24,8 @@ _FRONT_MATTER_RE = re.compile(r"\A\s*---[ \t]*\r?\n(.*?)(?:\r?\n)?---[ \t]*(?:\r
 def parse_front_matter(text: str) -> dict[str, Any] | None:
     """The YAML metadata block at the top of a README, or None if there is none.
 
-    Raises ``InvalidRequest`` when the block exists but is not a YAML mapping.
+    Raises ``InvalidRequest`` when the block exists but is not a YAML mapping, nests too deeply or expands (through
+    aliases) to too many values.
     """
     match = _FRONT_MATTER_RE.match(text)
     if match is None:
@@ -32,6 +34,9 @@ def parse_front_matter(text: str) -> dict[str, Any] | None:
         data = yaml.safe_load(match.group(1))
     except yaml.YAMLError as exc:
         raise InvalidRequest(f"Invalid YAML in README.md metadata: {exc}") from exc
+    except RecursionError as exc:
+        raise InvalidRequest(f"README.md metadata is nested more than {MAX_NESTING} levels deep.") from exc
+    check_structure(data, "README.md metadata", max_nodes=MAX_METADATA_NODES)
     if data is None:
         return {}
     if not isinstance(data, dict):

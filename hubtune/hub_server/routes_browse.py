@@ -179,7 +179,7 @@ def routes() -> list[BaseRoute]:
         *repo_routes("", repo_info, ["GET"], "repo_info"),
         *repo_routes("/revision/{rev:path}", repo_info, ["GET"], "repo_info"),
         *repo_routes("/tree/{rest:path}", tree, ["GET"], "tree"),
-        *repo_routes("/paths-info/{rev:path}", paths_info, ["POST"], "paths_info"),
+        *repo_routes("/paths-info/{rev:path}", paths_info, ["POST"], "paths_info", body="small", access="read"),
         *repo_routes("/commits/{rev:path}", commits, ["GET"], "commits"),
         *repo_routes("/refs", refs, ["GET"], "refs"),
     ]

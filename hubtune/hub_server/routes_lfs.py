@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from .bodies import declared_length
 from .errors import Forbidden, InvalidRequest
 from .records import Repo
 from .store import MAX_FILE_SIZE
@@ -51,8 +52,10 @@ def _batch_item(call: Call, repo: Repo, obj: Any, expires: int) -> dict[str, Any
     if not isinstance(oid, str) or not SHA256_RE.match(oid) or not isinstance(size, int):
         message = "oid must be a lowercase sha256 hex digest, size an int"
         return {"oid": str(oid), "size": size if isinstance(size, int) else 0, "error": {"code": 422, "message": message}}
-    if size < 0 or size > MAX_FILE_SIZE:
-        return {"oid": oid, "size": size, "error": {"code": 422, "message": "size out of range"}}
+    largest = min(MAX_FILE_SIZE, call.hub.max_body_bytes)
+    if size < 0 or size > largest:
+        message = f"size out of range: this server accepts files of at most {largest} bytes"
+        return {"oid": oid, "size": size, "error": {"code": 422, "message": message}}
     if call.store.has_lfs_object(repo, oid) == size:
         return {"oid": oid, "size": size}  # already stored: no actions, the client skips it
     query = urlencode({"size": size, "expires": expires, "sig": sign(call.hub, repo, oid, size, expires)})
@@ -105,6 +108,7 @@ def _upload_target(request: Request) -> tuple[Repo, str, int]:
 async def lfs_upload(request: Request) -> Response:
     """Stream LFS content to the blob store; it is kept only if size and SHA-256 match the link."""
     repo, oid, size = await run_in_threadpool(_upload_target, request)
+    declared_length(request, size)  # a body announced larger than the signed size is refused unread
     store = request.app.state.hub.store
     with store.blobs.upload(oid, size) as upload:
         async for chunk in request.stream():
@@ -118,5 +122,7 @@ def routes() -> list[BaseRoute]:
     """The routes of this module, in matching order."""
     return [
         Route("/lfs-upload/{type}/{ns}/{name}/{oid}", lfs_upload, methods=["PUT"], name="lfs_upload"),
-        *repo_routes(".git/info/lfs/objects/batch", lfs_batch, ["POST"], "lfs_batch", api=False),
+        *repo_routes(
+            ".git/info/lfs/objects/batch", lfs_batch, ["POST"], "lfs_batch", api=False, body="small", access="write"
+        ),
     ]

@@ -167,14 +167,18 @@ def routes() -> list[BaseRoute]:
     """The routes of this module, in matching order."""
     return [
         Route("/api/whoami-v2", endpoint(whoami), methods=["GET"], name="whoami"),
-        Route("/api/validate-yaml", endpoint(validate_yaml), methods=["POST"], name="validate_yaml"),
-        Route("/api/repos/create", endpoint(create_repo), methods=["POST"], name="create_repo"),
-        Route("/api/repos/delete", endpoint(delete_repo), methods=["DELETE"], name="delete_repo"),
-        *repo_routes("/settings", settings, ["PUT"], "settings"),
+        Route("/api/validate-yaml", endpoint(validate_yaml, body="small"), methods=["POST"], name="validate_yaml"),
+        Route(
+            "/api/repos/create", endpoint(create_repo, body="small", access="user"), methods=["POST"], name="create_repo"
+        ),
+        Route(
+            "/api/repos/delete", endpoint(delete_repo, body="small", access="user"), methods=["DELETE"], name="delete_repo"
+        ),
+        *repo_routes("/settings", settings, ["PUT"], "settings", body="small", access="write"),
         *repo_routes("/auth-check", auth_check, ["GET"], "auth_check"),
         *repo_routes("/auth-check/write", auth_check_write, ["GET"], "auth_check"),
-        *repo_routes("/branch/{rev:path}", branch, ["POST", "DELETE"], "branch"),
-        *repo_routes("/tag/{rev:path}", tag, ["POST", "DELETE"], "tag"),
+        *repo_routes("/branch/{rev:path}", branch, ["POST", "DELETE"], "branch", body="small", access="write"),
+        *repo_routes("/tag/{rev:path}", tag, ["POST", "DELETE"], "tag", body="small", access="write"),
         *repo_routes("/xet-write-token/{rev:path}", xet_token, ["GET", "POST"], "xet"),
         *repo_routes("/xet-read-token/{rev:path}", xet_token, ["GET", "POST"], "xet"),
     ]

@@ -18,12 +18,12 @@ Example::
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from .bodies import ndjson_lines, parse_json
 from .errors import InvalidRequest, RevisionNotFound
 from .gitobjects import matches_lfs_pattern
 from .records import CommitOp, Repo
@@ -76,13 +76,14 @@ def _parse_commit(call: Call, repo: Repo) -> tuple[dict[str, Any], list[CommitOp
     """The header and operations of an NDJSON commit body; regular files' content is stored on the way."""
     header: dict[str, Any] | None = None
     ops: list[CommitOp] = []
-    for number, line in enumerate(call.body.splitlines(), start=1):
+    lines = ndjson_lines(call.body_file) if call.body_file is not None else enumerate(call.body.splitlines(), 1)
+    for number, line in lines:
         if not line.strip():
             continue
+        item = parse_json(line, f"Commit payload line {number}")
         try:
-            item = json.loads(line)
             key, value = item["key"], item["value"]
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        except (KeyError, TypeError) as exc:
             raise InvalidRequest(f"Commit payload line {number} is not a {{key, value}} JSON object.") from exc
         if not isinstance(value, dict):
             raise InvalidRequest(f"Commit payload line {number}: 'value' must be an object.")
@@ -177,6 +178,6 @@ def commit(call: Call) -> Response:
 def routes() -> list[BaseRoute]:
     """The routes of this module, in matching order."""
     return [
-        *repo_routes("/preupload/{rev:path}", preupload, ["POST"], "preupload"),
-        *repo_routes("/commit/{rev:path}", commit, ["POST"], "commit"),
+        *repo_routes("/preupload/{rev:path}", preupload, ["POST"], "preupload", body="small", access="write"),
+        *repo_routes("/commit/{rev:path}", commit, ["POST"], "commit", body="spooled", access="write"),
     ]

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import uvicorn
 
-from hubtune.errors import HubError
+from hubtune.errors import ConfigError, HubError
 
 from .app import build_app
 from .auth import check_tokens
 from .faults import FaultPlan
 from .store import HubStore
-from .web import HubContext
+from .web import DEFAULT_MAX_BODY_BYTES, HubContext
 
 logger = logging.getLogger("hubtune.hub_server")
 
@@ -46,6 +46,8 @@ class HubServer:
         port: TCP port; 0 picks a free one (read it back from ``.port``).
         tokens: ``token -> user name``. Without tokens every repo is read-only.
         faults: Faults to inject; defaults to the plan in ``HUBTUNE_HUB_FAULTS`` (none when unset).
+        max_body_bytes: Largest request body accepted, counted as received whatever the framing: a commit payload
+            or one LFS object (JSON bodies are capped lower still). Larger bodies get 413, unread when announced.
 
     Use as a context manager or call ``start()`` / ``stop()``; ``run()`` serves in the foreground instead. Point the
     client at it with ``HF_ENDPOINT=server.url`` and ``HF_HUB_DISABLE_XET=1`` set before ``huggingface_hub`` is
@@ -65,7 +67,11 @@ class HubServer:
         port: int = 0,
         tokens: dict[str, str] | None = None,
         faults: FaultPlan | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
+        if not isinstance(max_body_bytes, int) or max_body_bytes < 1:
+            raise ConfigError(f"The local hub's body limit must be a positive number of bytes, got {max_body_bytes!r}.")
+        self.max_body_bytes = max_body_bytes
         self.root = Path(root)
         self.host = host
         self._requested_port = port
@@ -118,9 +124,11 @@ class HubServer:
                 f"Cannot listen on {self.host}:{self._requested_port}: {exc}. "
                 "Another process may use this port; pick another with --port (0 picks a free one)."
             ) from exc
-        app = build_app(HubContext(self.store, self.url), self.tokens, self.faults)
+        context = HubContext(self.store, self.url, max_body_bytes=self.max_body_bytes)
+        app = build_app(context, self.tokens, self.faults)
         config = uvicorn.Config(
             app,
+            http="h11",  # strict HTTP/1.1 parsing (chunk sizes, Content-Length) whatever else is installed
             log_config=None,  # leave logging to the host program
             access_log=False,  # ours never logs the query string (upload links carry a signature there)
             lifespan="off",
@@ -190,12 +198,18 @@ class HubServer:
         self.stop()
 
 
-def serve(root: Path, host: str = "127.0.0.1", port: int = 8765, tokens: dict[str, str] | None = None) -> None:
-    """Run the local hub in the foreground until interrupted (Ctrl+C); prints the URL once listening.
+def serve(
+    root: Path,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    tokens: dict[str, str] | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> None:
+    """Run the local hub in the foreground until interrupted (Ctrl+C); prints the URL (never a token) once listening.
 
     Example: ``serve(Path("hub-data"), port=8765, tokens={"secret-token": "alice"})``.
     """
-    server = HubServer(root, host=host, port=port, tokens=tokens)
+    server = HubServer(root, host=host, port=port, tokens=tokens, max_body_bytes=max_body_bytes)
 
     def announce(ready: HubServer) -> None:
         users = sorted(set(ready.tokens.values()))

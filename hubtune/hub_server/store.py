@@ -7,7 +7,8 @@ Layout under the root folder::
 
 Consistency rule: a blob is written (atomic rename) before any row refers to it, and each commit (its row, its file
 list and the branch move) is one SQLite transaction. A crash at any point leaves either the old or the new commit
-visible, never a mix; at worst an unreferenced blob stays in ``blobs/``.
+visible, never a mix; at worst an unreferenced blob stays in ``blobs/``. Deleting a repo removes the blobs no other
+repo references, under the same lock that writing a repo's first blob takes.
 
 The store knows nothing about HTTP: it raises the domain errors of :mod:`hubtune.hub_server.errors`.
 
@@ -41,7 +42,7 @@ from .gitobjects import (
     tree_oids,
 )
 from .records import Commit, CommitOp, FileEntry, Repo, now_iso
-from .validation import SHORT_OID_RE, validate_ref_name, validate_repo_name
+from .validation import SHORT_OID_RE, fold_path, validate_ref_name, validate_repo_name
 
 # Files at least this large are stored as LFS (the Hub refuses regular files above 10 MiB).
 LFS_SIZE_THRESHOLD = 10 * 1024 * 1024
@@ -94,6 +95,8 @@ CREATE TABLE IF NOT EXISTS lfs_objects (
     size INTEGER NOT NULL,
     PRIMARY KEY (repo_id, sha256)
 );
+CREATE INDEX IF NOT EXISTS files_by_sha256 ON files (sha256);
+CREATE INDEX IF NOT EXISTS lfs_objects_by_sha256 ON lfs_objects (sha256);
 """
 
 
@@ -137,11 +140,11 @@ class HubStore:
         validate_repo_name(namespace, name)
         created = now_iso()
         attributes = DEFAULT_GITATTRIBUTES.encode()
-        digest = self.blobs.put(attributes)
         blob_oid = git_blob_oid(attributes)
         tree = tree_oids({".gitattributes": blob_oid})[""]
         oid = commit_oid(tree, None, namespace, created, "initial commit", "")
         with self._transaction() as db:
+            digest = self.blobs.put(attributes)  # under the lock: a concurrent delete cannot remove it before use
             if self.get_repo(repo_type, namespace, name) is not None:
                 raise Conflict(f"You already created this {repo_type} repo: {namespace}/{name}")
             cur = db.execute(
@@ -173,10 +176,34 @@ class HubStore:
         """All repos of a type, oldest first."""
         return [_repo_from_row(r) for r in self._query("SELECT * FROM repos WHERE type = ? ORDER BY id", (repo_type,))]
 
-    def delete_repo(self, repo: Repo) -> None:
-        """Remove a repo with its commits and refs (its blobs may be shared and stay)."""
-        with self._transaction() as db:
-            db.execute("DELETE FROM repos WHERE id = ?", (repo.id,))
+    def delete_repo(self, repo: Repo) -> list[str]:
+        """Remove a repo with its commits, refs and the blobs no other repo references; returns those blobs' SHA-256.
+
+        Example: ``removed = store.delete_repo(repo)``.
+        """
+        with self._lock:  # held until the files are gone: no other request can reference a doomed blob meanwhile
+            with self._transaction() as db:
+                used = [
+                    r["sha256"]
+                    for r in db.execute(
+                        "SELECT sha256 FROM files WHERE repo_id = ? UNION SELECT sha256 FROM lfs_objects WHERE repo_id = ?",
+                        (repo.id, repo.id),
+                    )
+                ]
+                db.execute("DELETE FROM repos WHERE id = ?", (repo.id,))
+                unreferenced = [
+                    digest
+                    for digest in used
+                    if db.execute(
+                        "SELECT EXISTS (SELECT 1 FROM files WHERE sha256 = ?) OR "
+                        "EXISTS (SELECT 1 FROM lfs_objects WHERE sha256 = ?)",
+                        (digest, digest),
+                    ).fetchone()[0]
+                    == 0
+                ]
+            for digest in unreferenced:
+                self.blobs.remove(digest)
+        return unreferenced
 
     def set_private(self, repo: Repo, private: bool) -> None:
         """Change visibility."""
@@ -317,6 +344,7 @@ class HubStore:
                     f"({head}). Fetch the latest revision and try again.",
                 )
             files = self.files(repo, head)
+            folded = {fold_path(p): p for p in files}
             for op in ops:
                 if op.kind == "add":
                     if op.lfs:
@@ -328,16 +356,14 @@ class HubStore:
                             )
                         git_oid = git_blob_oid(lfs_pointer(op.sha256, op.size))
                     else:
-                        with self.blobs.open(op.sha256) as handle:
-                            git_oid = git_blob_oid(handle.read())
-                    # A path cannot be both a file and a folder.
-                    prefix = op.path + "/"
-                    if any(p.startswith(prefix) for p in files) or any(op.path.startswith(p + "/") for p in files):
-                        raise InvalidRequest(f"'{op.path}' clashes with an existing file or folder.")
+                        git_oid = git_blob_oid(self._blob_bytes(op))
+                    _check_clashes(op.path, files, folded)
                     files[op.path] = FileEntry(op.path, op.size, op.sha256, git_oid, op.lfs)
+                    folded[fold_path(op.path)] = op.path
                 elif op.kind == "delete":
                     if files.pop(op.path, None) is None:
                         raise EntryNotFound(f"A file with this name doesn't exist: {op.path}")
+                    folded.pop(fold_path(op.path), None)
                 elif op.kind == "delete_folder":
                     prefix = op.path.rstrip("/") + "/"
                     doomed = [p for p in files if p.startswith(prefix)]
@@ -345,6 +371,7 @@ class HubStore:
                         raise EntryNotFound(f"A folder with this name doesn't exist: {op.path}")
                     for p in doomed:
                         del files[p]
+                        folded.pop(fold_path(p), None)
                 else:  # pragma: no cover - the app only builds the three kinds above
                     raise InvalidRequest(f"Unknown commit operation {op.kind!r}.")
             tree = tree_oids({p: f.git_oid for p, f in files.items()})[""]
@@ -366,6 +393,16 @@ class HubStore:
         assert commit is not None
         return commit
 
+    def _blob_bytes(self, op: CommitOp) -> bytes:
+        """The stored content of a regular file being committed; ``Conflict`` if it vanished meanwhile."""
+        try:
+            with self.blobs.open(op.sha256) as handle:
+                return handle.read()
+        except FileNotFoundError as exc:
+            raise Conflict(
+                f"The content of '{op.path}' was removed (with a repo deleted at the same moment); retry the commit."
+            ) from exc
+
     def check_integrity(self) -> list[str]:
         """Problems found (empty when consistent): refs to missing commits, files whose blob is missing."""
         problems = []
@@ -378,6 +415,26 @@ class HubStore:
             if not self.blobs.has(row["sha256"]):
                 problems.append(f"blob {row['sha256']} is referenced but missing")
         return problems
+
+
+def _check_clashes(path: str, files: dict[str, FileEntry], folded: dict[str, str]) -> None:
+    """``InvalidRequest`` if adding ``path`` would make a file also a folder, or a second file whose name differs
+    from an existing one only in letter case or Unicode normalisation (twins that clash on most file systems)."""
+    prefix = path + "/"
+    if any(p.startswith(prefix) for p in files) or any(path.startswith(p + "/") for p in files):
+        raise InvalidRequest(f"'{path}' clashes with an existing file or folder.")
+    twin = folded.get(fold_path(path))
+    if twin is not None and twin != path:
+        raise InvalidRequest(
+            f"{ascii(path)} clashes with the existing file {ascii(twin)}: the names differ only in letter case or "
+            "Unicode normalisation, so they would overwrite each other on many file systems. Rename one of them."
+        )
+    folded_prefix = fold_path(prefix)
+    if any(f.startswith(folded_prefix) for f in folded) or any(fold_path(path).startswith(f + "/") for f in folded):
+        raise InvalidRequest(
+            f"{ascii(path)} clashes with an existing file or folder whose name differs only in letter case or "
+            "Unicode normalisation."
+        )
 
 
 def _repo_from_row(row: sqlite3.Row) -> Repo:

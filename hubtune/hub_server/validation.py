@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from ..repo_ids import repo_part_problem
@@ -23,6 +24,8 @@ SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 COMMIT_OID_RE = re.compile(r"^[0-9a-f]{40}$")
 SHORT_OID_RE = re.compile(r"^[0-9a-f]{5,40}$")
 _REF_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
+# Bidirectional-text controls: they make a name display differently from what it is ("evil\u202etxt.exe").
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 # First path segments that mean something else in URLs, so no user or organisation may be called that.
 RESERVED_NAMESPACES = frozenset({"api", "models", "datasets", "spaces", "kernels", "buckets", "lfs-upload", "resolve"})
 
@@ -57,7 +60,7 @@ def validate_repo_path(path: Any) -> str:
     """Return ``path`` if it is a safe relative file path inside a repo; otherwise raise ``InvalidRequest``.
 
     Refused: non-strings, empty paths, absolute paths, backslashes, empty / '.' / '..' segments, control
-    characters and anything under ``.git/``.
+    characters, bidirectional-text controls and a ``.git`` folder anywhere (in any letter case).
     """
     if not isinstance(path, str) or not path:
         raise InvalidRequest(f"Invalid file path {path!r} in commit: it must be a non-empty string.")
@@ -66,8 +69,10 @@ def validate_repo_path(path: Any) -> str:
         reason = "absolute paths are not allowed"
     elif "\\" in path:
         reason = "backslashes are not allowed; use '/' between folders"
-    elif any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
+    elif any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in path):
         reason = "control characters are not allowed"
+    elif any(ch in BIDI_CONTROLS for ch in path):
+        reason = "bidirectional-text control characters (U+200E/F, U+202A-202E, U+2066-2069) are not allowed"
     elif len(path.encode()) > 1024:
         reason = "it is longer than 1024 bytes"
     else:
@@ -76,9 +81,18 @@ def validate_repo_path(path: Any) -> str:
             reason = "empty path segments ('//' or a trailing '/') are not allowed"
         elif any(seg in (".", "..") for seg in segments):
             reason = "'.' and '..' segments are not allowed"
-        elif segments[0] == ".git":
-            reason = "files under '.git/' cannot be written"
+        elif any(seg.casefold() == ".git" for seg in segments):
+            reason = "'.git' (in any letter case) cannot be a file or folder name"
     if reason:
-        raise InvalidRequest(f"Invalid file path '{path}' in commit: {reason}.")
+        raise InvalidRequest(f"Invalid file path {ascii(path)} in commit: {reason}.")
     return path
+
+
+def fold_path(path: str) -> str:
+    """The form of ``path`` under which names that look alike are equal: Unicode canonical caseless matching
+    (NFD, case folding, NFC), so ``README.md``/``readme.MD`` and NFC/NFD spellings of ``é`` fold together.
+
+    Example: ``fold_path("Caf\u00e9.TXT") == fold_path("cafe\u0301.txt")``.
+    """
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", path).casefold())
 

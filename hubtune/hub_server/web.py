@@ -2,7 +2,9 @@
 
 - :class:`HubContext`: what every request of one server shares (store, public URL, upload-link secret);
 - :class:`Call` and :func:`endpoint`: handlers are plain functions ``(call) -> Response`` that run in a worker
-  thread; the endpoint reads the (bounded) request body first, so a handler never does I/O on the event loop;
+  thread; the endpoint checks the caller's rights first, then reads the bounded request body (small JSON in memory,
+  anything larger spooled to a temporary file, see :mod:`.bodies`), so a handler never does I/O on the event loop
+  and nobody without the rights gets a byte of their body read;
 - :func:`error_response` and :data:`EXCEPTION_HANDLERS`: the one mapping from domain errors to HTTP answers
   (status, ``X-Error-Code``, ``X-Error-Message``, JSON ``{"error": ...}``) the ``huggingface_hub`` client expects;
 - :func:`page_response`: one page of a listing with a ``Link: <...>; rel="next"`` header;
@@ -18,13 +20,12 @@ Example::
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any, Literal
 from urllib.parse import quote, unquote, urlencode
 
 from starlette.concurrency import run_in_threadpool
@@ -35,6 +36,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .access import readable_repo, writable_repo
+from .bodies import MAX_JSON_BODY, parse_json, read_small_body, spool_body
 from .errors import (
     AuthenticationRequired,
     Conflict,
@@ -45,6 +47,7 @@ from .errors import (
     InvalidRequest,
     NotSupported,
     PayloadTooLarge,
+    RangeNotSatisfiable,
     RateLimited,
     RepoNotFound,
     RevisionNotFound,
@@ -56,8 +59,10 @@ from .store import HubStore
 
 logger = logging.getLogger("hubtune.hub_server")
 
-# Largest non-upload request body accepted (a commit carries regular files inline, base64-encoded).
-MAX_API_BODY = 1024**3
+# Default largest request body (a commit payload or one LFS object); HubServer(max_body_bytes=...) changes it.
+DEFAULT_MAX_BODY_BYTES = 50 * 1024**3
+# Longest header value derived from a message.
+MAX_HEADER_TEXT = 200
 # ASGI scope keys this server adds: the caller's user name (auth middleware) and, for one request, another store.
 USER_KEY = "hubtune.user"
 STORE_KEY = "hubtune.store"
@@ -78,6 +83,7 @@ _STATUS: dict[type[HubServerError], int] = {
     EntryNotFound: 404,
     Conflict: 409,
     StaleParentCommit: 412,
+    RangeNotSatisfiable: 416,
     RateLimited: 429,
     InjectedFailure: 500,
     NotSupported: 501,
@@ -92,6 +98,8 @@ class HubContext:
 
     store: HubStore
     public_url: str
+    # Largest request body accepted (bytes actually received, whatever the framing).
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # Signs LFS upload links; a new server invalidates the links of the previous one.
     upload_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
 
@@ -106,8 +114,14 @@ def status_for(exc: HubServerError) -> int:
 
 
 def header_text(text: str) -> str:
-    """``text`` made safe for a header value: printable ASCII only, anything else becomes '?'."""
-    return "".join(ch if " " <= ch <= "~" else "?" for ch in text)
+    """``text`` made safe for a header value: printable ASCII only (anything else becomes '?'), at most
+    :data:`MAX_HEADER_TEXT` characters.
+
+    Example: ``header_text("a\r\nSet-Cookie: x")`` is ``"a??Set-Cookie: x"``.
+    """
+    text = text[: MAX_HEADER_TEXT + 1]
+    safe = "".join(ch if " " <= ch <= "~" else "?" for ch in text)
+    return safe if len(safe) <= MAX_HEADER_TEXT else safe[: MAX_HEADER_TEXT - 3] + "..."
 
 
 def error_response(exc: HubServerError) -> JSONResponse:
@@ -120,12 +134,14 @@ def error_response(exc: HubServerError) -> JSONResponse:
     if isinstance(exc, _ERROR_CODES):
         headers["X-Error-Code"] = type(exc).__name__
     if status in (401, 403):
-        # The client builds its 401/403 message from this header.
-        headers["X-Error-Message"] = header_text(exc.message)
+        # The client reads this header for 401/403; it is a fixed text, never anything the request sent.
+        headers["X-Error-Message"] = header_text(exc.headline)
     if isinstance(exc, EntryNotFound) and exc.commit:
-        headers["X-Repo-Commit"] = exc.commit
+        headers["X-Repo-Commit"] = header_text(exc.commit)
     if isinstance(exc, RateLimited):
-        headers["Retry-After"] = str(exc.retry_after)
+        headers["Retry-After"] = str(int(exc.retry_after))
+    if isinstance(exc, RangeNotSatisfiable):
+        headers["Content-Range"] = f"bytes */{int(exc.size)}"
     return JSONResponse({"error": exc.message}, status_code=status, headers=headers)
 
 
@@ -160,30 +176,18 @@ EXCEPTION_HANDLERS: dict[Any, Callable[[Request, Exception], Awaitable[Response]
 
 
 # --------------------------------------------------------------------------------------------------- requests
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole request body (Content-Length or chunked); ``PayloadTooLarge`` beyond ``limit`` bytes.
-
-    Example: ``body = await read_body(request, MAX_API_BODY)``.
-    """
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"Request body of {declared} bytes is larger than {limit} bytes.")
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise PayloadTooLarge(f"Request body larger than {limit} bytes.")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 class Call:
-    """One request as a handler sees it: path and query parameters, the body, the caller, the store."""
+    """One request as a handler sees it: path and query parameters, the body, the caller, the store.
 
-    def __init__(self, request: Request, body: bytes, repo_type: str | None = None) -> None:
+    ``body`` holds a small body (JSON, form); ``body_file`` a spooled large one (NDJSON commits), else None.
+    """
+
+    def __init__(
+        self, request: Request, body: bytes = b"", repo_type: str | None = None, body_file: IO[bytes] | None = None
+    ) -> None:
         self.request = request
         self.body = body
+        self.body_file = body_file
         self.repo_type = repo_type or "model"
         self._json: dict[str, Any] | None = None
 
@@ -239,10 +243,7 @@ class Call:
     def json(self) -> dict[str, Any]:
         """The body as a JSON object ({} when empty)."""
         if self._json is None:
-            try:
-                data = json.loads(self.body) if self.body else {}
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise InvalidRequest(f"Request body is not valid JSON: {exc}") from exc
+            data = parse_json(self.body, "Request body") if self.body else {}
             if not isinstance(data, dict):
                 raise InvalidRequest("Request body must be a JSON object.")
             self._json = data
@@ -272,25 +273,62 @@ class Call:
 
 
 Handler = Callable[[Call], Response]
+# What an endpoint reads: nothing, a small JSON/form body in memory, or a large body spooled to a temporary file.
+BodyKind = Literal["none", "small", "spooled"]
+# Who may send the body, checked before a byte of it is read: anyone, any known user, readers or writers of the
+# route's repo.
+Access = Literal["anyone", "user", "read", "write"]
 
 
-def endpoint(handler: Handler, repo_type: str | None = None) -> Callable[[Request], Awaitable[Response]]:
-    """A Starlette endpoint that reads the body, then runs ``handler`` in a worker thread.
+def _check_access(call: Call, access: Access) -> None:
+    if access == "user":
+        call.require_user("use this endpoint")
+    elif access == "read":
+        call.read_repo()
+    elif access == "write":
+        call.write_repo()
 
-    Example: ``Route("/api/whoami-v2", endpoint(whoami), methods=["GET"])``.
+
+def endpoint(
+    handler: Handler, repo_type: str | None = None, *, body: BodyKind = "none", access: Access = "anyone"
+) -> Callable[[Request], Awaitable[Response]]:
+    """A Starlette endpoint: checks ``access``, reads the body as ``body`` says, then runs ``handler`` in a worker
+    thread. A request without the rights is answered before its body is read, so it costs no memory or disk.
+
+    Example: ``Route("/api/repos/create", endpoint(create_repo, body="small", access="user"), methods=["POST"])``.
     """
 
     async def run(request: Request) -> Response:
-        body = await read_body(request, MAX_API_BODY)
-        return await run_in_threadpool(handler, Call(request, body, repo_type))
+        call = Call(request, repo_type=repo_type)
+        if access != "anyone":
+            await run_in_threadpool(_check_access, call, access)
+        if body == "small":
+            call.body = await read_small_body(request, min(MAX_JSON_BODY, call.hub.max_body_bytes))
+        elif body == "spooled":
+            call.body_file = await spool_body(request, call.hub.max_body_bytes, call.store.blobs.tmp_dir)
+        try:
+            return await run_in_threadpool(handler, call)
+        finally:
+            if call.body_file is not None:
+                call.body_file.close()
 
     run.__name__ = handler.__name__
     return run
 
 
-def repo_routes(suffix: str, handler: Handler, methods: list[str], name: str, api: bool = True) -> list[Route]:
+def repo_routes(
+    suffix: str,
+    handler: Handler,
+    methods: list[str],
+    name: str,
+    api: bool = True,
+    *,
+    body: BodyKind = "none",
+    access: Access = "anyone",
+) -> list[Route]:
     """One route per repo type: ``/api/{models|datasets|spaces}/{ns}/{name}{suffix}`` when ``api``, else
     ``/{''|datasets/|spaces/}{ns}/{name}{suffix}`` (datasets and spaces first, so they win over a model named so).
+    ``body`` and ``access`` are passed to :func:`endpoint`.
 
     Example: ``repo_routes("/refs", refs, ["GET"], "refs")`` serves ``/api/models/alice/x/refs`` and the like.
     """
@@ -298,7 +336,10 @@ def repo_routes(suffix: str, handler: Handler, methods: list[str], name: str, ap
         paths = [(t, f"/api/{plural}/{{ns}}/{{name}}{suffix}") for t, plural in PLURALS.items()]
     else:
         paths = [(t, f"/{URL_PREFIX[t]}{{ns}}/{{name}}{suffix}") for t in ("dataset", "space", "model")]
-    return [Route(path, endpoint(handler, repo_type), methods=methods, name=name) for repo_type, path in paths]
+    return [
+        Route(path, endpoint(handler, repo_type, body=body, access=access), methods=methods, name=name)
+        for repo_type, path in paths
+    ]
 
 
 # --------------------------------------------------------------------------------------------------- responses
