@@ -15,12 +15,16 @@ Named API endpoints (gradio_client): /classify, /compare, /ism, /export_csv (and
 from __future__ import annotations
 
 import argparse
+import atexit
 import html
 import logging
 import os
+import shutil
 import sys
 import tempfile
+import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -65,14 +69,17 @@ from render import (  # noqa: E402
     table_value,
 )
 
-from hubtune.errors import HubtuneError  # noqa: E402
+from hubtune.errors import DataError, HubtuneError  # noqa: E402
 from hubtune.serving import (  # noqa: E402
     AdapterMeta,
     Comparison,
+    Limits,
     ModelCache,
+    RepoPolicy,
     SpaceBackend,
     adapters_from_env,
     parse_adapter_list,
+    public_message,
 )
 
 log = logging.getLogger("hubtune.space")
@@ -104,18 +111,22 @@ mutagenesis map and, for long sequences, the per-window score track.
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def default_listing() -> list[Any]:
-    """The hubtune adapters on the hub in HF_ENDPOINT (`hubtune.hub.list_adapters`)."""
+def default_listing(policy: RepoPolicy | None = None, token: str | None = None) -> list[Any]:
+    """The hubtune adapters on the hub in HF_ENDPOINT (`hubtune.hub.list_adapters`): public ones only (no token is
+    sent), unless the policy (HUBTUNE_SPACE_ALLOW_PRIVATE=1) lets the Space show the private repos its token (default:
+    HF_TOKEN) can read."""
     from hubtune.hub import list_adapters
 
-    return list_adapters()
+    policy = policy or RepoPolicy.from_env()
+    found = list_adapters(token=token if policy.allow_private else False)
+    return [info for info in found if policy.allow_private or not info.private]
 
 
 def _list(listing: Callable[[], list[Any]]) -> tuple[list[Any], str | None]:
     try:
         return list(listing()), None
-    except HubtuneError as exc:
-        return [], f"Could not list adapters: {exc} You can still type a repo id into the picker."
+    except Exception as exc:  # noqa: BLE001 - the page must load even when the hub cannot be listed
+        return [], f"Could not list adapters: {public_message(exc)} You can still type a repo id into the picker."
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -123,30 +134,42 @@ def _list(listing: Callable[[], list[Any]]) -> tuple[list[Any], str | None]:
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def _csv_folder() -> Path:
-    folder = Path(tempfile.gettempdir()) / "hubtune-space-csv"
-    folder.mkdir(parents=True, exist_ok=True)
+_CSV_FOLDER: list[Path] = []
+_CSV_LOCK = threading.Lock()
+
+
+def csv_folder() -> Path:
+    """This process's own folder for CSV downloads (made once with mode 0700, removed at exit); files older than an
+    hour are removed. Only regular files are removed; a symbolic link is never followed."""
+    with _CSV_LOCK:
+        if not _CSV_FOLDER:
+            made = Path(tempfile.mkdtemp(prefix="hubtune-space-csv-"))
+            atexit.register(shutil.rmtree, made, ignore_errors=True)
+            _CSV_FOLDER.append(made)
+        folder = _CSV_FOLDER[0]
     cutoff = time.time() - 3600
-    for old in folder.glob("*.csv"):  # results are for download right away; keep the folder small
-        try:
-            if old.stat().st_mtime < cutoff:
-                old.unlink()
-        except OSError:
-            continue
+    with os.scandir(folder) as entries:  # results are for download right away; keep the folder small
+        for entry in entries:
+            try:
+                if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    os.unlink(entry.path)
+            except OSError:
+                continue
     return folder
 
 
 def write_csv(comparison: Comparison) -> str:
     """Write the comparison table to a fresh CSV file in the temp folder; returns its path."""
-    handle = tempfile.NamedTemporaryFile(prefix="hubtune-predictions-", suffix=".csv", dir=_csv_folder(),
+    handle = tempfile.NamedTemporaryFile(prefix="hubtune-predictions-", suffix=".csv", dir=csv_folder(),
                                          delete=False)
     handle.close()
     return str(comparison.to_csv(handle.name))
 
 
-def _api_error(exc: HubtuneError) -> gr.Error:
-    # Gradio renders error messages as HTML in the page; user text (ids, characters) must not become markup.
-    return gr.Error(html.escape(str(exc), quote=False), print_exception=False)
+def _api_error(exc: BaseException) -> gr.Error:
+    # Gradio renders error messages as HTML in the page; user text (ids, characters) must not become markup. Paths and
+    # hub URLs are scrubbed; an unexpected exception becomes one generic sentence (logged with its traceback).
+    return gr.Error(html.escape(public_message(exc), quote=False), print_exception=False)
 
 
 def build_app(
@@ -163,7 +186,7 @@ def build_app(
         backend: the model cache + limits; default: `SpaceBackend()` (limits from HUBTUNE_SPACE_MAX_* variables,
             cache size from HUBTUNE_SPACE_CACHED_ADAPTERS, default 4).
         adapters: adapters to preselect and preload; default: HUBTUNE_SPACE_ADAPTERS.
-        listing: returns the adapters to offer (`hubtune.list_adapters` by default).
+        listing: returns the adapters to offer (`default_listing`: public repos unless HUBTUNE_SPACE_ALLOW_PRIVATE=1).
         preload: load the preselected adapters now, so the first request does not wait for a download.
         concurrency_limit: model requests running at once (default HUBTUNE_SPACE_CONCURRENCY or 2); the rest queue.
     """
@@ -171,7 +194,7 @@ def build_app(
         cached = int(os.environ.get("HUBTUNE_SPACE_CACHED_ADAPTERS", "4"))
         backend = SpaceBackend(ModelCache(max_adapters=cached, max_bases=max(1, min(cached, 2))))
     preselected = parse_adapter_list(list(adapters) if adapters is not None else adapters_from_env())
-    listing_fn = listing or default_listing
+    listing_fn = listing or (lambda: default_listing(backend.cache.downloads.policy, backend.cache.token))
     listed, list_problem = _list(listing_fn)
     problems = backend.cache.preload(preselected) if preload else []
     limit = concurrency_limit or int(os.environ.get("HUBTUNE_SPACE_CONCURRENCY", "2"))
@@ -187,8 +210,14 @@ def build_app(
     @GPU(duration=120)
     def gpu_explain(record: tuple[str, str], adapter: str):
         track = backend.window_track(record, adapter)
-        ism = backend.ism(record, adapter) if len(record[1]) <= limits.max_ism_bp else None
-        return ism, track
+        seq_id, seq = record
+        if len(seq) > limits.max_ism_bp:
+            return None, track, (f"{seq_id} is {len(seq):,} bp; in-silico mutagenesis is limited to "
+                                 f"{limits.max_ism_bp:,} bp, so only the score track is shown.")
+        try:
+            return backend.ism(record, adapter), track, ""
+        except DataError as exc:  # too many model windows for this adapter's window and stride
+            return None, track, f"{public_message(exc)} Only the score track is shown."
 
     @GPU(duration=120)
     def gpu_ism(record: tuple[str, str], adapter: str):
@@ -200,8 +229,8 @@ def build_app(
             return ""
         try:
             records = backend.parse(text, file)
-        except HubtuneError as exc:
-            return status_html(str(exc), ok=False)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a short message, never a traceback
+            return status_html(public_message(exc), ok=False)
         total = sum(len(s) for _, s in records)
         longest = max(len(s) for _, s in records)
         return status_html(f"{len(records)} sequence(s), {total:,} bp in total (longest {longest:,} bp).", ok=True)
@@ -213,8 +242,8 @@ def build_app(
         for repo in parse_adapter_list(chosen)[: limits.max_adapters_per_request]:
             try:
                 meta: AdapterMeta = backend.cache.meta(repo)
-            except HubtuneError as exc:
-                notes.append(str(exc))
+            except Exception as exc:  # noqa: BLE001
+                notes.append(public_message(exc))
                 continue
             if not meta.examples:
                 notes.append(f"{repo} ships no example sequences.")
@@ -239,8 +268,10 @@ def build_app(
             start = time.perf_counter()
             records = backend.parse(text, file)  # limits first, then models, then inference
             comparison, projection = gpu_classify(records, backend.prepare(parse_adapter_list(chosen)), True)
-        except HubtuneError as exc:
-            return (status_html(str(exc), ok=False), *cleared)
+            figures = (figure_probabilities(comparison),
+                       figure_projection(projection) if projection is not None else None)
+        except Exception as exc:  # noqa: BLE001
+            return (status_html(public_message(exc), ok=False), *cleared)
         seconds = time.perf_counter() - start
         log.info("classified %d sequences (%d bp) with %d adapter(s) in %.2f s", len(records),
                  sum(len(seq) for _, seq in records), len(comparison.predictions), seconds)
@@ -257,8 +288,7 @@ def build_app(
             metrics_html(comparison.metas),
             gr.Dataframe(value=table_value(comparison), column_widths=column_widths(comparison)),
             write_csv(comparison),
-            figure_probabilities(comparison),
-            figure_projection(projection) if projection is not None else None,
+            *figures,
             gr.Dropdown(choices=picks, value="0"),
             gr.Dropdown(choices=adapters_now, value=adapters_now[0]),
             [list(r) for r in records],
@@ -277,14 +307,15 @@ def build_app(
             return status_html("Pick an adapter to explain with.", ok=False), *hidden
         try:
             start = time.perf_counter()
-            ism, track = gpu_explain((seq_id, seq), backend.prepare([adapter])[0])
-        except HubtuneError as exc:
-            return status_html(str(exc), ok=False), *hidden
+            ism, track, ism_note = gpu_explain((seq_id, seq), backend.prepare([adapter])[0])
+            figures = (figure_ism(ism) if ism is not None else None,
+                       figure_track(track) if len(track.starts) > 1 else None)
+        except Exception as exc:  # noqa: BLE001
+            return status_html(public_message(exc), ok=False), *hidden
         seconds = time.perf_counter() - start
         notes = []
         if ism is None:
-            notes.append(f"{seq_id} is {len(seq):,} bp; in-silico mutagenesis is limited to {limits.max_ism_bp:,} bp, "
-                         "so only the score track is shown.")
+            notes.append(ism_note)
         else:
             target = ism.label_names[ism.target]
             notes.append(f"In-silico mutagenesis of {seq_id}: {3 * len(seq):,} variants, ΔP({target}) per base; "
@@ -295,8 +326,8 @@ def build_app(
         notes.append(f"({seconds:.1f} s)")
         return (
             status_html(" ".join(notes), ok=True),
-            gr.Plot(value=figure_ism(ism) if ism is not None else None, visible=ism is not None),
-            gr.Plot(value=figure_track(track) if many else None, visible=many),
+            gr.Plot(value=figures[0], visible=ism is not None),
+            gr.Plot(value=figures[1], visible=many),
         )
 
     # -- API-only handlers (errors become gr.Error, which gradio_client raises as AppError) -----------------------
@@ -306,7 +337,7 @@ def build_app(
         try:
             records = backend.parse(sequences)
             comparison, _ = gpu_classify(records, backend.prepare(parse_adapter_list(adapter)[:1]), False)
-        except HubtuneError as exc:
+        except Exception as exc:  # noqa: BLE001
             raise _api_error(exc) from None
         return comparison.to_dict()
 
@@ -315,7 +346,7 @@ def build_app(
         try:
             records = backend.parse(sequences)
             comparison, _ = gpu_classify(records, backend.prepare(parse_adapter_list(adapters)), False)
-        except HubtuneError as exc:
+        except Exception as exc:  # noqa: BLE001
             raise _api_error(exc) from None
         return comparison.to_dict()
 
@@ -325,7 +356,7 @@ def build_app(
             record = backend.parse_one(sequence)
             backend.check_ism(*record)
             return gpu_ism(record, backend.prepare([adapter])[0]).to_dict()
-        except HubtuneError as exc:
+        except Exception as exc:  # noqa: BLE001
             raise _api_error(exc) from None
 
     def export_csv(sequences: str, adapters: str):
@@ -333,7 +364,7 @@ def build_app(
         try:
             records = backend.parse(sequences)
             comparison, _ = gpu_classify(records, backend.prepare(parse_adapter_list(adapters)), False)
-        except HubtuneError as exc:
+        except Exception as exc:  # noqa: BLE001
             raise _api_error(exc) from None
         return write_csv(comparison)
 
@@ -368,7 +399,8 @@ def build_app(
                     overview = gr.HTML(adapters_overview_html(listed, list_problem))
                 gr.Markdown(
                     f"Limits per request: {limits.max_sequences:,} sequences, {limits.max_total_bp:,} bp in total, "
-                    f"{limits.max_sequence_bp:,} bp per sequence; mutagenesis up to {limits.max_ism_bp:,} bp."
+                    f"{limits.max_sequence_bp:,} bp per sequence, {limits.max_windows:,} model windows; mutagenesis "
+                    f"up to {limits.max_ism_bp:,} bp."
                 )
         status = gr.HTML(elem_id="status")
         metrics = gr.HTML(elem_id="metrics")
@@ -422,13 +454,19 @@ def build_app(
                           api_description=export_csv.__doc__, **model)
 
     demo.queue(default_concurrency_limit=limit, max_size=int(os.environ.get("HUBTUNE_SPACE_QUEUE_SIZE", "64")))
+    UPLOAD_LIMITS[demo] = limits.max_input_bytes
     return demo
 
 
+UPLOAD_LIMITS: weakref.WeakKeyDictionary[gr.Blocks, int] = weakref.WeakKeyDictionary()  # the app's input byte limit
+
+
 def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> Any:
-    """Serve the app (styles included); with `block=False` return once the server is up."""
+    """Serve the app (styles included); with `block=False` return once the server is up. Uploads larger than the
+    app's input byte limit are refused by the server before they are stored."""
+    max_bytes = UPLOAD_LIMITS.get(demo) or Limits.from_env().max_input_bytes
     return demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block, css=CSS,
-                       show_error=False, quiet=not block, ssr_mode=False)
+                       show_error=False, quiet=not block, ssr_mode=False, max_file_size=max_bytes)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,8 @@
 """How the Space shows results: HTML fragments (every piece of user text escaped) and matplotlib figures.
 
 Figures use matplotlib's object API (`Figure`), never pyplot's global state, so concurrent requests cannot draw into
-each other's plots. The data comes from `hubtune.serving`; nothing here loads models or reads input.
+each other's plots; every piece of user text in a figure goes through `plain` so that matplotlib never reads it as
+math. The data comes from `hubtune.serving`; nothing here loads models or reads input.
 """
 
 from __future__ import annotations
@@ -162,6 +163,16 @@ def column_widths(comparison: Comparison) -> list[str]:
 # ---------------------------------------------------------------------------------------------------------------------
 
 
+def plain(text: Any) -> str:
+    r"""Text shown literally in a figure: every `$` escaped, so matplotlib's mathtext never parses user text.
+
+    Example:
+        >>> plain("costs $5")
+        'costs \\$5'
+    """
+    return str(text).replace("$", r"\$")
+
+
 def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
@@ -177,19 +188,20 @@ def figure_probabilities(comparison: Comparison, *, max_rows: int = 40) -> Figur
     n = min(len(comparison.records), max_rows)
     fig = _figure(4.0 + 2.5 * len(classes), 1.2 + 0.28 * n)
     axes = fig.subplots(1, len(classes), sharey=True, squeeze=False)[0]
-    ids = [seq_id if len(seq_id) <= 24 else seq_id[:23] + "…" for seq_id, _ in comparison.records[:n]]
+    ids = [plain(seq_id if len(seq_id) <= 24 else seq_id[:23] + "…") for seq_id, _ in comparison.records[:n]]
     y = np.arange(n)
     short = short_names([p.repo_id for p in comparison.predictions])
     for ax, c in zip(axes, classes, strict=True):
         for k, (pred, name) in enumerate(zip(comparison.predictions, short, strict=True)):
             color = COLORS[k % len(COLORS)]
-            ax.scatter(pred.probs[:n, c], y, color=color, marker="o", s=28, label=f"{name} (fine-tuned)", zorder=3)
+            ax.scatter(pred.probs[:n, c], y, color=color, marker="o", s=28, label=plain(f"{name} (fine-tuned)"),
+                       zorder=3)
             if pred.base_probs is not None:
                 ax.scatter(pred.base_probs[:n, c], y, facecolors="none", edgecolors=color, marker="s", s=28,
-                           label=f"{name} (base probe)", zorder=3)
+                           label=plain(f"{name} (base probe)"), zorder=3)
         ax.axvline(0.5, color="grey", lw=0.6, ls="--")
         ax.set_xlim(-0.02, 1.02)
-        ax.set_xlabel(f"P({names[c]})")
+        ax.set_xlabel(plain(f"P({names[c]})"))
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(y, ids, fontsize=8)
     axes[0].invert_yaxis()
@@ -219,13 +231,14 @@ def figure_projection(projection: Projection) -> Figure:
         for k, name in enumerate(projection.label_names):
             mask = np.array([lab == name for lab in labels], dtype=bool)
             if mask.any():
-                ax.scatter(xy[mask, 0], xy[mask, 1], s=22, color=COLORS[k % len(COLORS)], label=name, alpha=0.85)
+                ax.scatter(xy[mask, 0], xy[mask, 1], s=22, color=COLORS[k % len(COLORS)], label=plain(name),
+                           alpha=0.85)
         ax.set_title(title, fontsize=10)
         ax.set_xlabel(f"PC1 ({var[0]:.0%})")
         ax.set_ylabel(f"PC2 ({var[1]:.0%})")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, title="predicted", title_fontsize=8)
-    fig.suptitle(f"embeddings of the batch (PCA), {Path(projection.repo_id).name}: pre-trained vs fine-tuned",
+    fig.suptitle(plain(f"embeddings of the batch (PCA), {Path(projection.repo_id).name}: pre-trained vs fine-tuned"),
                  fontsize=10)
     return fig
 
@@ -251,10 +264,10 @@ def figure_ism(result: IsmResult) -> Figure:
         heat.set_xticks(range(length), list(result.sequence), fontsize=7, fontfamily="monospace")
     else:
         heat.set_xlabel("position (bp)")
-    fig.colorbar(image, ax=[top, heat], label=f"Δ P({result.label_names[result.target]})", shrink=0.8)
+    fig.colorbar(image, ax=[top, heat], label=plain(f"Δ P({result.label_names[result.target]})"), shrink=0.8)
     target = result.label_names[result.target]
-    fig.suptitle(f"in-silico mutagenesis of {result.seq_id[:40]} — P({target}) = "
-                 f"{result.reference[result.target]:.3f}", fontsize=10)
+    fig.suptitle(plain(f"in-silico mutagenesis of {result.seq_id[:40]} — P({target}) = "
+                       f"{result.reference[result.target]:.3f}"), fontsize=10)
     return fig
 
 
@@ -270,7 +283,7 @@ def figure_track(track: WindowTrack) -> Figure:
     classes = [len(track.label_names) - 1] if len(track.label_names) == 2 else range(len(track.label_names))
     for k in classes:
         color = COLORS[k % len(COLORS)]
-        ax.plot(centres, track.probs[:, k], "o-", color=color, label=f"P({track.label_names[k]}) per window")
+        ax.plot(centres, track.probs[:, k], "o-", color=color, label=plain(f"P({track.label_names[k]}) per window"))
         ax.axhline(float(track.probs[:, k].mean()), color=color, ls="--", lw=0.8)
     ax.set_xlim(0, track.length)
     ax.set_ylim(-0.02, 1.02)
@@ -278,7 +291,7 @@ def figure_track(track: WindowTrack) -> Figure:
     ax.set_ylabel("probability")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(f"score track of {track.seq_id[:40]} ({len(track.starts)} windows; dashed: mean)", fontsize=10)
+    ax.set_title(plain(f"score track of {track.seq_id[:40]} ({len(track.starts)} windows; dashed: mean)"), fontsize=10)
     return fig
 
 
@@ -294,6 +307,7 @@ __all__ = [
     "figure_track",
     "metrics_html",
     "note_html",
+    "plain",
     "status_html",
     "table_value",
 ]

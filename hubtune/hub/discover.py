@@ -1,4 +1,5 @@
-"""Finding and fetching hubtune models on a hub: `list_adapters` reads card data only; `download_repo` fetches a repo.
+"""Finding and fetching hubtune models on a hub: `list_adapters` reads card data only; `repo_files` reads a repo's
+file sizes; `download_repo` fetches a repo (or chosen files of it).
 """
 
 from __future__ import annotations
@@ -14,8 +15,21 @@ from .errors import endpoint_of, hub_errors
 COMPARE_FOLDER = "compare"
 
 
-def download_repo(repo_id: str, *, revision: str | None = None, token: str | None = None) -> Path:
+def download_repo(
+    repo_id: str,
+    *,
+    revision: str | None = None,
+    token: str | bool | None = None,
+    allow_patterns: list[str] | None = None,
+    local_dir: str | Path | None = None,
+) -> Path:
     """Download a hubtune model repo (weights, tokenizer, JSON; no card, plots or report) and return its folder.
+
+    Args:
+        revision: a branch, tag or commit; default: main.
+        token: Hub token; False sends none (public repos only); default: HF_TOKEN or the saved login.
+        allow_patterns: download only the files matching these patterns (e.g. exact file names).
+        local_dir: download into this folder instead of the Hugging Face cache.
 
     Raises:
         HubError: invalid repo id, repo or revision not found, private without a token, or hub unreachable.
@@ -28,10 +42,58 @@ def download_repo(repo_id: str, *, revision: str | None = None, token: str | Non
 
     repo_id = validate_repo_id(repo_id)
     endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    ignore = None if allow_patterns else ["*.md", "*.png", f"{COMPARE_FOLDER}/*"]
     with hub_errors(f"download {repo_id}", endpoint, repo_id=repo_id):
-        folder = snapshot_download(repo_id, revision=revision, token=token,
-                                   ignore_patterns=["*.md", "*.png", f"{COMPARE_FOLDER}/*"])
+        folder = snapshot_download(repo_id, revision=revision, token=token, allow_patterns=allow_patterns,
+                                   ignore_patterns=ignore, local_dir=local_dir)
     return Path(folder)
+
+
+@dataclass(frozen=True)
+class RepoFiles:
+    """A repo's files and their sizes at one commit, read from the hub's metadata (nothing is downloaded).
+
+    Example:
+        >>> listing = repo_files("alice/tata-lora")  # doctest: +SKIP
+        >>> listing.sha, listing.private, listing.sizes["hubtune.json"]  # doctest: +SKIP
+        ('3f2a...', False, 2113)
+    """
+
+    repo_id: str
+    sha: str | None
+    private: bool
+    sizes: dict[str, int | None]  # path -> bytes (None when the hub did not say)
+
+    def total(self, paths: list[str] | None = None) -> int | None:
+        """Bytes of `paths` (default: every file); None when a size is unknown."""
+        chosen = list(self.sizes) if paths is None else paths
+        sizes = [self.sizes.get(p) for p in chosen]
+        return None if any(size is None for size in sizes) else sum(int(size or 0) for size in sizes)
+
+
+def repo_files(repo_id: str, *, revision: str | None = None, token: str | bool | None = None,
+               endpoint: str | None = None) -> RepoFiles:
+    """The files of a model repo with their sizes, its commit and whether it is private (one metadata request).
+
+    Raises:
+        HubError: invalid repo id, repo or revision not found (or private and the token cannot read it), hub
+            unreachable.
+
+    Example:
+        >>> repo_files("alice/tata-lora").total()  # doctest: +SKIP
+        1843221
+    """
+    from huggingface_hub import HfApi
+
+    repo_id = validate_repo_id(repo_id)
+    api = HfApi(endpoint=endpoint)
+    with hub_errors(f"read the file list of {repo_id}", endpoint_of(api), repo_id=repo_id):
+        info = api.model_info(repo_id, revision=revision, files_metadata=True, token=token)
+    sizes: dict[str, int | None] = {}
+    for sibling in info.siblings or []:
+        size = sibling.size if sibling.size is not None else getattr(sibling.lfs, "size", None)
+        sizes[sibling.rfilename] = int(size) if isinstance(size, int) else None
+    return RepoFiles(repo_id=repo_id, sha=info.sha, private=bool(info.private), sizes=sizes)
 
 
 @dataclass
@@ -45,6 +107,7 @@ class AdapterInfo:
     test_mcc: float | None
     family: str | None
     method: str | None
+    private: bool = False
 
 
 def _card_dict(model_info: Any) -> dict[str, Any]:
@@ -82,7 +145,7 @@ def list_adapters(
     task: str | None = None,
     *,
     author: str | None = None,
-    token: str | None = None,
+    token: str | bool | None = None,
     endpoint: str | None = None,
 ) -> list[AdapterInfo]:
     """hubtune models on a hub (tag `hubtune`), with labels, task, family and test MCC read from their card data.
@@ -91,7 +154,7 @@ def list_adapters(
         base_model: keep adapters of this base (repo id, its last part such as "tiny-nt", or a family name).
         task: keep adapters of this task (case-insensitive).
         author: only repos of this user or organisation.
-        token: also list the token owner's private repos.
+        token: also list the token owner's private repos; False sends no token (public repos only).
         endpoint: the hub's URL; default: HF_ENDPOINT or huggingface.co.
     """
     from huggingface_hub import HfApi
@@ -119,9 +182,9 @@ def list_adapters(
             test_mcc=float(mcc) if isinstance(mcc, int | float) else _mcc_from_model_index(card),
             family=block.get("family"),
             method=block.get("method"),
+            private=bool(getattr(model, "private", False)),
         ))
     return found
 
 
-
-__all__ = ["AdapterInfo", "download_repo", "list_adapters"]
+__all__ = ["AdapterInfo", "RepoFiles", "download_repo", "list_adapters", "repo_files"]

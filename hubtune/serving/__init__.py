@@ -6,8 +6,10 @@ metadata, the model cache and `SpaceBackend`, the facade the Gradio app calls. N
 |---|---|
 | `inputs` | `Limits`, limit checks, sequences from pasted text or an upload, adapter id lists |
 | `adapters` | `AdapterMeta`: a shared model's `RunInfo`, metrics and example sequences |
+| `repos` | `RepoPolicy`, `RepoCache`: repos checked before any weight download, a size-bounded LRU download cache |
 | `cache` | `ModelCache`: bases shared by their adapters, `set_adapter` switches, LRU eviction |
-| `analysis` | window positions, in-silico mutagenesis, 2-D PCA |
+| `analysis` | window positions and counts, in-silico mutagenesis, 2-D PCA |
+| `messages` | what a visitor may read of an error (paths and hub URLs scrubbed, a generic sentence otherwise) |
 | `results` | `Comparison` (table rows, CSV, JSON), `IsmResult`, `WindowTrack`, `Projection` |
 | `backend` | `SpaceBackend`: classify, compare, explain, project |
 
@@ -20,7 +22,7 @@ Example:
 from __future__ import annotations
 
 from .adapters import MAX_EXAMPLES, AdapterMeta, shipped_examples
-from .analysis import BASES, ism_importance, ism_scan, pca_2d, window_starts
+from .analysis import BASES, ism_importance, ism_model_inputs, ism_scan, pca_2d, window_count, window_starts
 from .backend import SpaceBackend
 from .cache import ENV_DEVICE, CacheStats, ModelCache, default_device, shares_base
 from .inputs import (
@@ -30,42 +32,54 @@ from .inputs import (
     adapters_from_env,
     check_ism_length,
     check_limits,
+    check_windows,
     parse_adapter_list,
     read_input,
     read_pairs,
 )
+from .messages import GENERIC_ERROR, public_message, scrub_message
+from .repos import DownloadStats, RepoCache, RepoPolicy
 from .results import AdapterPrediction, Comparison, IsmResult, Projection, WindowTrack, csv_safe, short_names
 
 __all__ = [
     "BASES",
     "ENV_ADAPTERS",
     "ENV_DEVICE",
+    "GENERIC_ERROR",
     "MAX_EXAMPLES",
     "UPLOAD_SUFFIXES",
     "AdapterMeta",
     "AdapterPrediction",
     "CacheStats",
     "Comparison",
+    "DownloadStats",
     "IsmResult",
     "Limits",
     "ModelCache",
     "Projection",
+    "RepoCache",
+    "RepoPolicy",
     "SpaceBackend",
     "WindowTrack",
     "adapters_from_env",
     "check_ism_length",
     "check_limits",
+    "check_windows",
     "csv_safe",
     "default_device",
     "ism_importance",
+    "ism_model_inputs",
     "ism_scan",
     "parse_adapter_list",
     "pca_2d",
+    "public_message",
     "read_input",
     "read_pairs",
+    "scrub_message",
     "shares_base",
     "shipped_examples",
     "short_names",
+    "window_count",
     "window_starts",
 ]
 

@@ -40,7 +40,8 @@ class AdapterMeta:
 
         Raises:
             HubError: hubtune.json is missing or not JSON (a plain peft adapter has no labels to show).
-            RunFolderError: hubtune.json is not a valid hubtune run description (the message says why).
+            RunFolderError: hubtune.json is not a valid hubtune run description, windowing included (the message
+                says why).
         """
         folder = Path(folder)
         info_path = folder / INFO_FILE

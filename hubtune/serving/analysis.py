@@ -21,6 +21,30 @@ def window_starts(length: int, window_bp: int, stride_bp: int) -> list[int]:
     return Windowing(window_bp, stride_bp).starts(length)
 
 
+def window_count(length: int, window_bp: int, stride_bp: int) -> int:
+    """How many windows `window_starts` cuts from a sequence of `length` bp, computed without listing them.
+
+    Example:
+        >>> window_count(23, 10, 4), window_count(5, 10, 5), window_count(200_000, 2, 1)
+        (5, 1, 199999)
+    """
+    if length <= window_bp:
+        return 1
+    regular = (length - window_bp) // stride_bp + 1
+    return regular + (1 if (regular - 1) * stride_bp + window_bp < length else 0)
+
+
+def ism_model_inputs(length: int, window_bp: int, stride_bp: int) -> int:
+    """Model inputs an in-silico mutagenesis scan of `length` bp scores: each window, and 3 variants per base of it.
+
+    Example:
+        >>> ism_model_inputs(4, 10, 5), ism_model_inputs(1_000, 500, 250)
+        (13, 4503)
+    """
+    starts = window_starts(length, window_bp, stride_bp)
+    return len(starts) + 3 * sum(min(window_bp, length - s) for s in starts)
+
+
 def ism_scan(sequence: str, window_bp: int, stride_bp: int, window_probs: Callable[[list[str]], np.ndarray], *,
              target: int | None = None, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray, int]:
     """Every single-base substitution of `sequence`, scored as the change in P(target) of the windowed classifier.
@@ -110,4 +134,4 @@ def pca_2d(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return coords, explained
 
 
-__all__ = ["BASES", "ism_importance", "ism_scan", "pca_2d", "window_starts"]
+__all__ = ["BASES", "ism_importance", "ism_model_inputs", "ism_scan", "pca_2d", "window_count", "window_starts"]

@@ -13,10 +13,11 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..evaluate import INFERENCE_BATCH_SIZE
+from ..run import BASE_PROBE_FILE
 from .adapters import AdapterMeta
-from .analysis import ism_scan, pca_2d, window_starts
+from .analysis import ism_model_inputs, ism_scan, pca_2d, window_count, window_starts
 from .cache import ModelCache
-from .inputs import Limits, check_ism_length, parse_adapter_list, read_input, read_pairs
+from .inputs import Limits, check_ism_length, check_windows, parse_adapter_list, read_input, read_pairs
 from .results import AdapterPrediction, Comparison, IsmResult, Projection, WindowTrack
 
 Sequences = str | Sequence[tuple[str, str]]
@@ -60,6 +61,20 @@ class SpaceBackend:
     def check_ism(self, seq_id: str, sequence: str) -> None:
         """Refuse in-silico mutagenesis of a sequence longer than `limits.max_ism_bp` (before any model work)."""
         check_ism_length(seq_id, sequence, self.limits)
+
+    def windows(self, records: Sequence[tuple[str, str]], metas: Sequence[AdapterMeta]) -> int:
+        """Model windows a classification of `records` by `metas` runs: each adapter's windows, twice when the base
+        model's answer (its probe head) is computed too.
+
+        Example:
+            >>> backend.windows([("s1", "ACGT" * 300)], [backend.cache.meta("alice/promoter-lora")])  # doctest: +SKIP
+            6
+        """
+        total = 0
+        for meta in metas:
+            per_model = sum(window_count(len(seq), meta.window_bp, meta.stride_bp) for _, seq in records)
+            total += per_model * (2 if (meta.folder / BASE_PROBE_FILE).is_file() else 1)
+        return total
 
     def _records(self, sequences: Sequences) -> list[tuple[str, str]]:
         return self.parse(sequences) if isinstance(sequences, str) else read_pairs(sequences, self.limits)
@@ -113,6 +128,7 @@ class SpaceBackend:
                     f"{meta.repo_id} predicts {', '.join(meta.label_names)} but {metas[0].repo_id} predicts "
                     f"{', '.join(labels)}; only adapters of the same task can be compared side by side."
                 )
+        check_windows(self.windows(records, metas), self.limits, "classification")  # before any model is loaded
         seqs = [s for _, s in records]
         predictions = []
         for meta in metas:
@@ -144,6 +160,8 @@ class SpaceBackend:
         self.check_ism(seq_id, seq)
         (repo,) = self._adapters([adapter])
         meta = self.cache.meta(repo)
+        check_windows(ism_model_inputs(len(seq), meta.window_bp, meta.stride_bp), self.limits,
+                      "in-silico mutagenesis")
         target_index = None
         if target is not None:
             if target not in meta.label_names:
@@ -166,6 +184,7 @@ class SpaceBackend:
         seq_id, seq = self.parse_one(sequence)
         (repo,) = self._adapters([adapter])
         meta = self.cache.meta(repo)
+        check_windows(window_count(len(seq), meta.window_bp, meta.stride_bp), self.limits, "score track")
         with self.cache.use(repo) as clf:
             _, tracks = clf.predict_windows([seq], batch_size=self.batch_size)
         return WindowTrack(repo, seq_id, len(seq), window_starts(len(seq), meta.window_bp, meta.stride_bp),
@@ -187,6 +206,8 @@ class SpaceBackend:
         (repo,) = self._adapters([adapter])
         meta: AdapterMeta = self.cache.meta(repo)
         seqs = [s for _, s in records]
+        reuse = prediction is not None and prediction.repo_id == repo
+        check_windows(2 * len(records) + (0 if reuse else self.windows(records, [meta])), self.limits, "projection")
         with self.cache.use(repo) as clf:
             fine = clf.embeddings(seqs, fine_tuned=True, batch_size=self.batch_size)
             base = clf.embeddings(seqs, fine_tuned=False, batch_size=self.batch_size)

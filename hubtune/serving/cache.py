@@ -9,7 +9,8 @@ probes) are kept whole, one entry each, in the same LRU order. A lock serialises
 changes state that a concurrent request would otherwise see.
 
 A public Space serves only the genomic families hubtune implements: a model on any other architecture is refused
-before it is loaded, and no code from a model repo ever runs.
+before its weights are downloaded (`hubtune.serving.repos`), checked again before it is loaded, and no code from a
+model repo ever runs. Hub repos are fetched through a `RepoCache` (checked first, size budget, LRU eviction).
 """
 
 from __future__ import annotations
@@ -26,16 +27,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, HubtuneError, ModelError
-from ..hub import download_repo
 from ..methods import get_method
-from ..models import FAMILIES, get_family, load_base_model, resolve_model
+from ..models import load_base_model, resolve_model
 from ..predict import Classifier
 from ..repo_ids import validate_repo_id
 from ..run import has_tokenizer, inference_device, load_run_heads, load_run_model, load_run_tokenizer, to_inference
 from .adapters import AdapterMeta
+from .messages import public_message
+from .repos import GENERIC_FAMILY, RepoCache, served_families
 
 ENV_DEVICE = "HUBTUNE_SPACE_DEVICE"
-GENERIC_FAMILY = get_family("auto")  # the registry's fallback for architectures hubtune does not implement
 
 
 @dataclass
@@ -92,11 +93,6 @@ def shares_base(meta: AdapterMeta) -> bool:
     return callable(getattr(get_method(meta.info.method), "attach", None))
 
 
-def _served_families() -> str:
-    names = [f.display_name for f in FAMILIES.values() if f is not GENERIC_FAMILY]
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
-
-
 class ModelCache:
     """Base models and adapters in memory, shared by all requests (see the module docstring).
 
@@ -107,7 +103,7 @@ class ModelCache:
     """
 
     def __init__(self, *, max_adapters: int = 4, max_bases: int = 2, device: str | None = None,
-                 token: str | None = None, allow_local_paths: bool = False):
+                 token: str | None = None, allow_local_paths: bool = False, downloads: RepoCache | None = None):
         """
         Args:
             max_adapters: adapters (and whole models) kept in memory; the least recently used go first.
@@ -115,6 +111,8 @@ class ModelCache:
             device: "cpu", "cuda", ...; default: `default_device()`.
             token: Hub token for private repos; default: HF_TOKEN or the saved login.
             allow_local_paths: also accept local run folders as adapter ids (never in a public Space).
+            downloads: where Hub repos are checked and downloaded; default: a `RepoCache` with the policy from the
+                environment (public repos only unless HUBTUNE_SPACE_ALLOW_PRIVATE=1).
         """
         if max_adapters < 1 or max_bases < 1:
             raise ConfigError("ModelCache needs max_adapters >= 1 and max_bases >= 1.")
@@ -130,6 +128,27 @@ class ModelCache:
         self._adapters: OrderedDict[str, _AdapterEntry] = OrderedDict()
         self._bases: OrderedDict[tuple[Any, ...], _BaseEntry] = OrderedDict()
         self._names = itertools.count(1)
+        self._downloads = downloads
+        if downloads is not None and downloads.on_evict is None:
+            downloads.on_evict = self._forget
+
+    @property
+    def downloads(self) -> RepoCache:
+        """The checked, size-bounded download cache of Hub repos (made on first use)."""
+        with self._meta_lock:
+            if self._downloads is None:
+                self._downloads = RepoCache(token=self.token, on_evict=self._forget)
+            return self._downloads
+
+    def _forget(self, key: str) -> None:
+        with self._meta_lock:
+            self._metas.pop(key, None)
+
+    def _is_local(self, key: str) -> bool:
+        return self.allow_local_paths and Path(key).is_absolute()
+
+    def _pinned(self, key: str) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext() if self._is_local(key) else self.downloads.pinned(key)
 
     # -- metadata (download, no model work) ------------------------------------------------------------------------
     def resolve_id(self, adapter: str) -> str:
@@ -144,18 +163,25 @@ class ModelCache:
         return validate_repo_id(text, what="adapter repo id")
 
     def meta(self, adapter: str) -> AdapterMeta:
-        """Download (once per process) and read an adapter's metadata; no model is loaded.
+        """Check, download (once while it stays in the download cache) and read an adapter's metadata; no model is
+        loaded.
 
         Raises:
-            HubError: invalid id, repo not found or not a hubtune model. RunFolderError: a damaged hubtune.json.
+            HubError: invalid id, repo not found, private, too large, pickled weights or not a hubtune model.
+            ModelError: not a family hubtune implements. RunFolderError: a damaged hubtune.json or bad windowing.
         """
         key = self.resolve_id(adapter)
         with self._meta_lock:
             cached = self._metas.get(key)
-        if cached is not None:
+        if cached is not None and cached.folder.is_dir():
+            if not self._is_local(key):
+                self.downloads.touch(key)
             return cached
-        folder = Path(key) if Path(key).is_dir() else download_repo(key, token=self.token)
-        meta = AdapterMeta.from_folder(folder, key)
+        if self._is_local(key):
+            meta = AdapterMeta.from_folder(Path(key), key)
+        else:
+            folder = self.downloads.fetch(key, validate=lambda found: AdapterMeta.from_folder(found, key))
+            meta = AdapterMeta.from_folder(folder, key)
         with self._meta_lock:
             self._metas[key] = meta
         return meta
@@ -164,7 +190,13 @@ class ModelCache:
     @contextlib.contextmanager
     def use(self, adapter: str) -> Iterator[Classifier]:
         """Yield the adapter's `hubtune.predict.Classifier`, with its adapter active, holding the model lock."""
-        meta = self.meta(adapter)  # network outside the lock
+        key = self.resolve_id(adapter)
+        with self._pinned(key), self._use(key) as classifier:  # its files stay on disk while it may be loaded
+            yield classifier
+
+    @contextlib.contextmanager
+    def _use(self, key: str) -> Iterator[Classifier]:
+        meta = self.meta(key)  # network outside the lock
         with self._lock:
             entry = self._adapters.get(meta.repo_id)
             if entry is None:
@@ -179,7 +211,8 @@ class ModelCache:
             yield entry.classifier
 
     def preload(self, adapters: Sequence[str]) -> list[str]:
-        """Load adapters ahead of the first request; returns one problem message per adapter that failed.
+        """Load adapters ahead of the first request; returns one problem message per adapter that failed (fit to
+        show a visitor: paths and hub URLs scrubbed, unexpected errors logged and summarised).
 
         Example:
             >>> cache.preload(["alice/promoter-lora", "alice/missing"])  # doctest: +SKIP
@@ -190,8 +223,8 @@ class ModelCache:
             try:
                 with self.use(adapter):
                     pass
-            except HubtuneError as exc:
-                problems.append(f"{adapter}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - one bad preselected adapter must not stop the Space
+                problems.append(f"{adapter}: {public_message(exc)}")
         return problems
 
     def loaded(self) -> dict[str, list[str]]:
@@ -213,7 +246,7 @@ class ModelCache:
         resolved = resolve_model(source, revision=None if whole else info.base_model_revision, token=self.token)
         if resolved.family is GENERIC_FAMILY:
             raise ModelError(
-                f"{meta.repo_id} is a model on {info.base_model}, which is not a {_served_families()} model; this "
+                f"{meta.repo_id} is a model on {info.base_model}, which is not a {served_families()} model; this "
                 "Space only serves models of those families."
             )
         labels = list(info.label_names)

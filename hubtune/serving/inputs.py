@@ -26,7 +26,10 @@ NO_SEQUENCES = "No sequences given. Paste DNA sequences (one per line, or FASTA)
 class Limits:
     """Caps on one request, enforced before any model work. Environment overrides: HUBTUNE_SPACE_MAX_SEQUENCES,
     HUBTUNE_SPACE_MAX_TOTAL_BP, HUBTUNE_SPACE_MAX_SEQUENCE_BP, HUBTUNE_SPACE_MAX_ISM_BP,
-    HUBTUNE_SPACE_MAX_ADAPTERS_PER_REQUEST, HUBTUNE_SPACE_MAX_INPUT_BYTES.
+    HUBTUNE_SPACE_MAX_ADAPTERS_PER_REQUEST, HUBTUNE_SPACE_MAX_INPUT_BYTES, HUBTUNE_SPACE_MAX_WINDOWS.
+
+    `max_windows` bounds the model work of one request: model windows over every adapter, the base model's
+    comparison included (a repo's window and stride decide how many windows a base pair costs).
 
     Example:
         >>> Limits(max_sequences=10).max_sequences
@@ -39,6 +42,7 @@ class Limits:
     max_ism_bp: int = 1_000
     max_adapters_per_request: int = 4
     max_input_bytes: int = 10_000_000
+    max_windows: int = 20_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Limits:
@@ -111,6 +115,22 @@ def check_ism_length(seq_id: str, sequence: str, limits: Limits) -> None:
         raise DataError(
             f"Sequence {seq_id!r} is {len(sequence):,} bp; in-silico mutagenesis scores 3 variants per base and is "
             f"limited to {limits.max_ism_bp:,} bp here. Paste the region of interest only."
+        )
+
+
+def check_windows(windows: int, limits: Limits, what: str) -> None:
+    """Refuse a request whose model work (`windows` model inputs) exceeds `limits.max_windows`, before any of it runs.
+
+    Raises:
+        DataError: the message names the work asked for and the limit.
+
+    Example:
+        >>> check_windows(10, Limits(), "classification")
+    """
+    if windows > limits.max_windows:
+        raise DataError(
+            f"This {what} needs {windows:,} model windows; this Space runs at most {limits.max_windows:,} per request. "
+            "Send fewer or shorter sequences, fewer adapters, or run `hubtune predict` locally."
         )
 
 
@@ -244,6 +264,7 @@ __all__ = [
     "adapters_from_env",
     "check_ism_length",
     "check_limits",
+    "check_windows",
     "parse_adapter_list",
     "read_input",
     "read_pairs",
