@@ -12,10 +12,24 @@ import sys
 import textwrap
 from pathlib import Path
 
-from .cli_options import add_dataclass_options, add_method_options, config_from_args, method_from_args
+from .cli_options import HelpParser, add_dataclass_options, add_method_options, config_from_args, method_from_args
 from .errors import ConfigError, HubtuneError
 
 DATA_OPTIONS = ("sequence_column", "label_column", "labels_file", "max_rows")
+
+
+def require_model(args: argparse.Namespace) -> None:
+    """Raise ConfigError (listing the model families and the tiny stand-ins) when `--model` was not given.
+
+    Example:
+        >>> require_model(build_parser().parse_args(["train", "--data", "d"]))  # doctest: +SKIP
+        Traceback (most recent call last):
+        hubtune.errors.ConfigError: No model given: pass --model ...
+    """
+    if not getattr(args, "model", None):
+        from .config import no_model_message
+
+        raise ConfigError(no_model_message())
 
 
 def train_config_from_args(args: argparse.Namespace):
@@ -31,6 +45,7 @@ def train_config_from_args(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    require_model(args)  # before the heavy imports
     from .tables import comparison_table
     from .train import finetune
 
@@ -115,6 +130,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_probe_layers(args: argparse.Namespace) -> int:
+    require_model(args)
     from .layer_probe import probe_layers
 
     result = probe_layers(args.model, args.data, output=args.output, max_length=args.max_length,
@@ -152,16 +168,29 @@ def cmd_card(args: argparse.Namespace) -> int:
 
 def cmd_hub_serve(args: argparse.Namespace) -> int:
     from .hub_server import serve
+    from .hub_server.tokens import (
+        command_line_warning,
+        parse_token_spec,
+        read_token_file,
+        token_file_warning,
+        tokens_from_env,
+    )
 
-    tokens = {}
-    for item in args.token or []:
-        token, _, user = item.partition(":")
-        if not token or not user:
-            raise ConfigError(f"--token must look like TOKEN:USERNAME, got {item.split(':')[0][:4]}... without a user.")
-        tokens[token] = user
-    if not tokens and os.environ.get("HF_TOKEN"):
-        tokens[os.environ["HF_TOKEN"]] = os.environ.get("HUBTUNE_HUB_USER", "demo")
-    serve(Path(args.root), host=args.host, port=args.port, tokens=tokens)
+    if args.max_body_mb <= 0:
+        raise ConfigError(f"--max-body-mb must be a positive number of megabytes, got {args.max_body_mb}.")
+    tokens: dict[str, str] = {}
+    if args.token_file:
+        tokens.update(read_token_file(Path(args.token_file)))
+        warning = token_file_warning(Path(args.token_file))
+        if warning:
+            print(warning, file=sys.stderr)
+    if args.token:
+        print(command_line_warning(), file=sys.stderr)
+        tokens.update(parse_token_spec(item, f"--token #{i}") for i, item in enumerate(args.token, start=1))
+    if not tokens:
+        tokens = tokens_from_env()
+    max_body = int(args.max_body_mb * 1024 * 1024)
+    serve(Path(args.root), host=args.host, port=args.port, tokens=tokens, max_body_bytes=max_body)
     return 0
 
 
@@ -180,10 +209,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The `hubtune` argument parser; training and comparison options come from their config dataclasses."""
-    from .demo import DEMO_STEPS
+    from .demo import DEMO_MODEL, DEMO_STEPS
     from .evaluate import INFERENCE_BATCH_SIZE
 
-    parser = argparse.ArgumentParser(
+    parser = HelpParser(  # every sub-parser is a HelpParser too: each --help shows the defaults
         prog="hubtune",
         description="Fine-tune genomic language models on labelled DNA, compare them with baselines, share them on the Hub.",
     )
@@ -203,14 +232,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", help="split sizes, length and class statistics, and the leakage report (no training)")
     p.add_argument("data")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the statistics and leakage report as JSON")
     add_dataclass_options(p, TrainConfig, only=DATA_OPTIONS)
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("evaluate", help="score a finished run on a labelled dataset")
-    p.add_argument("run")
-    p.add_argument("--data", required=True)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("run", help="run folder or Hub repo id")
+    p.add_argument("--data", required=True, help="labelled data: a GUE-style folder, a CSV/TSV/Parquet/FASTA file or "
+                   "a dataset id")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     add_dataclass_options(p, TrainConfig, only=["max_rows"])
     p.set_defaults(func=cmd_evaluate)
 
@@ -218,9 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="run folder or Hub repo id")
     p.add_argument("--input", required=True, help=".fa/.fasta(.gz), .txt (one per line) or .csv with a sequence column")
     p.add_argument("--output", help="CSV to write (default: stdout)")
-    p.add_argument("--batch-size", type=int, default=INFERENCE_BATCH_SIZE,
-                   help=f"sequences per forward pass (default: {INFERENCE_BATCH_SIZE})")
-    p.add_argument("--revision")
+    p.add_argument("--batch-size", type=int, default=INFERENCE_BATCH_SIZE, help="sequences per forward pass")
+    p.add_argument("--revision", help="revision (branch, tag or commit) of a Hub repo")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("probe-layers", help="probe every layer of a pre-trained model; plot MCC per layer")
@@ -230,9 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_probe_layers)
 
     p = sub.add_parser("demo", help="the whole loop offline: tiny model, bundled task, LoRA, baselines, local hub")
-    p.add_argument("--output", default="runs/demo")
-    add_dataclass_options(p, TrainConfig, only=["model"])
-    p.add_argument("--max-steps", type=int, default=DEMO_STEPS, help=f"LoRA steps (default: {DEMO_STEPS})")
+    p.add_argument("--output", default="runs/demo",
+                   help="folder for run/, hub/ and model_card.md: new, empty, or an earlier demo's (which is replaced)")
+    p.add_argument("--model", default=DEMO_MODEL, help="base model: a tiny stand-in, or any model `train` accepts")
+    p.add_argument("--max-steps", type=int, default=DEMO_STEPS, help="LoRA steps")
     p.add_argument("--no-hub", action="store_true", help="skip the local hub push/reload part")
     p.add_argument("--space", action="store_true", help="afterwards, serve the Space against the demo's local hub")
     p.set_defaults(func=cmd_demo)
@@ -240,8 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("push", help="publish a run folder on the Hub with a generated model card")
     p.add_argument("run")
     p.add_argument("--repo", required=True, help="user/name")
-    p.add_argument("--private", action="store_true")
-    p.add_argument("--revision", help="branch to push to")
+    p.add_argument("--private", action="store_true", help="create the repo as private")
+    p.add_argument("--revision", help="branch to push to (default: main)")
     p.add_argument("--base-repo", help="where the base model lives on that hub (for local/tiny bases)")
     p.add_argument("--token", help="Hub token (default: HF_TOKEN or the saved login)")
     p.add_argument("--compare-report", help="a `hubtune compare` report folder to attach to the card")
@@ -259,7 +289,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8765)
     s.add_argument("--root", default=os.path.expanduser("~/.cache/hubtune/hub"))
-    s.add_argument("--token", action="append", help="TOKEN:USERNAME allowed to write (repeatable)")
+    s.add_argument(
+        "--token",
+        action="append",
+        help="TOKEN:USERNAME allowed to write (repeatable); visible in ps, prefer --token-file or HF_TOKEN",
+    )
+    s.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="file of TOKEN:USERNAME lines ('#' comments); without it or --token, HF_TOKEN is the token of "
+        "HUBTUNE_HUB_USER (default user 'demo')",
+    )
+    s.add_argument(
+        "--max-body-mb",
+        type=float,
+        default=51200,
+        help="largest request body (a commit or one LFS file) in MiB; larger ones get 413",
+    )
     s.set_defaults(func=cmd_hub_serve)
 
     from .comparison import CompareConfig

@@ -4,12 +4,18 @@ A field `max_steps: int | None = help_field(None, "training steps")` becomes `--
 `--flag` (default False) or `--no-flag` (default True; its help reads "skip <help>"); lists take comma-separated values. Each registered method
 adds its own options under its prefix (`--lora-r`, `--freeze-layers`, `--probe-c`), with no default of their own:
 an option not given keeps the method's default.
+
+Every `--help` shows each option's default: `HelpParser` (the class of every hubtune parser and sub-parser) formats
+help with `DefaultsHelpFormatter`, which appends "(default: X)" to each option with a default and "(default: off)" to
+each flag.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
+import textwrap
 import types
 import typing
 from collections.abc import Iterable
@@ -62,7 +68,58 @@ def _default(f: dataclasses.Field) -> Any:
 
 
 def _show(value: Any) -> str:
-    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    return ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+
+
+def default_text(action: argparse.Action) -> str | None:
+    """What "(default: X)" says for an option: "off" for a flag, the value otherwise; None when nothing to show.
+
+    Example:
+        >>> default_text(argparse.ArgumentParser().add_argument("--seeds", default=[1, 2]))
+        '1,2'
+    """
+    if not action.option_strings or action.default is argparse.SUPPRESS or action.help is argparse.SUPPRESS:
+        return None
+    if action.nargs == 0:  # --flag / --no-flag / counters: their default is not being given
+        return "off"
+    if action.default is None or action.default in ("", []):
+        return None
+    return _show(action.default)
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Help that states every option's default ("(default: X)"), also for options given no help text."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        help_text = action.help or ""
+        shown = default_text(action)
+        if shown is None or "(default" in help_text or "by default" in help_text:  # the help states it already
+            return help_text
+        suffix = f"(default: {shown})".replace("%", "%%")  # argparse %-formats help strings
+        return f"{help_text} {suffix}" if help_text else suffix
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        # Names and values ("tiny-nt", "runs/<task>-<method>") are never cut at their hyphens.
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False, break_long_words=False)
+
+    def _format_action(self, action: argparse.Action) -> str:
+        if not action.help and default_text(action) is not None:
+            action = copy.copy(action)
+            action.help = ""  # formatted like any other help, so the default shows
+            action.help = self._get_help_string(action)
+        return super()._format_action(action)
+
+
+class HelpParser(argparse.ArgumentParser):
+    """An `ArgumentParser` whose help shows defaults; its sub-parsers are of the same class.
+
+    Example:
+        >>> HelpParser(prog="hubtune").add_argument("--port", type=int, default=8765)  # doctest: +SKIP
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
 
 
 def add_dataclass_options(parser: argparse.ArgumentParser | Any, cls: type, *, only: Iterable[str] | None = None,
@@ -72,9 +129,9 @@ def add_dataclass_options(parser: argparse.ArgumentParser | Any, cls: type, *, o
 
     Args:
         only / exclude: which fields become options.
-        required: fields that must be given.
+        required: fields that must be given (argparse refuses the command line without them).
         prefix: option prefix (`--<prefix>-<field>`, dest `<prefix>_<field>`).
-        keep_defaults: False: every option defaults to None (the config's own default then applies).
+        keep_defaults: False: every option defaults to None (the config's own default then applies; help shows it).
 
     Example:
         >>> parser = argparse.ArgumentParser()
@@ -110,8 +167,9 @@ def add_dataclass_options(parser: argparse.ArgumentParser | Any, cls: type, *, o
             kwargs["required"] = True
         else:
             kwargs["default"] = default if keep_defaults else None
-            if default not in (None, "", []):
-                kwargs["help"] = f"{help_text} (default: {_show(default)})" if help_text else None
+            if not keep_defaults and default not in (None, "", []):
+                # The option itself defaults to None; the help states the default that then applies.
+                kwargs["help"] = f"{help_text} (default: {_show(default)})".replace("%", "%%").lstrip()
         parser.add_argument(flag, **kwargs)
         added.append(dest)
     return added
@@ -140,5 +198,5 @@ def config_from_args(args: argparse.Namespace, cls: type, **overrides: Any) -> A
     return cls(**values)
 
 
-__all__ = ["add_dataclass_options", "add_method_options", "config_from_args", "int_list", "method_from_args",
-           "str_list"]
+__all__ = ["DefaultsHelpFormatter", "HelpParser", "add_dataclass_options", "add_method_options", "config_from_args",
+           "default_text", "int_list", "method_from_args", "str_list"]

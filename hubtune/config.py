@@ -51,7 +51,7 @@ class TrainConfig:
     warmup_ratio: float = help_field(0.05, "fraction of steps with linear learning-rate warm-up")
     dedup: bool = help_field(False, "remove duplicates: leaked train sequences from dev/test, and exact or "
                                     "reverse-complement repeats inside each split")
-    trust_remote_code: bool = help_field(False, "run Python code from the model repo (off by default)")
+    trust_remote_code: bool = help_field(False, "run Python code from the model repo")
     revision: str | None = help_field(None, "model revision (branch, tag or commit) on the Hub")
     sequence_column: str = help_field("sequence", "column holding the DNA (CSV/TSV/Parquet)")
     label_column: str = help_field("label", "column holding the label (CSV/TSV/Parquet)")
@@ -62,7 +62,8 @@ class TrainConfig:
     label_names: Any = help_field(None, "class names, e.g. 0=non-promoter,1=promoter (or non-promoter,promoter in "
                                         "label-id order); GUE tasks are named from the built-in catalogue")
     baselines: bool = help_field(True, "the pre-trained probe and k-mer baselines")
-    overwrite: bool = help_field(False, "replace an existing run folder")
+    overwrite: bool = help_field(False, "replace a finished hubtune run at --output (only if it holds nothing hubtune "
+                                        "did not write)")
     resume: bool = help_field(False, "continue an interrupted run from its last checkpoint")
     precision: str = help_field("auto", "auto | fp32 | bf16 | fp16 (mixed precision on GPUs)")
     num_workers: int = help_field(0, "data loader worker processes")

@@ -22,12 +22,15 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .errors import HubError
+from .errors import ConfigError, HubError
+from .run_output import foreign_files, is_hubtune_run, is_hubtune_staging
 
 DEMO_USER = "demo"
 N_EXAMPLES = 4
+DEMO_MODEL = "tiny-nt"  # a random-weight stand-in: no download, the whole loop in minutes on a CPU
 DEMO_STEPS = 300  # the tiny model learns the bundled task in about this many LoRA steps
 DEMO_LR = 2e-3  # higher than LoRA's default: the tiny model has random weights and few steps
+DEMO_ENTRIES = ("run", "run.partial", "hub", "model_card.md")  # everything the demo writes into its --output
 
 # Runs in the fresh process: everything it needs comes from the hub at HF_ENDPOINT, nothing from this process.
 _RELOAD_SCRIPT = r"""
@@ -85,6 +88,46 @@ def _example_sequences(data_dir: Path, n: int = N_EXAMPLES) -> list[tuple[str, s
     return picked
 
 
+def check_demo_output(output: Path) -> None:
+    """Refuse an `--output` where the demo could replace or lose anything it did not write.
+
+    Accepted: a missing or empty folder, or one holding only what an earlier demo wrote (`run/`, `run.partial/`,
+    `hub/`, `model_card.md`), where `run/` is a hubtune run with nothing added to it. No symbolic links.
+
+    Raises:
+        ConfigError: naming `--output` and what is in the way.
+
+    Example:
+        >>> check_demo_output(Path("runs/demo"))  # doctest: +SKIP
+    """
+    advice = "Choose a new or empty folder for --output."
+    if output.is_symlink():
+        raise ConfigError(f"hubtune demo --output {output} is a symbolic link; give the real folder path. {advice}")
+    if not output.exists():
+        return
+    if not output.is_dir():
+        raise ConfigError(f"hubtune demo --output {output} is a file, not a folder. {advice}")
+    entries = sorted(output.iterdir())
+    others = [p.name for p in entries if p.name not in DEMO_ENTRIES]
+    if others:
+        shown = ", ".join(others[:4]) + (f" and {len(others) - 4} more" if len(others) > 4 else "")
+        raise ConfigError(f"hubtune demo --output {output} already holds {shown}, which the demo did not write (it "
+                          f"writes only {', '.join(DEMO_ENTRIES)}) and never replaces. {advice}")
+    for path in entries:
+        if path.is_symlink():
+            raise ConfigError(f"hubtune demo --output {output}: {path.name} is a symbolic link, which the demo "
+                              f"would write through. {advice}")
+    run, staging = output / "run", output / "run.partial"
+    if run.is_dir() and any(run.iterdir()) and not (is_hubtune_run(run) and not foreign_files(run)):
+        raise ConfigError(f"hubtune demo --output {output}: {run} is not a run the demo wrote (or holds files it did "
+                          f"not write), and the demo never replaces it. {advice}")
+    if run.exists() and not run.is_dir():
+        raise ConfigError(f"hubtune demo --output {output}: {run} is a file the demo did not write. {advice}")
+    if staging.exists() and not is_hubtune_staging(staging):
+        raise ConfigError(f"hubtune demo --output {output}: {staging} was not created by hubtune, and the demo never "
+                          f"replaces it. {advice}")
+
+
 def _section(title: str) -> None:
     print(f"\n== {title} ==", flush=True)
 
@@ -113,12 +156,13 @@ def _reload_in_fresh_process(url: str, token: str, repo_id: str, sequences: list
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def run_demo(output: Path, max_steps: int = DEMO_STEPS, model: str = "tiny-nt", use_hub: bool = True,
+def run_demo(output: Path, max_steps: int = DEMO_STEPS, model: str = DEMO_MODEL, use_hub: bool = True,
              serve_space: bool = False, *, max_rows: int | None = None) -> int:
     """Run the offline demo; returns the process exit code (0 on success).
 
     Args:
-        output: folder for the run (`output/run`), the local hub's data (`output/hub`) and the card copy.
+        output: folder for the run (`output/run`), the local hub's data (`output/hub`) and the card copy; a folder
+            holding anything else is refused (`check_demo_output`), an earlier demo's output is replaced.
         max_steps: LoRA training steps (the tiny model learns the bundled task in ~300).
         model: the base model: a tiny stand-in (default) or any model name `hubtune train` accepts.
         use_hub: also push to a local hub and reload from it in a fresh process.
@@ -133,6 +177,7 @@ def run_demo(output: Path, max_steps: int = DEMO_STEPS, model: str = "tiny-nt", 
     from .train import TrainConfig, finetune
 
     output = Path(output)
+    check_demo_output(output)  # before any work: the demo replaces only its own earlier output
     data_dir = example_task_path()
     print(f"hubtune demo: LoRA on {model}, bundled promoter task ({data_dir.name}), everything offline.", flush=True)
     _section("1/4 fine-tune")
@@ -225,4 +270,4 @@ def _serve_space(hub_url: str, repo_id: str, port: int = 7860) -> None:
         pass
 
 
-__all__ = ["run_demo"]
+__all__ = ["DEMO_MODEL", "DEMO_STEPS", "check_demo_output", "run_demo"]

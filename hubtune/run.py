@@ -13,9 +13,7 @@ tokenizer, which works the same on a run folder, a downloaded Hub snapshot, and 
 from __future__ import annotations
 
 import json
-import os
 import platform
-import shutil
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
@@ -69,6 +67,9 @@ def library_versions() -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------------------------------
 
 
+MIN_WINDOW_BP = 8  # shorter windows carry no signal and multiply the work per sequence
+
+
 @dataclass
 class RunInfo:
     """The typed content of `hubtune.json`: what a run predicts and how its model loads.
@@ -108,6 +109,8 @@ class RunInfo:
     created: str | None = None
     examples: list[Any] = field(default_factory=list)
     base_model_origin: str | None = None
+    # What the data is (catalogue entry for known benchmarks: species, length, negatives, source, licence, label meanings).
+    dataset: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     REQUIRED = ("label_names", "method", "base_model", "max_length", "window_bp", "stride_bp")
@@ -141,6 +144,11 @@ class RunInfo:
         for key in ("max_length", "window_bp", "stride_bp"):
             if not isinstance(data[key], int) or isinstance(data[key], bool) or data[key] <= 0:
                 raise RunFolderError(f"{where}: {key} must be a positive integer, got {data[key]!r}.")
+        if data["window_bp"] < MIN_WINDOW_BP or data["stride_bp"] > data["window_bp"]:
+            raise RunFolderError(
+                f"{where}: window_bp must be at least {MIN_WINDOW_BP} and stride_bp at most window_bp, got "
+                f"window_bp={data['window_bp']}, stride_bp={data['stride_bp']}."
+            )
         if data["method"] not in METHODS:
             raise RunFolderError(
                 f"{where}: unknown method {data['method']!r} (expected {', '.join(METHODS)})."
@@ -225,33 +233,6 @@ def plain_adapter_info(folder: str | Path, label_names: list[str] | None, *, whe
     return RunInfo(label_names=list(label_names), method=LoraMethodConfig.name, family=family.name, base_model=base,
                    base_model_revision=revision, max_length=max_length, window_bp=window_bp,
                    stride_bp=max(1, window_bp // 2))
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# Writing a run folder
-# ---------------------------------------------------------------------------------------------------------------------
-
-
-def staging_dir(output: Path) -> Path:
-    """Where a run is written before it is complete: `<output>.partial`."""
-    return output.with_name(output.name + ".partial")
-
-
-def commit_run_folder(staging: Path, output: Path, *, overwrite: bool = False) -> None:
-    """Move a finished staging folder into place (the old run, if any and allowed, is replaced only now)."""
-    missing = [name for name in REQUIRED_FILES if not (staging / name).is_file()]
-    if missing:
-        raise RunFolderError(f"Refusing to finish run folder {output}: {', '.join(missing)} not written.")
-    if output.exists():
-        if not overwrite:
-            raise RunFolderError(f"{output} already exists. Choose another --output or pass --overwrite.")
-        trash = output.with_name(output.name + ".old")
-        shutil.rmtree(trash, ignore_errors=True)
-        os.replace(output, trash)
-        os.replace(staging, output)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(staging, output)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -447,12 +428,12 @@ __all__ = [
     "LEAKAGE_FILE",
     "METRICS_FILE",
     "RUN_FORMAT_VERSION",
+    "MIN_WINDOW_BP",
     "TOKENIZER_FILES",
     "TRAINING_LOG_FILE",
     "Run",
     "RunInfo",
     "RunModel",
-    "commit_run_folder",
     "has_tokenizer",
     "library_versions",
     "load_run",
@@ -460,6 +441,5 @@ __all__ = [
     "load_run_model",
     "load_run_tokenizer",
     "plain_adapter_info",
-    "staging_dir",
     "to_inference",
 ]

@@ -34,16 +34,14 @@ from .models import load_base_model, load_tokenizer, resolve_model
 from .progress import info, progress_enabled
 from .run import (
     BASE_PROBE_FILE,
-    INFO_FILE,
     LEAKAGE_FILE,
     METRICS_FILE,
     TRAINING_LOG_FILE,
     Run,
     RunInfo,
-    commit_run_folder,
     library_versions,
-    staging_dir,
 )
+from .run_output import claim_output, commit_run_folder, open_staging
 
 SPLITS = ("train", "dev", "test")
 
@@ -420,9 +418,7 @@ def finetune(config: TrainConfig) -> Run | None:
     config.validate()
     method = config.method_config()
     output = Path(config.output or f"runs/{Path(str(config.data)).name or 'task'}-{method.name}")
-    if output.exists() and (output / INFO_FILE).exists() and not config.overwrite:
-        raise ConfigError(f"{output} already holds a finished run. Choose another --output or pass --overwrite.")
-    staging = staging_dir(output)
+    staging = claim_output(output, overwrite=config.overwrite, resume=config.resume, main_process=_is_main())
 
     task, leakage = _load_checked_task(config)
     resolved = resolve_model(config.model, revision=config.revision)
@@ -439,9 +435,7 @@ def finetune(config: TrainConfig) -> Run | None:
                 for split in SPLITS}
     if _is_main():
         # Created only now that data and model are known to be usable: a refused run leaves nothing behind.
-        if staging.exists() and not config.resume:
-            shutil.rmtree(staging)
-        staging.mkdir(parents=True, exist_ok=True)
+        open_staging(staging, overwrite=config.overwrite, resume=config.resume)
     if not method.uses_trainer and not _is_main():
         return None
     ctx = _Context(config, resolved, tokenizer, task, max_length, datasets, staging, None)

@@ -106,11 +106,13 @@ def test_probe_layers_writes_plot_and_table(tmp_path: Path, capsys):
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["train", "--data", "/nonexistent/task"], "/nonexistent/task"),
-        (["train", "--data", EXAMPLE, "--method", "bogus"], "Unknown method 'bogus'"),
-        (["train", "--data", EXAMPLE, "--method", "freeze", "--freeze-layers", "7"], "larger than the model"),
+        (["train", "--model", "tiny-nt", "--data", "/nonexistent/task"], "/nonexistent/task"),
+        (["train", "--model", "tiny-nt", "--data", EXAMPLE, "--method", "bogus"], "Unknown method 'bogus'"),
+        (["train", "--model", "tiny-nt", "--data", EXAMPLE, "--method", "freeze", "--freeze-layers", "7"],
+         "larger than the model"),
         (["train", "--data", EXAMPLE, "--model", "./not/a/model"], "neither a built-in tiny model"),
-        (["train", "--data", EXAMPLE, "--lr", "-0.1"], "--lr must be a non-negative"),
+        (["train", "--model", "tiny-nt", "--data", EXAMPLE, "--lr", "-0.1"], "--lr must be a non-negative"),
+        (["train", "--data", EXAMPLE], "--model"),
         (["predict", "/nonexistent/run", "--input", EXAMPLE + "/test.csv"], None),
     ],
 )
@@ -137,3 +139,75 @@ def test_help_for_every_command():
                  "--max-length", "--seed", "--seeds", "--lora-r", "--lora-alpha", "--lora-targets", "--freeze-layers",
                  "--dedup", "--trust-remote-code"):
         assert flag in result.stdout
+
+
+@pytest.mark.parametrize("command", ["train", "probe-layers"])
+def test_a_model_must_be_named(command: str, capsys):
+    """No silent random-weight default: the error lists the families and the tiny stand-ins, in one paragraph."""
+    assert main([command, "--data", EXAMPLE]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hubtune: error: ") and "Traceback" not in err and "\n\n" not in err.strip()
+    message = " ".join(err.split())
+    from hubtune.models.registry import FAMILIES, TINY_MODELS
+
+    assert "--model" in message
+    for family in FAMILIES.values():
+        if family.hub_ids:
+            assert family.display_name in message
+    for tiny in TINY_MODELS:
+        assert tiny in message
+
+
+def _subparsers(parser, prefix=()):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*prefix, name), sub
+                yield from _subparsers(sub, (*prefix, name))
+
+
+def _option_blocks(help_text: str) -> dict[str, str]:
+    """Each option's help entry ("--batch-size BATCH_SIZE sequences ... (default: 16)"), whitespace normalised."""
+    import re
+
+    blocks: dict[str, str] = {}
+    current: list[str] = []
+    for line in help_text.splitlines():
+        if re.match(r"^ {2}-", line):
+            current = [line]
+            blocks[line.split()[0].rstrip(",")] = ""
+        elif current and line.startswith("    "):
+            current.append(line)
+        else:
+            current = []
+            continue
+        blocks[current[0].split()[0].rstrip(",")] = " ".join(" ".join(current).split())
+    return blocks
+
+
+def test_every_help_shows_every_default(monkeypatch):
+    from hubtune.cli import build_parser
+    from hubtune.cli_options import default_text
+
+    monkeypatch.setenv("COLUMNS", "100")
+    commands = dict(_subparsers(build_parser()))
+    assert {("train",), ("demo",), ("compare",), ("hub", "serve")} <= set(commands)
+    checked = 0
+    for name, sub in commands.items():
+        blocks = _option_blocks(sub.format_help())
+        for action in sub._actions:
+            shown = default_text(action)
+            if shown is None:
+                continue
+            block = blocks[action.option_strings[0]]
+            assert f"(default: {shown})" in block or (shown == "off" and "off by default" in block), (name, block)
+            checked += 1
+    assert checked > 45
+    train = _option_blocks(commands[("train",)].format_help())
+    assert "(default: 16)" in train["--batch-size"]
+    assert "(default: off)" in train["--dedup"] and "(default: off)" in train["--no-baselines"]
+    assert "(default: 8)" in train["--lora-r"]  # a method's own default, though the option itself defaults to None
+    assert "(default: runs/demo)" in _option_blocks(commands[("demo",)].format_help())["--output"]
+    assert "(default: 8765)" in _option_blocks(commands[("hub", "serve")].format_help())["--port"]

@@ -252,7 +252,7 @@ def test_runs_under_accelerate_launch_with_two_processes(tmp_path: Path):
     command = [
         # --multi_gpu selects accelerate's torchrun launcher; without CUDA each process trains on the CPU over gloo.
         sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-        "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "hubtune.cli", "train", "--data", EXAMPLE,
+        "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "hubtune.cli", "train", "--model", "tiny-nt", "--data", EXAMPLE,
         "--max-steps", "6", "--eval-steps", "3", "--max-rows", "120", "--output", str(output), "--no-baselines",
     ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)

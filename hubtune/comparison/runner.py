@@ -15,6 +15,7 @@ from ..jsonio import write_json
 from ..layer_probe import probe_layers
 from ..progress import info, progress_bar
 from ..run import INFO_FILE
+from ..run_output import staging_dir
 from ..train import finetune
 from .grid import Cell, CompareConfig, GridPlan, plan_grid, train_config, unique
 from .measure import PeakMemory, hardware
@@ -75,7 +76,8 @@ def _run_cell(plan: GridPlan, cell: Cell, index: int) -> dict[str, Any]:
     else:
         info(f"{label}: training")
         cell_config = train_config(config, cell, plan.output)
-        cell_config.overwrite = run_dir.exists()  # a stale or superseded folder inside the report's runs/
+        # a stale or superseded folder (or an interrupted one) inside the report's runs/
+        cell_config.overwrite = run_dir.exists() or staging_dir(run_dir).exists()
         with PeakMemory() as memory:
             start = time.perf_counter()
             finetune(cell_config)
