@@ -24,8 +24,9 @@ import numpy as np
 
 from .config import TrainConfig
 from .data import as_model_input, deduplicate, leakage_report, load_task, parse_label_names
+from .embedding_cache import base_embeddings
 from .errors import ConfigError, DataError
-from .evaluate import extract_embeddings, kmer_baseline, predict_logits
+from .evaluate import kmer_baseline, predict_logits
 from .heads import LinearHead, fit_logistic_head_tuned
 from .jsonio import write_json
 from .methods import MethodConfig, quiet_deprecations, trainable_parameters
@@ -44,6 +45,8 @@ from .run import (
 from .run_output import claim_output, commit_run_folder, open_staging
 
 SPLITS = ("train", "dev", "test")
+EVAL_COST_SHARE = 0.2  # in-loop dev evaluation may cost at most about this share of training compute
+TRAIN_METRICS_SAMPLE = 1000  # train-split metrics come from at most this many sequences (stratified, data seed)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -72,16 +75,21 @@ def tokenize_split(tokenizer: Any, sequences: list[str], labels: list[int], max_
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def _trainer_class(class_weights: list[float] | None):
+def _trainer_class(class_weights: list[float] | None, eval_order: list[int]):
+    """transformers' Trainer, evaluating in `eval_order` (dev sorted by length, longest first: little padding, and a
+    known order, so the kept checkpoint's dev logits can be reused) and, when asked, weighting the loss per class."""
     from transformers import Trainer
 
-    if class_weights is None:
-        return Trainer
-
-    class WeightedLossTrainer(Trainer):
-        """Cross-entropy with per-class weights (for imbalanced tasks)."""
+    class HubtuneTrainer(Trainer):
+        def _get_eval_sampler(self, eval_dataset):
+            if self.args.world_size > 1 or eval_dataset is None or len(eval_dataset) != len(eval_order):
+                return super()._get_eval_sampler(eval_dataset)
+            return eval_order
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if class_weights is None:
+                return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                            num_items_in_batch=num_items_in_batch)
             import torch
 
             labels = inputs.pop("labels")
@@ -90,7 +98,7 @@ def _trainer_class(class_weights: list[float] | None):
             loss = torch.nn.functional.cross_entropy(outputs.logits, labels, weight=weight)
             return (loss, outputs) if return_outputs else loss
 
-    return WeightedLossTrainer
+    return HubtuneTrainer
 
 
 def _precision_flags(precision: str) -> dict[str, bool]:
@@ -215,12 +223,26 @@ def _fit_probe(ctx: _Context, method: Any, seed: int) -> SeedResult:
                       train_seconds=seconds)
 
 
+def evaluation_interval(total_steps: int, n_dev: int, sequences_per_step: int) -> int:
+    """Steps between dev evaluations: about ten per run, but never so often that evaluating costs more than about a
+    fifth of training (a dev pass is one forward per dev sequence, a step three per training sequence), and at least
+    once, at the last step.
+
+    Example:
+        >>> evaluation_interval(2000, 600, 32), evaluation_interval(15, 613, 8), evaluation_interval(200, 60, 32)
+        (200, 15, 20)
+    """
+    affordable = math.ceil(n_dev / (EVAL_COST_SHARE * 3 * max(1, sequences_per_step)))
+    return max(1, min(total_steps, max(math.ceil(total_steps / 10), affordable)))
+
+
 def _training_arguments(ctx: _Context, seed: int, total_steps: int):
     import torch
     from transformers import TrainingArguments
 
     config = ctx.config
-    eval_steps = config.eval_steps or max(1, total_steps // 10)
+    per_step = config.batch_size * config.grad_accum * _world()[1]
+    eval_steps = config.eval_steps or evaluation_interval(total_steps, len(ctx.task.splits["dev"]), per_step)
     passthrough = {k: v for k, v in (("deepspeed", config.deepspeed), ("fsdp", config.fsdp)) if v}
 
     return TrainingArguments(
@@ -280,12 +302,20 @@ def _train_one_seed(ctx: _Context, seed: int) -> SeedResult:
         class_weights = (counts.sum() / (n_classes * np.maximum(counts, 1))).tolist()
     args = _training_arguments(ctx, seed, total_steps)
 
+    dev_logits: dict[int, np.ndarray] = {}  # step -> dev logits of that evaluation (the kept one is reused)
+    dev_lengths = [len(ids) for ids in ctx.datasets["dev"]["input_ids"]]
+    eval_order = sorted(range(len(dev_lengths)), key=lambda i: -dev_lengths[i])
+
     def trainer_metrics(eval_pred) -> dict[str, float]:
         logits = eval_pred.predictions[0] if isinstance(eval_pred.predictions, tuple) else eval_pred.predictions
+        if world_size == 1 and len(logits) == len(eval_order):
+            in_row_order = np.empty_like(np.asarray(logits, dtype=np.float32))
+            in_row_order[eval_order] = logits
+            dev_logits[trainer.state.global_step] = in_row_order
         scores = compute_metrics(eval_pred.label_ids, softmax(logits), ctx.labels)
         return {k: v for k, v in scores.items() if isinstance(v, float)}
 
-    trainer = _trainer_class(class_weights)(
+    trainer = _trainer_class(class_weights, eval_order)(
         model=model,
         args=args,
         train_dataset=ctx.datasets["train"],
@@ -319,11 +349,48 @@ def _train_one_seed(ctx: _Context, seed: int) -> SeedResult:
         best_dir = ctx.work_dir / "checkpoints" / f"best-seed-{seed}"
         trainer.accelerator.unwrap_model(trainer.model).save_pretrained(str(best_dir), safe_serialization=True)
     result.trained = method.load_model(best_dir, ctx.load_base, num_labels=len(ctx.labels), label_names=ctx.labels)
-    for split in SPLITS:
-        logits = predict_logits(result.trained, ctx.tokenizer, task.splits[split].sequences,
-                                max_length=ctx.max_length, batch_size=config.batch_size * 2)
-        result.scores[split] = compute_metrics(task.splits[split].labels, softmax(logits), ctx.labels)
+    result.scores = _final_scores(ctx, result.trained, dev_logits.get(best_step) if best_checkpoint else None)
     return result
+
+
+def _final_scores(ctx: _Context, model: Any, dev_logits: np.ndarray | None) -> dict[str, dict[str, Any]]:
+    """Scores of the kept model: test in full; dev from the Trainer's evaluation of that very checkpoint when there
+    was one (the same computation); train from a bounded stratified sample (`TRAIN_METRICS_SAMPLE`), labelled so."""
+    task, batch_size = ctx.task, ctx.config.batch_size * 2
+    train_rows = _train_sample(task.splits["train"].labels, TRAIN_METRICS_SAMPLE, ctx.config.data_seed)
+    sequences = {"train": [task.splits["train"].sequences[i] for i in train_rows],
+                 "dev": None if dev_logits is not None else task.splits["dev"].sequences,
+                 "test": task.splits["test"].sequences}
+    wanted = [s for s in SPLITS if sequences[s] is not None]
+    # One length-sorted pass over everything that still needs predicting.
+    joined = [seq for s in wanted for seq in sequences[s]]
+    logits = predict_logits(model, ctx.tokenizer, joined, max_length=ctx.max_length, batch_size=batch_size)
+    by_split: dict[str, np.ndarray] = {}
+    start = 0
+    for s in wanted:
+        by_split[s] = logits[start:start + len(sequences[s])]
+        start += len(sequences[s])
+    if dev_logits is not None:
+        by_split["dev"] = dev_logits
+    labels = {"train": [task.splits["train"].labels[i] for i in train_rows], "dev": task.splits["dev"].labels,
+              "test": task.splits["test"].labels}
+    scores = {s: compute_metrics(labels[s], softmax(by_split[s]), ctx.labels) for s in SPLITS}
+    if len(train_rows) < len(task.splits["train"]):
+        scores["train"]["sampled_from"] = len(task.splits["train"])
+    return scores
+
+
+def _train_sample(labels: list[int], limit: int, seed: int) -> list[int]:
+    """Row indices of a stratified sample of at most `limit` rows (all rows when there are fewer), in row order."""
+    if len(labels) <= limit:
+        return list(range(len(labels)))
+    from sklearn.model_selection import train_test_split
+
+    rows = np.arange(len(labels))
+    counts = np.bincount(labels)
+    stratify = labels if counts[counts > 0].min() >= 2 else None
+    picked, _ = train_test_split(rows, train_size=limit, random_state=seed, stratify=stratify)
+    return sorted(int(i) for i in picked)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -335,15 +402,17 @@ def _base_probe(ctx: _Context, seed: int) -> tuple[dict[str, np.ndarray], Linear
     """Pre-trained probe: frozen base + logistic regression (a baseline, and the probe method's features)."""
     from transformers import set_seed
 
-    info("extracting pre-trained embeddings for the probe baseline")
     set_seed(seed)
-    base = ctx.load_base()
-    embeddings = {
-        split: extract_embeddings(base, ctx.tokenizer, ctx.task.splits[split].sequences, max_length=ctx.max_length,
-                                  batch_size=ctx.config.batch_size * 2, progress=True)
-        for split in SPLITS
-    }
-    del base
+
+    def load_base() -> Any:
+        info("extracting pre-trained embeddings for the probe baseline")
+        return ctx.load_base()
+
+    embeddings, hits = base_embeddings(ctx.resolved, load_base, ctx.tokenizer,
+                                       {split: ctx.task.splits[split].sequences for split in SPLITS},
+                                       max_length=ctx.max_length, batch_size=ctx.config.batch_size * 2, progress=True)
+    if hits:
+        info(f"pre-trained embeddings of {hits} split(s) reused from the cache")
     splits = ctx.task.splits
     head, _ = fit_logistic_head_tuned(embeddings["train"], splits["train"].labels, embeddings["dev"],
                                       splits["dev"].labels, len(ctx.labels), seed=seed)
