@@ -3,6 +3,9 @@
 #   docker build -t hubtune-space .
 #   docker run --rm -p 7860:7860 -e HUBTUNE_SPACE_ADAPTERS=user/promoter-lora hubtune-space
 #
+# `hubtune space deploy --sdk docker` writes a Space's own Dockerfile instead (hubtune installed from a wheel in the
+# Space repo, no checkout needed); this one builds from the checkout.
+#
 # Offline against a local hub on the host: add `--network host -e HF_ENDPOINT=http://127.0.0.1:8765
 # -e HF_HUB_DISABLE_XET=1` (see space/README.md).
 FROM python:3.11-slim

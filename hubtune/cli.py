@@ -194,6 +194,18 @@ def cmd_hub_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_space_deploy(args: argparse.Namespace) -> int:
+    from .hub import deploy_space
+
+    done = deploy_space(args.repo, adapters=args.adapters, hardware=args.hardware, sdk=args.sdk,
+                        private=args.private, title=args.title, token=args.token, space_dir=args.space_dir)
+    state = "deployed" if done.changed else "already up to date (no commit)"
+    print(f"Space {done.repo_id} {state}: {done.url}")
+    if done.variables_changed:
+        print(f"preselected adapters: {', '.join(done.adapters)}")
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from .comparison import CompareConfig, compare
 
@@ -313,6 +325,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="methods x models x tasks grid with pitfall diagnostics and a report")
     add_dataclass_options(p, CompareConfig, required=["models", "data"])
     p.set_defaults(func=cmd_compare)
+
+    from .cli_options import str_list
+    from .hub.space_files import HARDWARE, SDKS
+
+    p = sub.add_parser("space", help="the Gradio Space")
+    space_sub = p.add_subparsers(dest="space_command", required=True, metavar="SPACE_COMMAND")
+    s = space_sub.add_parser("deploy", help="publish the Space (app, README, requirements, hubtune as a wheel) "
+                             "to a Space repo in one commit")
+    s.add_argument("--repo", required=True, help="user/name of the Space")
+    s.add_argument("--adapters", type=str_list, help="hubtune adapters to preselect, comma separated (one task)")
+    s.add_argument("--hardware", choices=HARDWARE, default="cpu-basic",
+                   help="suggested hardware; decides the torch build in requirements.txt")
+    s.add_argument("--sdk", choices=SDKS, default="gradio", help="docker adds a Dockerfile and app_port")
+    s.add_argument("--private", action="store_true", help="create the Space as private (Docker SDK)")
+    s.add_argument("--title", help="title of the Space (default: hubtune DNA classifier)")
+    s.add_argument("--token", help="Hub token (default: HF_TOKEN or the saved login)")
+    s.add_argument("--space-dir", help="folder with app.py and render.py (default: the project's space/)")
+    s.set_defaults(func=cmd_space_deploy)
     return parser
 
 

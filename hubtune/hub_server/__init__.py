@@ -1,8 +1,9 @@
 """A local Hugging-Face-Hub-compatible server (Starlette + uvicorn, SQLite + content-addressed blobs).
 
-It speaks the subset of the Hub protocol that ``huggingface_hub`` 2.x uses with Xet disabled: repo creation,
-preupload, git-LFS uploads, NDJSON commits, branches, file resolution, repo info, tree and commit listings,
-``list_models`` and ``whoami``. Used for offline work (``hubtune hub serve``) and by every Hub test.
+It speaks the subset of the Hub protocol that ``huggingface_hub`` 2.x uses with Xet disabled, for models, datasets
+and Spaces: repo creation, moving and duplication, preupload, git-LFS uploads, NDJSON commits, branches, file
+resolution, repo info (safetensors parameter counts included), trees (with last commits), commit listings,
+``list_models`` filters, the caller's repo list, Space variables and ``whoami``. Used for offline work (``hubtune hub serve``) and by every Hub test.
 
 Example::
 

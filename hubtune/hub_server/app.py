@@ -1,9 +1,10 @@
 """The ASGI application of the local Hub server: Starlette routes, middleware and the domain-error handler.
 
 The routes speak the subset of the Hub protocol that ``huggingface_hub`` 2.x uses with Xet disabled; each module
-lists its own: :mod:`.routes_repos` (account, repo management, branches, tags), :mod:`.routes_browse` (listings,
-repo info, trees, commits, refs), :mod:`.routes_upload` (preupload, commits), :mod:`.routes_lfs` (git-LFS batch API
-and upload links) and :mod:`.routes_files` (file downloads). ``{type}`` is ``models``, ``datasets`` or ``spaces``.
+lists its own: :mod:`.routes_repos` (account, repo creation, branches, tags), :mod:`.routes_manage` (repo lists,
+move, duplicate, Space variables), :mod:`.routes_browse` (listings, repo info, trees, commits, refs),
+:mod:`.routes_upload` (preupload, commits), :mod:`.routes_lfs` (git-LFS batch API and upload links) and
+:mod:`.routes_files` (file downloads). ``{type}`` is ``models``, ``datasets`` or ``spaces``.
 
 Middleware, outermost first: access log (method, path, status; never the query or a header), fault injection
 (:mod:`.faults`), token authentication (:mod:`.auth`). Domain errors raised anywhere below become the Hub's error
@@ -27,7 +28,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from . import routes_browse, routes_files, routes_lfs, routes_repos, routes_upload
+from . import routes_browse, routes_files, routes_lfs, routes_manage, routes_repos, routes_upload
 from .auth import TokenAuthMiddleware
 from .faults import FaultMiddleware, FaultPlan
 from .web import EXCEPTION_HANDLERS, AccessLogMiddleware, HubContext
@@ -37,6 +38,7 @@ def all_routes() -> list[BaseRoute]:
     """Every route of the server, in matching order (fixed paths before patterns that could also match them)."""
     return [
         *routes_repos.routes(),
+        *routes_manage.routes(),
         *routes_upload.routes(),
         *routes_browse.routes(),
         *routes_lfs.routes(),

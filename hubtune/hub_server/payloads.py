@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import InvalidRequest
+from .insights import safetensors_summary
 from .metadata import card_tags, parse_front_matter
 from .records import Commit, FileEntry, Repo
 from .store import HubStore
@@ -71,10 +72,18 @@ def repo_payload(
             payload["pipeline_tag"] = card["pipeline_tag"]
     if repo.type == "space":
         payload["sdk"] = repo.sdk or (card.get("sdk") if card else None)
+        for key in ("models", "datasets"):  # the repos a Space declares it uses, as the Hub lists them
+            listed = card.get(key) if card else None
+            if isinstance(listed, list):
+                payload[key] = [str(item) for item in listed if isinstance(item, str)]
     if full:
         payload.update({"sha": oid, "gated": False, "disabled": False})
         payload["siblings"] = [sibling(f, blobs) for f in files.values()]
         payload["usedStorage"] = sum(f.size for f in files.values())
+        if repo.type == "model":
+            summary = safetensors_summary(store, files)
+            if summary is not None:
+                payload["safetensors"] = summary
     if with_card and card is not None:
         payload["cardData"] = card
     return payload
@@ -89,7 +98,7 @@ def only_expanded(payload: dict[str, Any], wanted: list[str]) -> dict[str, Any]:
 
 
 def file_item(entry: FileEntry) -> dict[str, Any]:
-    """A file in a tree listing or paths-info answer."""
+    """A file in a tree listing or paths-info answer (``lastCommit`` is added by the listing when expanded)."""
     item: dict[str, Any] = {"type": "file", "oid": entry.git_oid, "size": entry.size, "path": entry.path}
     if entry.lfs:
         item["lfs"] = {"oid": entry.sha256, "size": entry.size, "pointerSize": entry.pointer_size}

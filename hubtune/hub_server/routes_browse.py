@@ -4,8 +4,8 @@
 method   path                                                         client call
 =======  ===========================================================  ==========================================
 GET      /api/{type}                                                  list_models / list_datasets / list_spaces
-GET      /api/{type}/{ns}/{name}[/revision/{rev}]                     model_info / repo_info
-GET      /api/{type}/{ns}/{name}/tree/{rev}[/{path}]                  list_repo_tree / list_repo_files
+GET      /api/{type}/{ns}/{name}[/revision/{rev}]                     model_info (with safetensors) / space_info
+GET      /api/{type}/{ns}/{name}/tree/{rev}[/{path}]                  list_repo_tree (expand: lastCommit)
 POST     /api/{type}/{ns}/{name}/paths-info/{rev}                     get_paths_info
 GET      /api/{type}/{ns}/{name}/commits/{rev}                        list_repo_commits
 GET      /api/{type}/{ns}/{name}/refs                                 list_repo_refs
@@ -29,11 +29,13 @@ from starlette.routing import BaseRoute, Route
 from .access import owns
 from .errors import EntryNotFound, InvalidRequest
 from .gitobjects import tree_oids
+from .insights import commit_summary, last_commits
 from .payloads import commit_item, file_item, folder_item, only_expanded, repo_payload
 from .records import FileEntry, Repo
 from .web import PLURALS, Call, endpoint, json_response, page_response, repo_routes
 
 TREE_PAGE_SIZE = 1000
+TREE_EXPANDED_PAGE_SIZE = 50  # as on the Hub: expanded entries cost a history walk each
 COMMITS_PAGE_SIZE = 100
 LIST_PAGE_SIZE = 1000
 _SORT_KEYS = ("lastModified", "createdAt", "downloads", "likes", "id")
@@ -50,11 +52,14 @@ def _files_and_folders(call: Call, repo: Repo, revision: str) -> tuple[dict[str,
 
 
 def list_repos(call: Call) -> Response:
-    """Repos of one type the caller may see, filtered by tags (``filter``), ``author`` and ``search``."""
+    """Repos of one type the caller may see, filtered by tags (``filter``), ``author``, ``search``, and for models
+    ``pipeline_tag`` and ``library`` (the card's ``pipeline_tag`` / ``library_name``)."""
     store = call.store
     filters = [f.lower() for f in call.params("filter") if f]
     author = (call.param("author") or "").lower()
     search = (call.param("search") or "").lower()
+    pipeline = (call.param("pipeline_tag") or "").lower()
+    libraries = {v.lower() for v in call.params("library") if v}
     expand = _expand(call)
     full = call.flag("full") or bool(expand)
     with_card = call.flag("cardData") or bool(expand)
@@ -70,6 +75,10 @@ def list_repos(call: Call) -> Response:
         if head is None:
             continue
         payload = repo_payload(store, repo, head, with_card=with_card, full=full)
+        if pipeline and str(payload.get("pipeline_tag") or "").lower() != pipeline:
+            continue
+        if libraries and str(payload.get("library_name") or "").lower() not in libraries:
+            continue
         tags = {t.lower() for t in payload["tags"]}
         if payload.get("library_name"):
             tags.add(str(payload["library_name"]).lower())
@@ -100,7 +109,8 @@ def repo_info(call: Call) -> Response:
 
 
 def tree(call: Call) -> Response:
-    """Files and folders under a path at a revision; ``recursive=true`` lists everything below it."""
+    """Files and folders under a path at a revision; ``recursive=true`` lists everything below it, ``expand=true``
+    adds each entry's ``lastCommit``."""
     repo = call.read_repo()
     # .../tree/{rev}/{path}: the revision is one URL segment (an encoded '/' stays inside it).
     rest = call.raw_segments()[5:]  # api, {type}, ns, name, tree, then {rev}/{path}
@@ -123,7 +133,22 @@ def tree(call: Call) -> Response:
         items = sorted(dir_items + file_items, key=lambda item: item["path"])
     else:
         items = sorted(dir_items, key=lambda i: i["path"]) + sorted(file_items, key=lambda i: i["path"])
+    if call.flag("expand"):
+        start = _cursor(call)
+        page = items[start : start + TREE_EXPANDED_PAGE_SIZE]
+        changed = last_commits(call.store, repo, call.revision(repo, revision), [item["path"] for item in page])
+        for item in page:
+            if item["path"] in changed:
+                item["lastCommit"] = commit_summary(changed[item["path"]])
+        return page_response(call, items, TREE_EXPANDED_PAGE_SIZE)
     return page_response(call, items, TREE_PAGE_SIZE)
+
+
+def _cursor(call: Call) -> int:
+    try:
+        return max(0, int(call.param("cursor", "0") or 0))
+    except ValueError as exc:
+        raise InvalidRequest("cursor must be an integer.") from exc
 
 
 def paths_info(call: Call) -> Response:

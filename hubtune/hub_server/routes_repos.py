@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute, Route
 
 from .errors import Conflict, Forbidden, InvalidRequest, NotSupported
 from .metadata import parse_front_matter
+from .routes_manage import variables_from_body
 from .validation import REPO_TYPES, validate_repo_name
 from .web import URL_PREFIX, Call, endpoint, json_response, repo_routes
 
@@ -86,11 +87,14 @@ def create_repo(call: Call) -> Response:
     visibility = body.get("visibility")
     private = visibility == "private" if visibility is not None else bool(body.get("private", False))
     sdk = body.get("sdk") if repo_type == "space" else None
+    variables = variables_from_body(body.get("variables")) if repo_type == "space" else {}
     url = f"{call.base_url()}/{URL_PREFIX[repo_type]}{namespace}/{name}"
     try:
         repo = call.store.create_repo(repo_type, namespace, name, private, sdk)
     except Conflict as exc:
         return json_response({"error": exc.message, "url": url}, status=409)
+    for key, (value, description) in variables.items():
+        call.store.set_variable(repo, key, value, description)
     return json_response({"url": url, "name": repo.repo_id, "id": str(repo.id)})
 
 

@@ -95,6 +95,14 @@ CREATE TABLE IF NOT EXISTS lfs_objects (
     size INTEGER NOT NULL,
     PRIMARY KEY (repo_id, sha256)
 );
+CREATE TABLE IF NOT EXISTS variables (
+    repo_id INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    description TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (repo_id, key)
+);
 CREATE INDEX IF NOT EXISTS files_by_sha256 ON files (sha256);
 CREATE INDEX IF NOT EXISTS lfs_objects_by_sha256 ON lfs_objects (sha256);
 """
@@ -172,9 +180,70 @@ class HubStore:
         )
         return _repo_from_row(rows[0]) if rows else None
 
-    def list_repos(self, repo_type: str) -> list[Repo]:
-        """All repos of a type, oldest first."""
+    def list_repos(self, repo_type: str | None = None) -> list[Repo]:
+        """All repos of a type (every type when None), oldest first."""
+        if repo_type is None:
+            return [_repo_from_row(r) for r in self._query("SELECT * FROM repos ORDER BY id")]
         return [_repo_from_row(r) for r in self._query("SELECT * FROM repos WHERE type = ? ORDER BY id", (repo_type,))]
+
+    def move_repo(self, repo: Repo, namespace: str, name: str) -> Repo:
+        """Rename a repo to ``namespace/name``, history, refs and variables included (``Conflict`` if taken).
+
+        Example: ``store.move_repo(repo, "alice", "promoter-lora-v2")``.
+        """
+        validate_repo_name(namespace, name)
+        with self._transaction() as db:
+            taken = self.get_repo(repo.type, namespace, name)
+            if taken is not None and taken.id != repo.id:
+                raise Conflict(f"You already created this {repo.type} repo: {namespace}/{name}")
+            db.execute("UPDATE repos SET namespace = ?, name = ? WHERE id = ?", (namespace, name, repo.id))
+        moved = self.get_repo(repo.type, namespace, name)
+        assert moved is not None
+        return moved
+
+    def copy_repo(self, repo: Repo, namespace: str, name: str, private: bool) -> Repo:
+        """A new repo ``namespace/name`` with the history, branches, tags, LFS objects and variables of ``repo``.
+
+        Contents are shared through the content-addressed blobs; nothing is copied on disk.
+        Example: ``store.copy_repo(space, "bob", "demo-copy", private=False)``.
+        """
+        validate_repo_name(namespace, name)
+        with self._transaction() as db:
+            if self.get_repo(repo.type, namespace, name) is not None:
+                raise Conflict(f"You already created this {repo.type} repo: {namespace}/{name}")
+            cur = db.execute(
+                "INSERT INTO repos (type, namespace, name, private, sdk, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (repo.type, namespace, name, int(private), repo.sdk, now_iso()),
+            )
+            new_id = int(cur.lastrowid or 0)
+            for table in ("commits", "files", "refs", "lfs_objects", "variables"):
+                columns = [row[1] for row in db.execute(f"PRAGMA table_info({table})") if row[1] != "repo_id"]
+                listed = ", ".join(columns)
+                db.execute(
+                    f"INSERT INTO {table} (repo_id, {listed}) SELECT ?, {listed} FROM {table} WHERE repo_id = ?",
+                    (new_id, repo.id),
+                )
+        copied = self.get_repo(repo.type, namespace, name)
+        assert copied is not None
+        return copied
+
+    # ------------------------------------------------------------------------------------------------- variables
+    def variables(self, repo: Repo) -> dict[str, dict[str, str | None]]:
+        """A Space's variables: ``{key: {"value", "description", "updatedAt"}}``."""
+        rows = self._query("SELECT * FROM variables WHERE repo_id = ? ORDER BY key", (repo.id,))
+        return {r["key"]: {"value": r["value"], "description": r["description"], "updatedAt": r["updated_at"]}
+                for r in rows}
+
+    def set_variable(self, repo: Repo, key: str, value: str, description: str | None = None) -> None:
+        """Add or replace one variable."""
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO variables VALUES (?, ?, ?, ?, ?)",
+                       (repo.id, key, value, description, now_iso()))
+
+    def delete_variable(self, repo: Repo, key: str) -> None:
+        """Remove one variable (nothing happens if it is not set)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM variables WHERE repo_id = ? AND key = ?", (repo.id, key))
 
     def delete_repo(self, repo: Repo) -> list[str]:
         """Remove a repo with its commits, refs and the blobs no other repo references; returns those blobs' SHA-256.
