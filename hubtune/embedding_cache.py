@@ -6,8 +6,8 @@ so `hubtune compare` (several methods and seeds on one task) and repeated runs r
 the model id, the resolved Hub revision or, for local folders, the size and modification time of every weight file;
 `max_length`; the pooling; the sequences themselves; and the hubtune, torch and transformers versions.
 
-The cache lives in ``$HUBTUNE_CACHE`` (default ``$HF_HOME/hubtune``, else ``~/.cache/hubtune``) under
-``embeddings/``; set ``HUBTUNE_CACHE=off`` to disable it. Entries are safetensors files written atomically.
+The cache lives in ``embeddings/`` of hubtune's cache folder (``$HUBTUNE_CACHE``, else ``$HF_HOME/hubtune``; see
+`hubtune.paths`); set ``HUBTUNE_EMBEDDING_CACHE=off`` to disable it. Entries are safetensors files written atomically.
 """
 
 from __future__ import annotations
@@ -22,24 +22,22 @@ from typing import Any
 
 import numpy as np
 
+from .paths import hubtune_cache_dir
+
 POOLING = "mean-last"
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
 
 def cache_root() -> Path | None:
-    """The cache folder, or None when caching is switched off (``HUBTUNE_CACHE=off``).
+    """The embeddings cache folder, or None when switched off (``HUBTUNE_EMBEDDING_CACHE=off``).
 
     Example:
         >>> cache_root()  # doctest: +SKIP
-        PosixPath('/home/me/.cache/huggingface/hubtune')
+        PosixPath('/home/me/.cache/huggingface/hubtune/embeddings')
     """
-    setting = os.environ.get("HUBTUNE_CACHE", "")
-    if setting.lower() in ("off", "0", "false", "no"):
+    if os.environ.get("HUBTUNE_EMBEDDING_CACHE", "").lower() in ("off", "0", "false", "no"):
         return None
-    if setting:
-        return Path(setting).expanduser()
-    hf_home = os.environ.get("HF_HOME")
-    return Path(hf_home) / "hubtune" if hf_home else Path.home() / ".cache" / "hubtune"
+    return hubtune_cache_dir() / "embeddings"
 
 
 def weights_fingerprint(source: str | Path, revision: str | None) -> str:
@@ -93,7 +91,7 @@ def cached_embeddings(key: str | None, compute: Callable[[], np.ndarray]) -> tup
     root = cache_root()
     if key is None or root is None:
         return compute(), False
-    path = root / "embeddings" / f"{key}.safetensors"
+    path = root / f"{key}.safetensors"
     if path.is_file():
         try:
             from safetensors.numpy import load_file

@@ -60,7 +60,7 @@ def test_a_damaged_entry_is_recomputed(tmp_path, monkeypatch):
 
 
 def test_caching_can_be_switched_off(tmp_path, monkeypatch):
-    monkeypatch.setenv("HUBTUNE_CACHE", "off")
+    monkeypatch.setenv("HUBTUNE_EMBEDDING_CACHE", "off")
     resolved = resolve_model("tiny-nt")
     tokenizer = load_tokenizer("tiny-nt", resolved=resolved)
     loads: list[int] = []

@@ -13,7 +13,6 @@ import importlib
 import itertools
 import json
 import math
-import os
 import random
 import shutil
 import tempfile
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ModelError
 from ..jsonio import write_json
+from ..paths import hubtune_cache_dir
 from .registry import FAMILIES, TINY_MODELS
 
 if TYPE_CHECKING:
@@ -455,17 +455,13 @@ def build_tiny_ntv2(
 
 
 def tiny_cache_dir() -> Path:
-    """Where built tiny models are kept: $HUBTUNE_CACHE, else $HF_HOME/hubtune, else ~/.cache/huggingface/hubtune.
+    """Where built tiny models are kept: hubtune's cache folder (`hubtune.paths.hubtune_cache_dir`).
 
     Example:
         >>> tiny_cache_dir()  # doctest: +SKIP
         PosixPath('/home/me/.cache/huggingface/hubtune')
     """
-    if os.environ.get("HUBTUNE_CACHE"):
-        return Path(os.environ["HUBTUNE_CACHE"])
-    hf_home = os.environ.get("HF_HOME")
-    base = Path(hf_home) if hf_home else Path.home() / ".cache" / "huggingface"
-    return base / "hubtune"
+    return hubtune_cache_dir()
 
 
 def tiny_model_path(name: str) -> Path:
