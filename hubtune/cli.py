@@ -15,7 +15,7 @@ from pathlib import Path
 from .cli_options import HelpParser, add_dataclass_options, add_method_options, config_from_args, method_from_args
 from .errors import ConfigError, HubtuneError
 
-DATA_OPTIONS = ("sequence_column", "label_column", "labels_file", "max_rows")
+DATA_OPTIONS = ("sequence_column", "label_column", "labels_file", "max_rows", "data_seed", "label_names")
 
 
 def require_model(args: argparse.Namespace) -> None:
@@ -70,13 +70,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_data(args: argparse.Namespace) -> int:
     from . import data
+    from .data.balance import imbalance_warnings
 
     task = data.load_task(args.data, sequence_column=args.sequence_column, label_column=args.label_column,
-                          labels_file=args.labels_file, max_rows=args.max_rows)
+                          labels_file=args.labels_file, max_rows=args.max_rows, seed=args.data_seed,
+                          label_names=data.parse_label_names(args.label_names))
     stats = data.describe(task)
     report = data.leakage_report(task)
+    warnings = [*task.warnings, *imbalance_warnings(task)]
     if args.json:
-        print(json.dumps({"stats": stats, "leakage": report.to_dict(), "warnings": task.warnings}, indent=2))
+        print(json.dumps({"stats": stats, "leakage": report.to_dict(), "warnings": warnings}, indent=2))
         return 0
     print(f"task {task.name} ({task.source}); splits {task.split_origin}")
     print(f"labels: {', '.join(f'{i}={n}' for i, n in enumerate(task.label_names))}")
@@ -85,7 +88,7 @@ def cmd_data(args: argparse.Namespace) -> int:
         lengths = s["length"]
         print(f"  {split:5s} {s['n']:>7d} sequences; length {lengths['min']}-{lengths['max']} (median "
               f"{lengths['median']}); classes {counts}")
-    for warning in task.warnings:
+    for warning in warnings:
         print(f"warning: {warning}")
     print("leakage:")
     for line in report.summary_lines():

@@ -160,7 +160,8 @@ def fmt_count(n: int | None) -> str:
     return str(n)
 
 
-_STATUS_TEXT = {"ok": "ok", "warning": "warning", "flagged": "**flagged**", "not measured": "n/m"}
+_STATUS_TEXT = {"ok": "ok", "warning": "warning", "flagged": "**flagged**", "not measured": "n/m",
+                "not measurable": "n/m"}
 
 
 def _status_cell(row: dict[str, Any], key: str) -> str:

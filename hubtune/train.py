@@ -24,6 +24,7 @@ import numpy as np
 
 from .config import TrainConfig
 from .data import as_model_input, deduplicate, leakage_report, load_task, parse_label_names
+from .data.balance import imbalance_warnings
 from .embedding_cache import base_embeddings
 from .errors import ConfigError, DataError
 from .evaluate import kmer_baseline, predict_logits
@@ -458,7 +459,7 @@ def _load_checked_task(config: TrainConfig):
     task = load_task(config.data, sequence_column=config.sequence_column, label_column=config.label_column,
                      labels_file=config.labels_file, seed=config.data_seed, max_rows=config.max_rows,
                      label_names=parse_label_names(config.label_names))
-    for warning in task.warnings:
+    for warning in [*task.warnings, *imbalance_warnings(task, class_weights=config.class_weights)]:
         info(f"warning: {warning}")
     leakage = leakage_report(task)
     for line in leakage.summary_lines():

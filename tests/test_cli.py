@@ -89,6 +89,18 @@ def test_data_command_reports_stats_and_leakage(capsys):
     assert "leakage" in out
 
 
+def test_data_command_warns_about_class_imbalance(tmp_path: Path, capsys):
+    rows = [("ACGTACGTAC" if i % 2 else "TTGACAGGAT", "rare" if i % 20 == 0 else "common") for i in range(200)]
+    table = tmp_path / "imbalanced.csv"
+    with open(table, "w", newline="") as handle:
+        csv.writer(handle).writerows([("sequence", "label"), *rows])
+    assert main(["data", str(table)]) == 0
+    out = capsys.readouterr().out
+    assert "warning:" in out and "--class-weights" in out and "MCC" in out
+    assert main(["data", str(table), "--json"]) == 0
+    assert any("--class-weights" in w for w in json.loads(capsys.readouterr().out)["warnings"])
+
+
 @pytest.mark.skipif(not GUE.is_dir(), reason="the GUE benchmark copy (../shared/data/GUE) is not on this machine")
 def test_data_command_finds_gue_leak(capsys):
     assert main(["data", str(GUE / "prom" / "prom_core_all")]) == 0

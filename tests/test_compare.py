@@ -444,7 +444,7 @@ def test_forgetting_is_not_measured_without_a_masked_lm_head(tmp_path):
     run = finetune(TrainConfig(model=str(folder), data=EXAMPLE, method="lora", max_steps=2, eval_steps=2, max_rows=20,
                                seeds=[1], baselines=False, output=str(tmp_path / "run")))
     verdict = check_forgetting(run, max_sequences=8)
-    assert verdict.status == "not measured"
+    assert verdict.status == "not measurable"
     assert "no masked-LM head weights" in verdict.summary and "lm_head" in verdict.summary
 
 

@@ -15,17 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..diagnostics import CHECK_NAMES, learning_curves
-from ..diagnostics.curves import (
-    CHANCE_MCC,
-    DEV_RISE_FLAG,
-    DEV_RISE_WARN,
-    LOSS_DROP_MIN,
-    OVERFIT_GAP_FLAG,
-    OVERFIT_GAP_WARN,
-)
-from ..diagnostics.forgetting import FORGET_FLAG, FORGET_WARN, MASK_FRACTION
-from ..diagnostics.leakage import LEAK_FRACTION_FLAG, LEAK_MCC_FLAG
+from ..diagnostics import CHECK_NAMES, learning_curves, rule_notes
 from ..jsonio import write_atomic, write_json
 from ..methods import get_method
 from ..metrics import mean_sd
@@ -209,7 +199,8 @@ def _report_lines(plan: GridPlan, rows: list[dict[str, Any]], figures: dict[str,
              f"seeds {', '.join(map(str, config.seeds))}; budget {budget}, batch size {config.batch_size}. "
              "Test MCC is the mean ± sd over seeds; each seed keeps its best-dev-MCC checkpoint.", ""]
     lines.append(grid_table(rows).markdown())
-    lines += ["", "n/m = not measured (the diagnostics section says why). Peak MiB: " + memory_label + ".", ""]
+    lines += ["", "n/m = not measurable or not measured (the diagnostics section says why). Peak MiB: " + memory_label
+              + ".", ""]
     lines += ["![overview](overview.png)", ""]
     lines += _setup_section(plan, rows, memory_label)
     for task_key, files in figures.items():
@@ -239,7 +230,8 @@ def _setup_section(plan: GridPlan, rows: list[dict[str, Any]], memory_label: str
                  "the compare process; results.csv also has the memory at the cell's start (memory_at_start_mib), "
                  "so peak minus start is what the cell added.")
     lines.append("- Baselines: the pre-trained probe (frozen model, mean-pooled last layer, logistic regression with C "
-                 "chosen on dev) and k-mer counts (k = 2, 3, 4) + logistic regression, computed once per model × task.")
+                 "chosen on dev) and k-mer frequencies + logistic regression (k-mer sizes and C chosen on dev), computed once "
+                 "per model × task.")
     versions = library_versions()
     lines.append("- Versions: " + ", ".join(f"{k} {versions[k]}" for k in ("hubtune", "torch", "transformers", "peft")
                                              if k in versions))
@@ -263,25 +255,7 @@ def _diagnostics_section(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def _method_notes() -> list[str]:
-    return [
-        "## How the diagnostics decide",
-        "",
-        f"- **Overfitting**: flagged when the kept model's train MCC exceeds its dev MCC by {OVERFIT_GAP_FLAG:.2f} or "
-        f"more, or dev loss ends {DEV_RISE_FLAG:.0%} above its minimum while train loss kept falling (warning at "
-        f"{OVERFIT_GAP_WARN:.2f} / {DEV_RISE_WARN:.0%}).",
-        f"- **Underfitting**: flagged when the learning rate is 0, or train loss fell by less than {LOSS_DROP_MIN:.0%} "
-        f"and train MCC stayed below {CHANCE_MCC:.2f} (MCC 0 = chance).",
-        "- **Catastrophic forgetting**: masked-LM loss of the fine-tuned backbone over that of the pre-trained one "
-        f"({MASK_FRACTION:.0%} of tokens masked, the same positions for both), on the task's test sequences and on "
-        f"shuffled copies; warning from {FORGET_WARN:.2f}, flagged from {FORGET_FLAG:.2f}. The run's model is loaded "
-        "as for prediction (an adapter merged into its base) and its backbone weights are copied into the "
-        "pre-trained masked-LM model.",
-        "- **Data leakage**: test (or dev) rows whose sequence or reverse complement also occurs in an earlier split, "
-        "or duplicates within test: the test MCC is recomputed on the deduplicated test set with the same model; "
-        f"flagged when deduplication removes {LEAK_FRACTION_FLAG:.0%} or more of the test rows or moves test MCC by "
-        f"{LEAK_MCC_FLAG:.2f} or more, a warning otherwise (and when only dev overlaps train).",
-        "",
-    ]
+    return ["## How the diagnostics decide", "", *rule_notes(), ""]
 
 
 __all__ = ["CSV_COLUMNS", "RESULTS_FORMAT", "collect_rows", "write_report"]

@@ -5,9 +5,15 @@ Each check returns a `Verdict` with the numbers behind it, so a reader can judge
 - overfitting (`curves`): dev loss rising while train loss falls (per seed, from the Trainer's log), and the
   train-dev MCC gap of the kept checkpoint;
 - underfitting (`curves`): train loss barely below its start, train MCC near chance (MCC 0), a zero learning rate;
-- catastrophic forgetting (`forgetting`): masked-LM loss of the fine-tuned backbone over the pre-trained one on the
-  task's test sequences and on shuffled copies of them (same deterministic masks for both), as a ratio;
+  the cause is named where the metrics show one (`causes`): no learnable signal (the fine-tuned model, the
+  pre-trained probe and the k-mer baseline all at chance on test) or a majority collapse (one class predicted for
+  almost every sequence);
+- catastrophic forgetting (`forgetting`): the share of the base model's pre-training gain (its masked-LM loss below a
+  unigram reference on the task's test sequences) that the fine-tuned backbone lost;
 - data leakage (`leakage`): the run's leakage report, with the test metric recomputed on the deduplicated test set.
+
+A check the run does not allow is "not measurable", with the reason; one that was skipped is "not measured". Advice
+never names the method the run already uses.
 
 The run is read through `hubtune.run.Run` and its model loaded by `hubtune.run.load_run_model`, like everywhere else.
 
@@ -22,11 +28,20 @@ from pathlib import Path
 
 from ..evaluate import INFERENCE_BATCH_SIZE
 from ..run import Run
-from .base import CHECK_NAMES, DIAGNOSTICS_VERSION, STATUSES, Verdict, format_verdicts
+from .base import CHECK_NAMES, DIAGNOSTICS_VERSION, NOT_MEASURABLE, STATUSES, Verdict, format_verdicts
+from .causes import at_chance, learnable_signal, majority_collapse
 from .curves import SeedCurve, check_overfitting, check_underfitting, learning_curves, parse_log_history
 from .forgetting import NAME as FORGETTING
-from .forgetting import check_forgetting, masked_lm_loss, shuffled_controls
+from .forgetting import (
+    check_forgetting,
+    forgetting_status,
+    forgotten_fraction,
+    masked_lm_loss,
+    shuffled_controls,
+    unigram_reference_loss,
+)
 from .leakage import check_leakage
+from .rules import rule_notes
 
 
 def diagnose_run(
@@ -62,17 +77,25 @@ def diagnose_run(
 __all__ = [
     "CHECK_NAMES",
     "DIAGNOSTICS_VERSION",
+    "NOT_MEASURABLE",
     "STATUSES",
     "SeedCurve",
     "Verdict",
+    "at_chance",
     "check_forgetting",
     "check_leakage",
     "check_overfitting",
     "check_underfitting",
     "diagnose_run",
     "format_verdicts",
+    "forgetting_status",
+    "forgotten_fraction",
+    "learnable_signal",
     "learning_curves",
+    "majority_collapse",
     "masked_lm_loss",
     "parse_log_history",
+    "rule_notes",
     "shuffled_controls",
+    "unigram_reference_loss",
 ]

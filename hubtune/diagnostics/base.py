@@ -8,17 +8,20 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..data import TaskData, load_task
+from ..data import TaskData, load_task, parse_label_names
 from ..errors import HubtuneError
 from ..methods import get_method
 from ..run import Run
 
-STATUSES = ("ok", "warning", "flagged", "not measured")
+# "not measurable": the run does not allow the check (the summary says why); "not measured": the check was skipped.
+NOT_MEASURABLE = "not measurable"
+STATUSES = ("ok", "warning", "flagged", NOT_MEASURABLE, "not measured")
 CHECK_NAMES = ("overfitting", "underfitting", "catastrophic forgetting", "data leakage")
 # Bumped whenever a rule or threshold changes, so stored verdicts (e.g. in a compare report) are recomputed.
-DIAGNOSTICS_VERSION = 4
-# The training settings (hubtune.json "training" keys) that decide how `load_task` reads and splits the data.
-TASK_OPTIONS = ("sequence_column", "label_column", "labels_file", "seed", "max_rows")
+DIAGNOSTICS_VERSION = 5
+# The training settings (hubtune.json "training" keys) that decide how `load_task` reads the data; the split and
+# sample seed is "data_seed" (runs written before it existed used "seed"), the class names "label_names".
+TASK_OPTIONS = ("sequence_column", "label_column", "labels_file", "max_rows")
 # The task of each open `Run`, so the checks of one `diagnose_run` load the data once; dropped with the `Run`.
 _TASKS: weakref.WeakKeyDictionary[Run, TaskData] = weakref.WeakKeyDictionary()
 
@@ -29,7 +32,8 @@ class Verdict:
 
     Attributes:
         name: "overfitting", "underfitting", "catastrophic forgetting" or "data leakage".
-        status: "ok", "warning", "flagged" or "not measured".
+        status: "ok", "warning", "flagged", "not measurable" (the run does not allow the check; the summary says
+            why) or "not measured" (the check was skipped).
         summary: one line with the numbers behind the status.
         details: the numbers themselves (JSON-ready).
 
@@ -63,7 +67,7 @@ def format_verdicts(verdicts: Sequence[Verdict]) -> str:
 
 
 class NotMeasured(Exception):
-    """A check cannot be done for this run; the message says why (it becomes a "not measured" verdict)."""
+    """A check cannot be done for this run; the message says why (it becomes a "not measurable" verdict)."""
 
 
 def finite(value: Any) -> bool:
@@ -100,7 +104,8 @@ def trains_backbone(run: Run) -> bool:
 
 
 def load_run_task(run: Run) -> TaskData:
-    """The task exactly as the run loaded it (same source, columns, split seed and row cap); loaded once per `Run`.
+    """The task exactly as the run loaded it (same source, columns, data seed, row cap and class names); loaded once
+    per `Run`.
 
     Raises:
         NotMeasured: the run does not record its data, or the data cannot be loaded again.
@@ -116,13 +121,16 @@ def load_run_task(run: Run) -> TaskData:
     if not source:
         raise NotMeasured("the run does not record its data source")
     options = {key: training[key] for key in TASK_OPTIONS if training.get(key) is not None}
+    seed = training.get("data_seed", training.get("seed"))
+    if seed is not None:
+        options["seed"] = seed
     try:
-        task = load_task(source, **options)
+        task = load_task(source, label_names=parse_label_names(training.get("label_names")), **options)
     except HubtuneError as exc:
         raise NotMeasured(f"the run's data {source} cannot be loaded again: {exc}") from None
     _TASKS[run] = task
     return task
 
 
-__all__ = ["CHECK_NAMES", "DIAGNOSTICS_VERSION", "STATUSES", "NotMeasured", "Verdict", "finite", "format_verdicts",
-           "load_run_task", "split_mcc", "trains_backbone"]
+__all__ = ["CHECK_NAMES", "DIAGNOSTICS_VERSION", "NOT_MEASURABLE", "STATUSES", "NotMeasured", "Verdict", "finite",
+           "format_verdicts", "load_run_task", "split_mcc", "trains_backbone"]

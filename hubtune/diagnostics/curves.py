@@ -8,7 +8,15 @@ from typing import Any
 import numpy as np
 
 from ..run import Run
-from .base import Verdict, finite, split_mcc, trains_backbone
+from .base import NOT_MEASURABLE, Verdict, finite, split_mcc, trains_backbone
+from .causes import (
+    collapse_advice,
+    learnable_signal,
+    lighter_options,
+    majority_collapse,
+    no_signal_text,
+    other_methods,
+)
 
 # Thresholds. MCC is 0 at chance for any number of classes, so the same limits serve binary and multi-class tasks.
 OVERFIT_GAP_FLAG = 0.30  # train MCC - dev MCC of the kept checkpoint
@@ -124,7 +132,8 @@ def check_overfitting(run: Run, logs: dict[str, SeedCurve] | None = None) -> Ver
                "thresholds": {"gap_flag": OVERFIT_GAP_FLAG, "gap_warning": OVERFIT_GAP_WARN,
                               "dev_rise_flag": DEV_RISE_FLAG, "dev_rise_warning": DEV_RISE_WARN}}
     if gap is None and not curves:
-        return Verdict("overfitting", "not measured", "no train/dev metrics and no learning curve in the run", details)
+        return Verdict("overfitting", NOT_MEASURABLE, "no train/dev metrics and no learning curve in the run",
+                       details)
     status = "ok"
     if (gap is not None and gap >= OVERFIT_GAP_FLAG) or (worst and worst["dev_loss_rise"] >= DEV_RISE_FLAG):
         status = "flagged"
@@ -145,8 +154,13 @@ def check_overfitting(run: Run, logs: dict[str, SeedCurve] | None = None) -> Ver
     kept_text = _kept_text(kept)
     if kept_text:
         parts.append(kept_text)
-    if status != "ok" and trains_backbone(run):
-        parts.append("try fewer steps, more data, weight decay, or LoRA/freeze instead of full fine-tuning")
+    if status != "ok":
+        signal = learnable_signal(run)
+        details["signal"] = signal.to_dict()
+        if signal.absent:
+            parts.append("the model memorised the training rows: " + no_signal_text(signal))
+        elif trains_backbone(run):
+            parts.append("try " + ", ".join(["fewer steps", "more data", "weight decay", *lighter_options(run)]))
     return Verdict("overfitting", status, "; ".join(parts), details)
 
 
@@ -165,7 +179,9 @@ def _loss_drops(logs: dict[str, SeedCurve]) -> list[dict[str, Any]]:
 
 
 def check_underfitting(run: Run, logs: dict[str, SeedCurve] | None = None) -> Verdict:
-    """Train loss barely below its start, train MCC near chance, or a zero learning rate.
+    """Train loss barely below its start, train MCC near chance, or a zero learning rate, with the cause named where
+    the metrics show one: no learnable signal (the fine-tuned model and both baselines at chance on test) or a
+    majority collapse (one class predicted for (almost) every sequence), instead of the generic cure.
 
     Example:
         >>> check_underfitting(Run("runs/tata-lora-lr0")).status  # doctest: +SKIP
@@ -177,37 +193,58 @@ def check_underfitting(run: Run, logs: dict[str, SeedCurve] | None = None) -> Ve
     train_mcc = split_mcc(run, "train")
     drops = _loss_drops(logs)
     best_drop = max(drops, key=lambda d: d["relative_drop"], default=None)
+    signal, collapse = learnable_signal(run), majority_collapse(run)
     details: dict[str, Any] = {"train_mcc": train_mcc, "dev_mcc": split_mcc(run, "dev"), "learning_rate": lr,
-                               "loss": drops, "thresholds": {"loss_drop": LOSS_DROP_MIN, "chance_mcc": CHANCE_MCC}}
-    if not trains_backbone(run):
-        if train_mcc is None:
-            return Verdict("underfitting", "not measured", "no train metrics in the run", details)
-        status = "flagged" if train_mcc < CHANCE_MCC else "ok"
-        summary = f"frozen-embedding probe: train MCC {train_mcc:.3f} (chance = 0)"
-        if status != "ok":
-            summary += "; the pre-trained features barely separate the classes: fine-tune (lora/full) instead"
-        return Verdict("underfitting", status, summary, details)
-    if train_mcc is None and best_drop is None:
-        return Verdict("underfitting", "not measured", "no train metrics and no train loss in the run", details)
-    zero_lr = lr is not None and float(lr) == 0.0
-    flat = best_drop is not None and best_drop["relative_drop"] < LOSS_DROP_MIN
+                               "loss": drops, "signal": signal.to_dict(),
+                               "collapse": collapse.to_dict() if collapse else None,
+                               "thresholds": {"loss_drop": LOSS_DROP_MIN, "chance_mcc": CHANCE_MCC}}
+    backbone = trains_backbone(run)
+    if train_mcc is None and (best_drop is None or not backbone):
+        return Verdict("underfitting", NOT_MEASURABLE, "no train metrics and no train loss in the run", details)
+    zero_lr = backbone and lr is not None and float(lr) == 0.0
+    flat = backbone and best_drop is not None and best_drop["relative_drop"] < LOSS_DROP_MIN
     chance = train_mcc is not None and train_mcc < CHANCE_MCC
-    if zero_lr or (flat and chance) or (flat and train_mcc is None):
+    if not backbone:
+        status = "flagged" if chance else "ok"
+    elif zero_lr or (flat and chance) or (flat and train_mcc is None):
         status = "flagged"
     elif chance or (flat and train_mcc is not None and train_mcc < 2 * CHANCE_MCC):
         status = "warning"
     else:
         status = "ok"
+    # A collapse onto a class that dominates train is named first: predicting one class gives MCC 0 whatever the
+    # model learnt, so the chance-level scores cannot show that the labels carry nothing.
+    skewed = collapse is not None and collapse.skewed
+    cause = ("zero learning rate" if zero_lr else "majority collapse" if skewed
+             else "no learnable signal" if signal.absent else "majority collapse" if collapse is not None else None)
+    if cause is not None and status == "ok":
+        status = "warning"
+    details["cause"] = cause
     parts = []
     if zero_lr:
         parts.append("learning rate is 0: nothing but the untrained head was evaluated")
-    if best_drop is not None:
-        parts.append(f"train loss {best_drop['train_loss_start']:.3f} -> {best_drop['train_loss_end']:.3f} "
-                     f"({-best_drop['relative_drop']:+.1%}) over {best_drop['steps']} steps")
-    if train_mcc is not None:
-        parts.append(f"train MCC {train_mcc:.3f} (chance = 0)")
-    if status != "ok":
-        parts += _underfitting_advice(training, drops, lr)
+    elif cause == "no learnable signal":
+        parts.append(no_signal_text(signal))
+    elif collapse is not None:
+        parts.append(f"{collapse.text()}; {collapse_advice(run, collapse)}")
+        if signal.absent:
+            parts.append("the baselines show no signal either: check the labels and splits as well")
+    if not backbone:
+        parts.append(f"frozen-embedding probe: train MCC {train_mcc:.3f} (chance = 0)")
+    else:
+        if best_drop is not None:
+            parts.append(f"train loss {best_drop['train_loss_start']:.3f} -> {best_drop['train_loss_end']:.3f} "
+                         f"({-best_drop['relative_drop']:+.1%}) over {best_drop['steps']} steps")
+        if train_mcc is not None:
+            parts.append(f"train MCC {train_mcc:.3f} (chance = 0)")
+    if status != "ok" and cause in (None, "zero learning rate"):
+        if backbone:
+            parts += _underfitting_advice(training, drops, lr)
+        else:
+            parts.append("the pre-trained features barely separate the classes: fine-tune ("
+                         + "/".join(other_methods(run, "lora", "full")) + ") instead")
+        if signal.missing and cause is None:
+            parts.append(f"whether the labels carry any signal is not measurable: {', '.join(signal.missing)}")
     return Verdict("underfitting", status, "; ".join(parts), details)
 
 

@@ -1,13 +1,22 @@
-"""Catastrophic forgetting: masked-LM loss of the fine-tuned backbone over that of the pre-trained one.
+"""Catastrophic forgetting: how much of what pre-training gained the fine-tuned backbone lost, in masked-LM loss.
 
-The run's model is loaded by the one loader (`hubtune.run.load_run_model`, an adapter merged into its base); its
-backbone weights are copied into the pre-trained masked-LM model, so both losses come from the same masked-LM head,
-on the task's test sequences and on shuffled copies of them, with the same deterministic masks.
+Three masked-LM losses on the task's test sequences, with the same deterministic masks, in nats per masked token:
+
+- reference: a unigram model of the tokens of those same sequences (what knowing only token frequencies gives);
+- pre-trained: the base model with its masked-LM head;
+- fine-tuned: the run's backbone (an adapter merged into its base, by the one loader `hubtune.run.load_run_model`)
+  copied into that same masked-LM model, so both losses come from the same head.
+
+Pre-training gained `reference - pre-trained`; the fine-tuned backbone lost `(fine-tuned - pre-trained) / gain` of it.
+When the base has no masked-LM head weights, or its loss is not clearly below the reference (an untrained head, as in
+every tiny stand-in), there is no gain to lose and the check says "not measurable". The probe method leaves the
+backbone as it is: its loss is measured like every other method's (the ratio comes out at 1.0).
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,13 +26,16 @@ from ..errors import HubtuneError
 from ..evaluate import INFERENCE_BATCH_SIZE
 from ..methods import get_method
 from ..models import load_base_model, resolve_model
-from ..run import Run, load_run_model
-from .base import NotMeasured, Verdict, load_run_task, trains_backbone
+from ..run import Run, load_run_model, load_run_tokenizer
+from .base import NOT_MEASURABLE, NotMeasured, Verdict, load_run_task
+from .causes import lighter_options
 
-FORGET_WARN = 1.05  # masked-LM loss ratio fine-tuned / pre-trained
-FORGET_FLAG = 1.25
+FORGET_WARN = 0.10  # share of the pre-training gain (reference loss - pre-trained loss) lost by fine-tuning
+FORGET_FLAG = 0.33
+MIN_GAIN = 0.05  # nats per masked token: a base this close to the reference (or worse) has no trained masked-LM head
 MASK_FRACTION = 0.15
 NAME = "catastrophic forgetting"
+REFERENCE = "unigram model of the tokens of the same sequences"
 
 
 def shuffled_controls(sequences: Sequence[str], seed: int = 0) -> list[str]:
@@ -126,13 +138,13 @@ def _load_mlm(run: Run) -> Any:
     return model
 
 
-def _fine_tuned_backbone(run: Run, prefix: str) -> tuple[dict[str, Any], Any]:
-    """The backbone tensors (names starting with `prefix`) of the run's model, and its tokenizer."""
+def _fine_tuned_backbone(run: Run, prefix: str) -> dict[str, Any]:
+    """The backbone tensors (names starting with `prefix`) of the run's model, as the one loader builds it."""
     loaded = load_run_model(run.path, info=run.info, device="cpu")  # full precision: the ratio must be exact at lr 0
     model = loaded.model
     if hasattr(model, "merge_and_unload"):  # an adapter: fold its low-rank updates into the base weights
         model = model.merge_and_unload()
-    return {k: v.detach() for k, v in model.state_dict().items() if k.startswith(prefix)}, loaded.tokenizer
+    return {k: v.detach() for k, v in model.state_dict().items() if k.startswith(prefix)}
 
 
 def _copy_backbone(tuned: dict[str, Any], mlm: Any, prefix: str) -> float:
@@ -158,59 +170,133 @@ def _copy_backbone(tuned: dict[str, Any], mlm: Any, prefix: str) -> float:
     return math.sqrt(diff_sq / base_sq) if base_sq > 0 else 0.0
 
 
-def check_forgetting(run: Run, *, max_sequences: int = 256, seed: int = 0, batch_size: int = INFERENCE_BATCH_SIZE) -> Verdict:
-    """Masked-LM loss of the fine-tuned backbone / the pre-trained one, on test sequences and shuffled controls.
+def unigram_reference_loss(tokenizer: Any, sequences: Sequence[str], *, max_length: int,
+                           mask_fraction: float = MASK_FRACTION, seed: int = 0) -> float:
+    """Cross-entropy (nats per masked token) of a unigram model of the sequences' own tokens, at exactly the
+    positions `masked_lm_loss` masks: the loss of a model that knows token frequencies and nothing else.
+
+    The token frequencies are counted on the same sequences (no smoothing needed), which makes the reference as good
+    as a frequency-only model can be on them.
 
     Example:
-        >>> check_forgetting(Run("runs/tata-full"), max_sequences=64).details["ratio"]  # doctest: +SKIP
-        1.02
+        >>> unigram_reference_loss(hubtune.load_tokenizer("tiny-nt"), ["ACGTAC" * 4], max_length=16)  # doctest: +SKIP
+        0.0
+    """
+    special = set(tokenizer.all_special_ids)
+    encoded = tokenizer(list(sequences), truncation=True, max_length=max_length)["input_ids"]
+    counts = Counter(token for ids in encoded for token in ids if token not in special)
+    total = sum(counts.values())
+    _, targets = _masked_inputs(tokenizer, sequences, max_length, mask_fraction, seed)
+    masked = [token for labels in targets for token in labels if token != -100]
+    if not masked or not total:
+        raise ValueError("no maskable tokens in the sequences")
+    return float(-np.mean([math.log(counts[token] / total) for token in masked]))
+
+
+def forgotten_fraction(reference: float, pretrained: float, finetuned: float) -> float | None:
+    """The share of what pre-training gained over the reference that fine-tuning lost; None when there was no gain
+    worth the name (under `MIN_GAIN`). Negative when fine-tuning lowered the masked-LM loss further.
+
+    Example:
+        >>> round(forgotten_fraction(3.0, 2.0, 2.4), 3)
+        0.4
+        >>> forgotten_fraction(3.0, 3.01, 3.5) is None
+        True
+    """
+    gain = reference - pretrained
+    if gain < MIN_GAIN:
+        return None
+    return (finetuned - pretrained) / gain
+
+
+def forgetting_status(fraction: float) -> str:
+    """"ok", "warning" (from `FORGET_WARN` of the gain lost) or "flagged" (from `FORGET_FLAG`).
+
+    Example:
+        >>> forgetting_status(0.05), forgetting_status(0.2), forgetting_status(1 / 3)
+        ('ok', 'warning', 'flagged')
+    """
+    return "flagged" if fraction >= FORGET_FLAG else "warning" if fraction >= FORGET_WARN else "ok"
+
+
+def _no_gain(base: str, reference: float, pretrained: float) -> NotMeasured:
+    return NotMeasured(
+        f"the base model's masked-LM loss ({pretrained:.3f} nats/token) is not below that of a {REFERENCE} "
+        f"({reference:.3f}) by {MIN_GAIN} or more: {base}'s masked-LM head is untrained (as in every tiny stand-in) "
+        "or does not model this DNA, so there is no pre-training gain that fine-tuning could lose"
+    )
+
+
+def _advice(run: Run) -> str:
+    lr = run.info.training.get("learning_rate")
+    options = [f"a lower learning rate (used {lr:g})" if isinstance(lr, int | float) else "a lower learning rate",
+               "fewer steps", *lighter_options(run)]
+    return "the backbone lost part of what pre-training gained: try " + ", ".join(options)
+
+
+def check_forgetting(run: Run, *, max_sequences: int = 256, seed: int = 0, batch_size: int = INFERENCE_BATCH_SIZE) -> Verdict:
+    """The share of the base model's pre-training gain (masked-LM loss against a unigram reference) that the run's
+    backbone lost, on the task's test sequences; loss ratios on them and on shuffled controls in the details.
+
+    Example:
+        >>> check_forgetting(Run("runs/tata-full"), max_sequences=64).details["forgotten_fraction"]  # doctest: +SKIP
+        0.04
     """
     import torch
 
-    details: dict[str, Any] = {"mask_fraction": MASK_FRACTION, "seed": seed,
-                               "thresholds": {"warning": FORGET_WARN, "flag": FORGET_FLAG}}
-    if not trains_backbone(run):
-        details.update(ratio=1.0, ratio_shuffled=1.0)
-        return Verdict(NAME, "ok", f"frozen backbone ({run.method}): masked-LM loss ratio 1.000 by construction",
-                       details)
+    details: dict[str, Any] = {"mask_fraction": MASK_FRACTION, "seed": seed, "reference": REFERENCE,
+                               "thresholds": {"warning": FORGET_WARN, "flag": FORGET_FLAG, "min_gain": MIN_GAIN}}
     try:
-        sequences = load_run_task(run).splits["test"].sequences[:max_sequences]
-        sets = {"test": list(sequences), "shuffled": shuffled_controls(sequences, seed=seed)}
+        sequences = list(load_run_task(run).splits["test"].sequences[:max_sequences])
+        sets = {"test": sequences, "shuffled": shuffled_controls(sequences, seed=seed)}
         mlm = _load_mlm(run)
         if torch.cuda.is_available():
             mlm = mlm.to("cuda")
         prefix = getattr(mlm, "base_model_prefix", "") + "."
-        tuned, tokenizer = _fine_tuned_backbone(run, prefix)
+        tokenizer = load_run_tokenizer(run.path, run.info)
 
-        def losses() -> dict[str, float]:
-            return {k: masked_lm_loss(mlm, tokenizer, v, max_length=run.info.max_length, seed=seed,
-                                      batch_size=batch_size) for k, v in sets.items()}
+        def loss(name: str) -> float:
+            return masked_lm_loss(mlm, tokenizer, sets[name], max_length=run.info.max_length, seed=seed,
+                                  batch_size=batch_size)
 
-        before = losses()
-        details["relative_weight_change"] = _copy_backbone(tuned, mlm, prefix)
-        after = losses()
+        reference = unigram_reference_loss(tokenizer, sequences, max_length=run.info.max_length, seed=seed)
+        before = {"test": loss("test")}
+        details.update(loss_reference=reference, loss_pretrained=before["test"],
+                       pretraining_gain=reference - before["test"])
+        if forgotten_fraction(reference, before["test"], before["test"]) is None:
+            raise _no_gain(run.base_model, reference, before["test"])
+        before["shuffled"] = loss("shuffled")
+        details["relative_weight_change"] = _copy_backbone(_fine_tuned_backbone(run, prefix), mlm, prefix)
+        after = {name: loss(name) for name in sets}
     except NotMeasured as exc:
-        return Verdict(NAME, "not measured", str(exc), details)
+        return Verdict(NAME, NOT_MEASURABLE, str(exc), details)
     except (HubtuneError, OSError, ValueError, KeyError, RuntimeError) as exc:
-        return Verdict(NAME, "not measured", f"{type(exc).__name__}: {exc}", details)
+        return Verdict(NAME, NOT_MEASURABLE, f"{type(exc).__name__}: {exc}", details)
     method = get_method(run.method)
-    details["compared"] = ("pre-trained backbone vs the run's fine-tuned backbone, same masked-LM head"
-                           if method.standalone else
-                           f"pre-trained backbone vs the backbone with the run's {method.title} merged in, same "
-                           "masked-LM head")
-    ratio = after["test"] / before["test"]
-    ratio_shuffled = after["shuffled"] / before["shuffled"]
-    details.update(n_sequences=len(sequences), loss_pretrained=before["test"], loss_finetuned=after["test"],
+    if not method.uses_trainer:
+        compared = f"the backbone the {method.title} runs on (the method leaves it as it is; measured, not assumed)"
+    elif method.standalone:
+        compared = "the run's fine-tuned backbone"
+    else:
+        compared = f"the backbone with the run's {method.title} merged in"
+    details["compared"] = f"pre-trained backbone vs {compared}, same masked-LM head"
+    fraction = (after["test"] - before["test"]) / details["pretraining_gain"]
+    ratio, ratio_shuffled = after["test"] / before["test"], after["shuffled"] / before["shuffled"]
+    details.update(n_sequences=len(sequences), loss_finetuned=after["test"],
                    loss_pretrained_shuffled=before["shuffled"], loss_finetuned_shuffled=after["shuffled"],
-                   ratio=ratio, ratio_shuffled=ratio_shuffled)
-    status = "flagged" if ratio >= FORGET_FLAG else "warning" if ratio >= FORGET_WARN else "ok"
-    summary = (f"masked-LM loss on {len(sequences)} test sequences {before['test']:.3f} -> {after['test']:.3f} "
-               f"(ratio {ratio:.3f}); on shuffled controls {before['shuffled']:.3f} -> {after['shuffled']:.3f} "
-               f"(ratio {ratio_shuffled:.3f}); backbone weights changed by {details['relative_weight_change']:.3g} "
-               "(relative L2 norm)")
+                   forgotten_fraction=fraction, ratio=ratio, ratio_shuffled=ratio_shuffled)
+    status = forgetting_status(fraction)
+    lost = (f"lost all of that gain and more ({fraction:.0%}): worse than the reference" if fraction > 1
+            else f"lost {fraction:.0%} of that gain" if fraction > 0 else "kept all of that gain")
+    summary = (f"masked-LM loss on {len(sequences)} test sequences (nats/token): unigram reference {reference:.3f}, "
+               f"pre-trained {before['test']:.3f} (pre-training gained {reference - before['test']:.3f}), fine-tuned "
+               f"{after['test']:.3f}: {lost} (loss ratio {ratio:.3f}); on shuffled controls {before['shuffled']:.3f} "
+               f"-> {after['shuffled']:.3f} (ratio {ratio_shuffled:.3f}); backbone weights changed by "
+               f"{details['relative_weight_change']:.3g} (relative L2 norm)")
     if status != "ok":
-        summary += "; the backbone lost some of its pre-trained DNA model: prefer LoRA or a lower learning rate"
+        summary += "; " + _advice(run)
     return Verdict(NAME, status, summary, details)
 
 
-__all__ = ["FORGET_FLAG", "FORGET_WARN", "MASK_FRACTION", "check_forgetting", "masked_lm_loss", "shuffled_controls"]
+__all__ = ["FORGET_FLAG", "FORGET_WARN", "MASK_FRACTION", "MIN_GAIN", "REFERENCE", "check_forgetting",
+           "forgetting_status", "forgotten_fraction", "masked_lm_loss", "shuffled_controls", "unigram_reference_loss"]

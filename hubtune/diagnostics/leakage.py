@@ -12,7 +12,7 @@ from ..evaluate import INFERENCE_BATCH_SIZE
 from ..metrics import compute_metrics
 from ..predict import Classifier
 from ..run import Run, load_run_model
-from .base import NotMeasured, Verdict, load_run_task, split_mcc
+from .base import NOT_MEASURABLE, NotMeasured, Verdict, load_run_task, split_mcc
 
 LEAK_FRACTION_FLAG = 0.05  # at least this fraction of test rows removed by deduplication ...
 LEAK_MCC_FLAG = 0.02  # ... or at least this difference in test MCC between all rows and deduplicated rows
@@ -54,7 +54,12 @@ def check_leakage(run: Run, *, batch_size: int = INFERENCE_BATCH_SIZE) -> Verdic
         >>> check_leakage(Run("runs/leaky-probe")).details["test_mcc_dedup"]  # doctest: +SKIP
         0.41
     """
-    report = run.leakage
+    try:
+        report = run.leakage
+    except HubtuneError as exc:
+        return Verdict(NAME, NOT_MEASURABLE, f"no leakage report: {exc}")
+    if not isinstance(report.get("pairs"), dict):
+        return Verdict(NAME, NOT_MEASURABLE, "the run's leakage report does not compare the splits")
     shared, within = _shared_rows(report)
     sizes = report.get("split_sizes", {})
     details: dict[str, Any] = {"shared_rows": shared, "duplicate_rows_within": within, "split_sizes": sizes}
@@ -62,10 +67,12 @@ def check_leakage(run: Run, *, batch_size: int = INFERENCE_BATCH_SIZE) -> Verdic
     found = [f"{n} {key.split('/')[1]} rows also in {key.split('/')[0]}" for key, n in shared.items() if n]
     found += [f"{n} duplicate rows within {s}" for s, n in within.items() if n]
     if not found:
-        return Verdict(NAME, "ok", "no sequence (or reverse complement) is shared between splits; no duplicates",
+        duplicates = "no duplicates" if "within_split" in report else "duplicates within splits not reported"
+        return Verdict(NAME, "ok", f"no sequence (or reverse complement) is shared between splits; {duplicates}",
                        details)
     if run.info.dedup:
-        return Verdict(NAME, "ok", f"{'; '.join(found)} — removed from dev/test before evaluation (--dedup)", details)
+        return Verdict(NAME, "ok", f"{'; '.join(found)} — removed before training and evaluation (--dedup)",
+                       details)
     if not test_shared and not within.get("test"):
         return Verdict(NAME, "warning", f"{'; '.join(found)}: dev scores (model selection) are optimistic", details)
     try:

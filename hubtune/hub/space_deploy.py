@@ -68,10 +68,13 @@ class _Adapter:
 
 
 def default_space_dir() -> Path:
-    """The ``space/`` folder of the project hubtune runs from (it holds app.py and render.py)."""
+    """The Space's files (app.py, render.py): the checkout's ``space/`` folder, or the copy installed with hubtune
+    (package ``hubtune.space_app``)."""
     import hubtune
 
-    return Path(hubtune.__file__).resolve().parent.parent / "space"
+    package = Path(hubtune.__file__).resolve().parent
+    checkout = package.parent / "space"
+    return checkout if (checkout / "app.py").is_file() else package / "space_app"
 
 
 def _adapter_list(adapters: str | list[str] | None) -> list[str]:
