@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time the names load
     from .metrics import compute_metrics
     from .models import load_base_model, load_tokenizer, resolve_model
     from .predict import Classifier, evaluate_run, load_classifier
+    from .pretraining import PretrainConfig, pretrain
     from .run import Run, RunInfo, load_run, load_run_model
     from .train import finetune
 
@@ -54,6 +55,8 @@ _LAZY = {
     "list_adapters": "hubtune.hub",
     "push_to_hub": "hubtune.hub",
     "compare": "hubtune.comparison",
+    "pretrain": "hubtune.pretraining",
+    "PretrainConfig": "hubtune.pretraining",
     "CompareConfig": "hubtune.comparison",
 }
 

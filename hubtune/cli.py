@@ -209,6 +209,21 @@ def cmd_space_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from .pretraining import PretrainConfig, pretrain, read_pretraining_record
+
+    output = pretrain(config_from_args(args, PretrainConfig))
+    if output is None:  # a non-main process under accelerate launch
+        return 0
+    record = read_pretraining_record(output).record
+    before, after = record["eval"]["before"], record["eval"]["after"]
+    print(f"held-out masked-LM loss {before['loss']:.4f} -> {after['loss']:.4f} nats/token, accuracy "
+          f"{before['accuracy']:.3f} -> {after['accuracy']:.3f} ({record['steps']} steps, "
+          f"{record['eval']['windows']} held-out windows)")
+    print(f"pre-trained model: {output} (fine-tune it with: hubtune train --model {output} --data ...)")
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from .comparison import CompareConfig, compare
 
@@ -322,6 +337,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest request body (a commit or one LFS file) in MiB; larger ones get 413",
     )
     s.set_defaults(func=cmd_hub_serve)
+
+    from .pretraining.config import PretrainConfig
+
+    p = sub.add_parser("pretrain", help="continue masked-LM pre-training on unlabelled DNA (FASTA, text, tables) and "
+                       "write a base model that train, push and from_pretrained load")
+    add_dataclass_options(p, PretrainConfig, required=["model", "data", "output"])
+    p.set_defaults(func=cmd_pretrain)
 
     from .comparison import CompareConfig
 

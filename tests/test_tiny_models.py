@@ -60,5 +60,5 @@ def test_tiny_nt_models_keep_their_documented_normalisation(name, vocabulary, fa
 
 
 def test_an_unknown_tiny_model_is_a_model_error():
-    with pytest.raises(ModelError, match="tiny-dnabert2, tiny-nt, tiny-ntv2"):
+    with pytest.raises(ModelError, match="tiny-dnabert2, tiny-nt, tiny-nt-pretrained, tiny-ntv2"):
         tiny_model_path("tiny-bert")

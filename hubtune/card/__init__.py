@@ -25,6 +25,8 @@ from huggingface_hub import ModelCard, ModelCardData
 from ..errors import ConfigError
 from ..jsonio import write_atomic
 from ..models.registry import TINY_MODELS, ModelFamily
+from ..pretraining.folder import PLOT_FILE as PRETRAINING_PLOT
+from ..pretraining.folder import is_pretrained_folder, read_pretraining_record
 from ..repo_ids import default_base_repo, public_source, repo_name_slug, validate_repo_id
 from ..run import Run
 from ..tables import fmt
@@ -183,7 +185,9 @@ def render_base_card(folder: Path, repo_id: str, *, origin: str, family: ModelFa
     pipeline = ("fill-mask" if arch.endswith("ForMaskedLM") else
                 PIPELINE_TAG if arch.endswith("ForSequenceClassification") else "feature-extraction")
     is_tiny = origin in TINY_MODELS
-    tags = ["genomics", "dna", "hubtune-base", family.name] + (["tiny-random"] if is_tiny else [])
+    pretraining = _pretraining_context(folder)
+    tiny_tag = ["tiny-pretrained" if pretraining else "tiny-random"] if is_tiny else []
+    tags = ["genomics", "dna", "hubtune-base", family.name, *tiny_tag] + (["hubtune-pretrained"] if pretraining else [])
     card_data = ModelCardData(
         library_name="transformers",
         license=family.license if family.license != "other" else None,
@@ -201,8 +205,36 @@ def render_base_card(folder: Path, repo_id: str, *, origin: str, family: ModelFa
         "architecture": arch or config.get("model_type", "unknown"),
         "config_rows": [(key.replace("_", " "), str(config[key])) for key in _BASE_CONFIG_KEYS if key in config],
         "needs_native": family.needs_remote_code,
+        "pretraining": pretraining,
     }
     return _render(BASE_CARD_TEMPLATE, card_data, context)
+
+
+def _pretraining_context(folder: Path) -> dict[str, Any] | None:
+    """What the base card says about a folder written by `hubtune pretrain` (None for any other folder)."""
+    if not is_pretrained_folder(folder):
+        return None
+    record = read_pretraining_record(folder).record
+    corpus = record.get("corpus") or {}
+    evaluation = record.get("eval") or {}
+    before, after = evaluation.get("before") or {}, evaluation.get("after") or {}
+    return {
+        "base_model": public_source(str(record.get("base_model") or "")),
+        "method": record.get("method"),
+        "corpus": public_source(str(corpus.get("source") or "")),
+        "train_windows": corpus.get("train_windows"),
+        "train_bp": corpus.get("train_bp"),
+        "eval_windows": evaluation.get("windows"),
+        "chunk_bp": corpus.get("chunk_bp"),
+        "steps": record.get("steps"),
+        "mlm_probability": record.get("mlm_probability"),
+        "seed": record.get("seed"),
+        "loss_before": before.get("loss"),
+        "loss_after": after.get("loss"),
+        "accuracy_before": before.get("accuracy"),
+        "accuracy_after": after.get("accuracy"),
+        "plot": PRETRAINING_PLOT if (folder / PRETRAINING_PLOT).is_file() else None,
+    }
 
 
 # The package's API: rendering and writing cards, and what `push` needs. Helpers (`task_tag`, `weights_layout`,

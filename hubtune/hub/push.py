@@ -11,7 +11,8 @@ model = its repo id and commit), `metrics.json`, `leakage.json`, `training_log.j
 the tokenizer only when it differs from the base's (always for standalone models), and the generated `README.md`.
 Everything goes in one commit, so a failed push leaves the repo as it was; pushing identical content again creates no
 commit. A base that is not on the hub (a built-in tiny model or a local folder) is first published as
-`<namespace>/<name>` with its own card, unless `base_repo` says where it already lives.
+`<namespace>/<name>` with its own card, unless `base_repo` says where it already lives. A folder written by
+`hubtune pretrain` (it has `pretraining.json`, no `hubtune.json`) is published as a base model (`push_pretrained`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ..methods import METHODS, get_method
 from ..methods.lora import ADAPTER_CONFIG_FILE
 from ..models import tiny_model_path
 from ..models.registry import FAMILIES, TINY_MODELS, family_from_config, read_local_config
+from ..pretraining.folder import is_pretrained_folder, read_pretraining_record
 from ..progress import info as say
 from ..repo_ids import (
     default_base_repo,
@@ -181,6 +183,51 @@ def _refuse_foreign_repo(api, repo_id: str, token: str | None, endpoint: str) ->
         )
 
 
+def push_pretrained(folder: str | Path, repo_id: str, *, private: bool = False, token: str | None = None,
+                    endpoint: str | None = None) -> str:
+    """Publish a folder written by `hubtune pretrain` as a base model with its card (corpus, steps, held-out loss
+    before and after); returns the commit URL. A repo that hubtune did not publish as a base is never written to.
+
+    Raises:
+        HubError: bad repo id, token problems, a namespace the token cannot write to, a foreign repo.
+
+    Example:
+        >>> push_pretrained("runs/nt-adapted", "alice/nt-adapted")  # doctest: +SKIP
+        'https://huggingface.co/alice/nt-adapted/commit/3f2a...'
+    """
+    from huggingface_hub import HfApi
+
+    folder = Path(folder)
+    record = read_pretraining_record(folder)
+    repo_id = validate_repo_id(repo_id)
+    token = _resolve_token(token)
+    api = HfApi(endpoint=endpoint, token=token)
+    repo_id, _ = _writable_repo(api, token, repo_id)
+    origin = folder.resolve().name
+    say(f"publishing the pre-trained model {origin} (from {record.record.get('base_model')}) as {repo_id}")
+    oid = publish_base(folder, repo_id, origin=origin, token=token, private=private, endpoint=endpoint_of(api))
+    return f"{endpoint_of(api).rstrip('/')}/{repo_id}/commit/{oid}"
+
+
+def _writable_repo(api, token: str, repo_id: str) -> tuple[str, str]:
+    """(`repo_id` with the token owner's namespace when it had none, the user name); HubError when the token may
+    not write to that namespace."""
+    ep = endpoint_of(api)
+    with hub_errors("check the token", ep):
+        me = api.whoami(token=token)
+    user = str(me.get("name") or "")
+    orgs = {str(o.get("name")) for o in me.get("orgs") or [] if isinstance(o, dict)}
+    if "/" not in repo_id:
+        repo_id = f"{user}/{repo_id}"
+    namespace = repo_id.split("/")[0]
+    if namespace.lower() != user.lower() and namespace.lower() not in {o.lower() for o in orgs}:
+        raise HubError(
+            f"The token belongs to {user!r}, who cannot write to the namespace {namespace!r} of {repo_id} on {ep}. "
+            f"Push to {user}/{repo_id.split('/')[1]} or use a token of {namespace!r}."
+        )
+    return repo_id, user
+
+
 def _prepare_base(api, token: str, run: Run, namespace: str, repo_id: str, base_repo: str | None,
                   private: bool) -> _Base:
     origin = run.base_model
@@ -304,6 +351,9 @@ def push_to_hub(
     """
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 
+    if not isinstance(run_path, Run) and is_pretrained_folder(run_path):
+        # A base model written by `hubtune pretrain`, not a fine-tuning run.
+        return push_pretrained(run_path, repo_id, private=private, token=token, endpoint=endpoint)
     run = run_path if isinstance(run_path, Run) else Run(run_path)
     run.check_complete()
     method = get_method(run.info.method)
@@ -317,18 +367,8 @@ def push_to_hub(
     api = HfApi(endpoint=endpoint, token=token)
     ep = endpoint_of(api)
 
-    with hub_errors("check the token", ep):
-        me = api.whoami(token=token)
-    user = str(me.get("name") or "")
-    orgs = {str(o.get("name")) for o in me.get("orgs") or [] if isinstance(o, dict)}
-    if "/" not in repo_id:
-        repo_id = f"{user}/{repo_id}"
+    repo_id, user = _writable_repo(api, token, repo_id)
     namespace = repo_id.split("/")[0]
-    if namespace.lower() != user.lower() and namespace.lower() not in {o.lower() for o in orgs}:
-        raise HubError(
-            f"The token belongs to {user!r}, who cannot write to the namespace {namespace!r} of {repo_id} on {ep}. "
-            f"Push to {user}/{repo_id.split('/')[1]} or use a token of {namespace!r}."
-        )
 
     # Render once before anything is published, so a card problem cannot leave a base pushed without its adapter.
     render_run_card(run, repo_id, base_repo or default_base_repo(run.base_model, namespace), compare_report,
@@ -400,4 +440,4 @@ def _refuse_token_in_files(files: dict[str, bytes | Path], token: str) -> None:
             raise HubError(f"Refusing to push: {path} contains the Hub token. Remove it from the run folder first.")
 
 
-__all__ = ["MANAGED_FILES", "labelled_config", "public_run_info", "publish_base", "push_to_hub"]
+__all__ = ["MANAGED_FILES", "labelled_config", "public_run_info", "publish_base", "push_pretrained", "push_to_hub"]

@@ -189,7 +189,15 @@ FAMILIES: dict[str, ModelFamily] = {
     ),
 }
 
+# Tiny stand-ins with trained weights: name -> (family, "module:function" of the builder). Each is the family's random
+# tiny model pre-trained by `hubtune pretrain` on hubtune's synthetic genome (`hubtune.data.genome`), deterministically,
+# built on first use and cached like the random ones (`hubtune.models.tiny.tiny_model_path`).
+PRETRAINED_TINY_MODELS: dict[str, tuple[str, str]] = {
+    "tiny-nt-pretrained": ("nt", "hubtune.pretraining.standin:build_tiny_nt_pretrained"),
+}
+# Every built-in tiny name -> its family: the random-weight stand-ins, then the pre-trained ones.
 TINY_MODELS: dict[str, str] = {f.tiny_name: f.name for f in FAMILIES.values() if f.tiny_name}
+TINY_MODELS.update({name: family for name, (family, _) in PRETRAINED_TINY_MODELS.items()})
 
 
 def get_family(name: str) -> ModelFamily:

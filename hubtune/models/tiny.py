@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..errors import ModelError
 from ..jsonio import write_json
 from ..paths import hubtune_cache_dir
-from .registry import FAMILIES, TINY_MODELS
+from .registry import FAMILIES, PRETRAINED_TINY_MODELS, TINY_MODELS
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = [
     "DNABERT2_SPECIAL_TOKENS",
+    "PRETRAINED_TINY_VERSION",
     "TINY_FORMAT_VERSION",
     "build_tiny_dnabert2",
     "build_tiny_nt",
@@ -46,6 +47,8 @@ __all__ = [
 
 # Bump when a tiny builder changes so cached copies are rebuilt.
 TINY_FORMAT_VERSION = 2
+# Bump when the pre-trained stand-ins (their genome, their pre-training recipe) change.
+PRETRAINED_TINY_VERSION = 1
 
 DNABERT2_SPECIAL_TOKENS = ("[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]")
 
@@ -467,6 +470,9 @@ def tiny_cache_dir() -> Path:
 def tiny_model_path(name: str) -> Path:
     """Return the folder of built-in tiny model `name`, building it (atomically) on first use.
 
+    The random-weight stand-ins take a second to build; the pre-trained ones (`PRETRAINED_TINY_MODELS`, e.g.
+    ``tiny-nt-pretrained``) run `hubtune pretrain` on the synthetic genome once (under a minute on two CPU cores).
+
     Example:
         >>> (tiny_model_path("tiny-nt") / "config.json").is_file()  # doctest: +SKIP
         True
@@ -474,10 +480,16 @@ def tiny_model_path(name: str) -> Path:
     if name not in TINY_MODELS:
         raise ModelError(f"Unknown tiny model {name!r}. Built-in tiny models: {', '.join(sorted(TINY_MODELS))}.")
     family = FAMILIES[TINY_MODELS[name]]
-    target = tiny_cache_dir() / "tiny" / f"{name}-v{TINY_FORMAT_VERSION}"
+    version = f"v{TINY_FORMAT_VERSION}"
+    builder_name = family.tiny_builder or ""
+    if name in PRETRAINED_TINY_MODELS:
+        # Built by a higher layer (`hubtune pretrain`), named here by string only: models never imports it.
+        version += f"-p{PRETRAINED_TINY_VERSION}"
+        builder_name = PRETRAINED_TINY_MODELS[name][1]
+    target = tiny_cache_dir() / "tiny" / f"{name}-{version}"
     if (target / "config.json").is_file():
         return target
-    module_name, _, function = (family.tiny_builder or "").partition(":")
+    module_name, _, function = builder_name.partition(":")
     try:
         builder = getattr(importlib.import_module(module_name), function)
     except (ImportError, AttributeError):

@@ -1,0 +1,44 @@
+"""Masked-language-model (continued) pre-training on unlabelled DNA: `pretrain(PretrainConfig(...))`.
+
+Modules: `config` (`PretrainConfig`, every setting with its default and help), `corpus` (reading FASTA, text,
+tables, folders or dataset ids into N-free windows, the held-out split), `masking` (fixed, seeded masks and the
+held-out masked-LM loss and accuracy), `folder` (the pre-trained base folder: its record, claiming and committing
+it), `writer` (weights in the family's published layout), `runner` (`pretrain`), `standin` (the pre-trained tiny
+stand-ins built on the synthetic genome).
+
+Names load lazily so that `hubtune.pretraining.folder` (read by push and the cards) stays light.
+
+Example:
+    >>> from hubtune.pretraining import PretrainConfig, pretrain
+    >>> pretrain(PretrainConfig(model="tiny-nt", data="genome.fa.gz", output="runs/nt-adapted", max_steps=300))
+    ... # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers see; at run time the names load lazily below
+    # ruff: noqa: F401
+    from .config import PretrainConfig
+    from .folder import PretrainedBase, is_pretrained_folder, read_pretraining_record
+    from .runner import pretrain
+
+_LAZY = {
+    "PretrainConfig": ".config",
+    "pretrain": ".runner",
+    "PretrainedBase": ".folder",
+    "is_pretrained_folder": ".folder",
+    "read_pretraining_record": ".folder",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
