@@ -133,3 +133,76 @@ def check_lora_round_trip(
         assert name in saved, name
     assert torch.equal(trained, again)
     return saved
+
+
+def gradients(model) -> dict[str, torch.Tensor]:
+    """Every parameter gradient of `model` (cloned), by name; then the gradients are cleared."""
+    grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad(set_to_none=True)
+    return grads
+
+
+def check_padding_free_matches_padded(
+    model, lengths: list[int], *, pad_id: int, first: int, extra_columns: int = 6, seed: int = 0
+) -> None:
+    """On a batch of very different `lengths`, right-padded `extra_columns` past the longest row, the padding-free
+    path (the default) gives the padded computation's logits, hidden states and parameter gradients, and so does
+    every sequence run alone without padding, to 1e-5 (fp32). Padded positions of every hidden state are 0."""
+    from hubtune.models.unpad import is_padding_free, set_padding_free
+
+    ids, mask = padded_batch(model.config.vocab_size, lengths, pad_id=pad_id, first=first, seed=seed)
+    ids, mask = F.pad(ids, (0, extra_columns), value=pad_id), F.pad(mask, (0, extra_columns))
+    labels = torch.arange(len(lengths)) % model.config.num_labels
+    model.eval()  # dropout off; gradients still flow
+
+    def run(padding_free: bool, ids, mask, labels):
+        set_padding_free(model, padding_free)
+        out = model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+        F.cross_entropy(out.logits, labels, reduction="sum").backward()
+        return out, gradients(model)
+
+    assert is_padding_free(model)
+    free, free_grads = run(True, ids, mask, labels)
+    padded, padded_grads = run(False, ids, mask, labels)
+    alone_logits, alone_grads = [], {}
+    for row, length in enumerate(lengths):
+        out, grads = run(True, ids[row : row + 1, :length], None, labels[row : row + 1])
+        alone_logits.append(out.logits)
+        for layer, hidden in zip(free.hidden_states, out.hidden_states, strict=True):
+            torch.testing.assert_close(layer[row, :length], hidden[0], atol=1e-5, rtol=1e-5)
+        alone_grads = {name: alone_grads.get(name, 0) + grad for name, grad in grads.items()}
+    set_padding_free(model, True)
+
+    close = partial(torch.testing.assert_close, atol=1e-5, rtol=1e-5)
+    close(free.logits, padded.logits)
+    close(free.logits, torch.cat(alone_logits))
+    assert len(free.hidden_states) == len(padded.hidden_states) == model.config.num_hidden_layers + 1
+    for a, b in zip(free.hidden_states, padded.hidden_states, strict=True):
+        assert a.shape == ids.shape + (model.config.hidden_size,)
+        close(a, b)
+        assert torch.all(a[~mask.bool()] == 0)
+    assert free_grads.keys() == padded_grads.keys() == alone_grads.keys() and len(free_grads) > 10
+    for name, grad in free_grads.items():
+        close(grad, padded_grads[name], msg=lambda m, name=name: f"{name}: {m}")
+        close(grad, alone_grads[name], msg=lambda m, name=name: f"{name}: {m}")
+
+
+def rows_seen_by(model, module_names: tuple[str, ...], ids, mask) -> dict[str, set[int]]:
+    """The numbers of rows (tokens) each linear layer whose name ends with one of `module_names` received."""
+    seen: dict[str, set[int]] = {}
+    hooks = []
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) and name.endswith(module_names):
+            key = name.rsplit(".", 1)[-1]
+
+            def hook(_module, inputs, _output, key=key):
+                seen.setdefault(key, set()).add(inputs[0].reshape(-1, inputs[0].shape[-1]).shape[0])
+
+            hooks.append(module.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            model(input_ids=ids, attention_mask=mask)
+    finally:
+        for handle in hooks:
+            handle.remove()
+    return seen

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from native_helpers import check_lora_round_trip, padded_batch, reference_dnabert2
+from native_helpers import (
+    check_lora_round_trip,
+    check_padding_free_matches_padded,
+    gradients,
+    padded_batch,
+    reference_dnabert2,
+    rows_seen_by,
+)
 from safetensors.torch import load_file
 
 from hubtune.errors import ModelError
@@ -23,6 +30,7 @@ from hubtune.models.dnabert2 import (
     load_dnabert2,
 )
 from hubtune.models.tiny import build_tiny_dnabert2
+from hubtune.models.unpad import gather_rows, scatter_rows, set_padding_free, token_layout
 
 REAL_DNABERT2_TOKENIZER = Path(__file__).resolve().parents[2] / "shared" / "models" / "dnabert2-tokenizer"
 DNABERT2_LORA_TARGETS = ["Wqkv", "dense", "gated_layers", "wo"]
@@ -351,3 +359,107 @@ def test_dnabert2_lora_adapter_uses_the_remote_names_and_reloads_exactly(tiny_dn
     config = json.loads((adapter / "adapter_config.json").read_text())
     assert sorted(config["target_modules"]) == sorted(DNABERT2_LORA_TARGETS)
 
+
+# --------------------------------------------------------------------------------------------------------------------
+# Padding-free execution
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def test_token_layout_packs_real_tokens_and_pads_them_back():
+    mask = torch.tensor([[1, 1, 1, 0, 0, 0], [0, 1, 1, 1, 0, 0], [1, 0, 1, 0, 0, 0]])  # right, left, holes
+    layout = token_layout(mask)
+    assert (layout.batch, layout.width, layout.span, layout.tokens) == (3, 6, 4, 8)
+    values = torch.arange(18.0).view(3, 6, 1)
+    packed = layout.pack(values)
+    assert packed.flatten().tolist() == [0.0, 1.0, 2.0, 7.0, 8.0, 9.0, 12.0, 14.0]
+    back = layout.pad_back(packed)
+    assert back.shape == (3, 6, 1) and torch.equal(back[..., 0], values[..., 0] * mask)
+    assert layout.key_bias(torch.float32).shape == (3, 1, 1, 4)
+    full = token_layout(torch.ones(2, 5, dtype=torch.long))  # no padding: no gather, no mask
+    assert full.indices is None and full.real is None and full.key_bias(torch.float32) is None
+    trimmed = token_layout(torch.tensor([[1, 1, 0], [1, 1, 0]]))  # equal lengths padded further: trim only
+    assert trimmed.indices is None and trimmed.span == 2 and trimmed.pad_back(torch.ones(4, 1)).shape == (2, 3, 1)
+    padded = token_layout(mask, padding_free=False)
+    assert padded.span == 6 and padded.tokens == 18 and torch.equal(padded.pad_back(values.view(18, 1))[..., 0],
+                                                                     values[..., 0] * mask)  # fmt: skip
+
+
+def test_gather_and_scatter_rows_have_exact_gradients():
+    indices = torch.tensor([4, 0, 2])
+    source = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    packed = torch.randn(3, 3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: gather_rows(x, indices), (source,))
+    assert torch.autograd.gradcheck(lambda x: scatter_rows(x, indices, 5), (packed,))
+    assert torch.equal(gather_rows(scatter_rows(packed, indices, 5), indices), packed)
+
+
+def test_dnabert2_padding_free_matches_the_padded_computation_and_each_sequence_alone(tiny_dnabert2):
+    model = load_dnabert2(tiny_dnabert2, num_labels=3)
+    check_padding_free_matches_padded(model, [40, 3, 17, 1, 40, 26], pad_id=3, first=1)
+
+
+def test_dnabert2_dense_layers_and_mlp_see_only_real_tokens(tiny_dnabert2):
+    model = load_dnabert2(tiny_dnabert2)
+    ids, mask = padded_batch(model.config.vocab_size, [30, 4, 12], pad_id=3)
+    ids, mask = F.pad(ids, (0, 5), value=3), F.pad(mask, (0, 5))
+    names = ("Wqkv", "output.dense", "gated_layers", "wo")
+    assert rows_seen_by(model, names, ids, mask) == {"Wqkv": {46}, "dense": {46}, "gated_layers": {46}, "wo": {46}}
+    set_padding_free(model, False)
+    assert rows_seen_by(model, names, ids, mask)["gated_layers"] == {3 * 35}
+    set_padding_free(model, True)
+    full = torch.ones_like(mask)
+    assert token_layout(full).indices is None  # a batch without padding is never gathered
+    assert rows_seen_by(model, names, ids, full)["Wqkv"] == {3 * 35}
+
+
+def test_dnabert2_attention_weights_keep_the_padded_shape(tiny_dnabert2):
+    model = load_dnabert2(tiny_dnabert2, attn_implementation="eager")
+    ids, mask = padded_batch(model.config.vocab_size, [12, 5], pad_id=3)
+    ids, mask = F.pad(ids, (0, 3), value=3), F.pad(mask, (0, 3))
+    with torch.no_grad():
+        free = model(input_ids=ids, attention_mask=mask, output_attentions=True).attentions
+        set_padding_free(model, False)
+        padded = model(input_ids=ids, attention_mask=mask, output_attentions=True).attentions
+    assert len(free) == model.config.num_hidden_layers
+    for a, b in zip(free, padded, strict=True):
+        assert a.shape == b.shape == (2, model.config.num_attention_heads, 15, 15)
+        torch.testing.assert_close(a[0, :, :12], b[0, :, :12])
+        torch.testing.assert_close(a[1, :, :5], b[1, :, :5])
+        assert torch.all(a[1, :, :, 5:] == 0)  # padded keys get no weight
+
+
+def test_dnabert2_lora_trains_padding_free_with_gradient_checkpointing_and_autocast(tiny_dnabert2):
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    model = load_dnabert2(tiny_dnabert2, num_labels=2)
+    model.config.hidden_dropout_prob = 0.0
+    lora = LoraConfig(task_type=TaskType.SEQ_CLS, r=4, lora_alpha=8, lora_dropout=0.0,
+                      target_modules=DNABERT2_LORA_TARGETS)  # fmt: skip
+    peft_model = get_peft_model(model, lora).eval()  # eval: no dropout, so both runs see the same network
+    ids, mask = padded_batch(model.config.vocab_size, [25, 6, 14, 25], pad_id=3)
+    labels = torch.tensor([0, 1, 1, 0])
+    peft_model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
+    plain = gradients(peft_model)
+    assert any("lora_A" in name for name in plain) and all("lora_" in n or "classifier" in n for n in plain)
+    peft_model.base_model.model.gradient_checkpointing_enable()
+    peft_model.base_model.model.train()
+    for module in peft_model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    calls = []
+    wqkv = peft_model.base_model.model.bert.encoder.layer[0].attention.self.Wqkv
+    handle = wqkv.register_forward_pre_hook(lambda *_: calls.append(1))
+    peft_model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
+    handle.remove()
+    assert len(calls) == 2  # the layer was recomputed during backward
+    checkpointed = gradients(peft_model)
+    assert plain.keys() == checkpointed.keys()
+    for name, grad in plain.items():
+        torch.testing.assert_close(checkpointed[name], grad, atol=1e-6, rtol=1e-5)
+    peft_model.eval()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        half = peft_model(input_ids=ids, attention_mask=mask).logits
+        set_padding_free(peft_model, False)
+        half_padded = peft_model(input_ids=ids, attention_mask=mask).logits
+    assert half.dtype == torch.bfloat16
+    torch.testing.assert_close(half.float(), half_padded.float(), atol=2e-2, rtol=2e-2)

@@ -7,7 +7,14 @@ import json
 
 import pytest
 import torch
-from native_helpers import check_lora_round_trip, padded_batch, reference_ntv2
+import torch.nn.functional as F
+from native_helpers import (
+    check_lora_round_trip,
+    check_padding_free_matches_padded,
+    padded_batch,
+    reference_ntv2,
+    rows_seen_by,
+)
 from safetensors.torch import load_file
 
 from hubtune.errors import ModelError
@@ -18,6 +25,7 @@ from hubtune.models.ntv2 import (
     load_ntv2,
 )
 from hubtune.models.tiny import build_tiny_dnabert2, build_tiny_ntv2
+from hubtune.models.unpad import set_padding_free
 
 NTV2_LORA_TARGETS = ["query", "key", "value", "dense"]
 
@@ -192,3 +200,50 @@ def test_ntv2_lora_adapter_uses_the_remote_names_and_reloads_exactly(tiny_ntv2, 
         load_ntv2, tiny_ntv2, NTV2_LORA_TARGETS, tmp_path / "adapter", pad_id=1, expected_names=expected_names
     )
 
+
+# --------------------------------------------------------------------------------------------------------------------
+# Padding-free execution
+# --------------------------------------------------------------------------------------------------------------------
+
+
+def test_ntv2_padding_free_matches_the_padded_computation_and_each_sequence_alone(tiny_ntv2):
+    model = load_ntv2(tiny_ntv2, num_labels=3)
+    check_padding_free_matches_padded(model, [2, 45, 11, 1, 45, 30], pad_id=1, first=3, seed=1)
+
+
+def test_ntv2_linear_layers_see_only_real_tokens_and_left_padding_changes_nothing(tiny_ntv2):
+    model = load_ntv2(tiny_ntv2, task="mlm")
+    ids, mask = padded_batch(4107, [20, 3, 9], pad_id=1, first=3)
+    names = ("query", "key", "value", "output.dense", "intermediate.dense")
+    seen = rows_seen_by(model, names, ids, mask)
+    assert seen == {name: {32} for name in ("query", "key", "value", "dense")}
+    set_padding_free(model, False)
+    assert rows_seen_by(model, names, ids, mask)["query"] == {60}
+    set_padding_free(model, True)
+    left_ids, left_mask = ids.clone(), mask.clone()
+    left_ids[1] = torch.cat([ids[1, 3:], ids[1, :3]])
+    left_mask[1] = torch.cat([mask[1, 3:], mask[1, :3]])
+    with torch.no_grad():
+        right = model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+        left = model(input_ids=left_ids, attention_mask=left_mask, output_hidden_states=True)
+    torch.testing.assert_close(left.hidden_states[-1][1, -3:], right.hidden_states[-1][1, :3], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(left.logits[0], right.logits[0])
+    assert torch.all(left.hidden_states[-1][1, :-3] == 0)
+
+
+def test_ntv2_attention_weights_and_half_precision_padding_free(tiny_ntv2):
+    model = load_ntv2(tiny_ntv2, attn_implementation="eager")
+    ids, mask = padded_batch(4107, [10, 4], pad_id=1, first=3)
+    ids, mask = F.pad(ids, (0, 2), value=1), F.pad(mask, (0, 2))
+    with torch.no_grad():
+        free = model(input_ids=ids, attention_mask=mask, output_attentions=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            half = model(input_ids=ids, attention_mask=mask).logits
+        set_padding_free(model, False)
+        padded = model(input_ids=ids, attention_mask=mask, output_attentions=True)
+    for a, b in zip(free.attentions, padded.attentions, strict=True):
+        assert a.shape == b.shape == (2, model.config.num_attention_heads, 12, 12)
+        torch.testing.assert_close(a[1, :, :4], b[1, :, :4])
+        assert torch.all(a[1, :, :, 4:] == 0)
+    assert half.dtype == torch.bfloat16
+    torch.testing.assert_close(half.float(), free.logits, atol=5e-2, rtol=5e-2)

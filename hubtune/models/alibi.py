@@ -7,7 +7,7 @@ import math
 
 import torch
 
-__all__ = ["alibi_bias", "alibi_slopes"]
+__all__ = ["AlibiCache", "alibi_bias", "alibi_slopes"]
 
 
 def alibi_slopes(num_heads: int) -> list[float]:
@@ -42,3 +42,32 @@ def alibi_bias(num_heads: int, length: int, *, device: torch.device | None = Non
     distance = (positions[None, :] - positions[:, None]).abs().to(torch.float32)
     slopes = torch.tensor(alibi_slopes(num_heads), device=device, dtype=torch.float32)
     return (-slopes[:, None, None] * distance[None]).unsqueeze(0).to(dtype)
+
+
+class AlibiCache:
+    """The ALiBi bias of a model, built once and grown on demand (no length cap). Kept outside parameters and
+    buffers, so meta-device loading never sees it; rebuilt for another device or dtype, and when switching between
+    inference mode and autograd (a table made under inference_mode cannot be saved for backward).
+
+    Example:
+        >>> AlibiCache(4, starting_size=8)(3, torch.device("cpu"), torch.float32).shape
+        torch.Size([1, 4, 3, 3])
+    """
+
+    def __init__(self, num_heads: int, starting_size: int = 512):
+        self.num_heads = num_heads
+        self.starting_size = int(starting_size)
+        self.table: torch.Tensor | None = None
+
+    def __call__(self, length: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        table = self.table
+        if (
+            table is None
+            or table.shape[-1] < length
+            or table.device != device
+            or table.dtype != dtype
+            or table.is_inference() != torch.is_inference_mode_enabled()
+        ):
+            size = max(length, self.starting_size, table.shape[-1] if table is not None else 0)
+            table = self.table = alibi_bias(self.num_heads, size, device=device, dtype=dtype)
+        return table[:, :, :length, :length]

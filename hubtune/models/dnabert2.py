@@ -10,6 +10,9 @@ symmetric ALiBi bias ``-slope_h * |i - j|`` with the ALiBi slope recipe for any 
 (3, heads, head_dim); post-LayerNorm blocks; GEGLU feed-forward with exact GELU; padded keys masked through the
 attention mask (never through token ids: the config's ``pad_token_id`` is 0 while the tokenizer's [PAD] is 3);
 hidden states at padded positions are 0; tanh pooler over [CLS]; no 512-token cap.
+
+Execution is padding-free, as in the published code (`unpad.py`): padding is dropped once, the fused QKV, the
+attention output and the gated MLP run on the real tokens only, and only q/k/v are re-padded for attention.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from transformers.modeling_outputs import (
 )
 
 from ..errors import ModelError
-from .alibi import alibi_bias, alibi_slopes
+from .alibi import AlibiCache, alibi_bias, alibi_slopes
 from .checkpoint import LoadReport, config_kwargs, published_config_dict
 from .native import (
     attention_mask_or_ones,
@@ -42,6 +45,7 @@ from .native import (
     register_auto_classes,
     sequence_classification_loss,
 )
+from .unpad import TokenLayout, token_layout
 
 __all__ = [
     "DNABERT2_AUTO_MAP",
@@ -139,7 +143,8 @@ class Dnabert2Embeddings(nn.Module):
 
 
 class Dnabert2SelfAttention(nn.Module):
-    """Fused-QKV self-attention with an additive float bias (ALiBi + padding), via SDPA or a plain eager path."""
+    """Fused-QKV self-attention on packed tokens: QKV re-padded to (batch, span) for one attention call with an
+    additive float bias (ALiBi + padding), via SDPA or a plain eager path; the context comes back packed."""
 
     def __init__(self, config: Dnabert2Config):
         super().__init__()
@@ -150,11 +155,11 @@ class Dnabert2SelfAttention(nn.Module):
         self.Wqkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
 
     def forward(
-        self, hidden_states: torch.Tensor, bias: torch.Tensor, output_attentions: bool = False
+        self, hidden_states: torch.Tensor, layout: TokenLayout, bias: torch.Tensor, output_attentions: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        batch, length, hidden = hidden_states.shape
+        batch, length, hidden = layout.batch, layout.span, hidden_states.shape[-1]
         # The remote code splits the fused output as (3, heads, head_dim).
-        qkv = self.Wqkv(hidden_states).view(batch, length, 3, self.num_heads, self.head_dim)
+        qkv = layout.grid(self.Wqkv(hidden_states)).view(batch, length, 3, self.num_heads, self.head_dim)
         query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (batch, heads, length, head_dim)
         dropout = self.dropout_prob if self.training else 0.0
         weights = None
@@ -164,8 +169,8 @@ class Dnabert2SelfAttention(nn.Module):
             context = torch.matmul(F.dropout(weights, p=dropout, training=self.training), value)
         else:
             context = F.scaled_dot_product_attention(query, key, value, attn_mask=bias, dropout_p=dropout)
-        context = context.transpose(1, 2).reshape(batch, length, hidden)
-        return context, weights
+        context = layout.gather(context.transpose(1, 2).reshape(batch, length, hidden))
+        return context, None if weights is None else layout.pad_square(weights)
 
 
 class Dnabert2SelfOutput(nn.Module):
@@ -190,9 +195,9 @@ class Dnabert2AttentionBlock(nn.Module):
         self.output = Dnabert2SelfOutput(config)
 
     def forward(
-        self, hidden_states: torch.Tensor, bias: torch.Tensor, output_attentions: bool = False
+        self, hidden_states: torch.Tensor, layout: TokenLayout, bias: torch.Tensor, output_attentions: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        context, weights = self.self(hidden_states, bias, output_attentions)
+        context, weights = self.self(hidden_states, layout, bias, output_attentions)
         return self.output(context, hidden_states), weights
 
 
@@ -215,7 +220,7 @@ class Dnabert2GatedMLP(nn.Module):
 
 
 class Dnabert2Layer(GradientCheckpointingLayer):
-    """One encoder block: attention then gated MLP, both post-LN."""
+    """One encoder block on packed tokens (tokens, hidden): attention then gated MLP, both post-LN."""
 
     def __init__(self, config: Dnabert2Config):
         super().__init__()
@@ -223,37 +228,27 @@ class Dnabert2Layer(GradientCheckpointingLayer):
         self.mlp = Dnabert2GatedMLP(config)
 
     def forward(
-        self, hidden_states: torch.Tensor, bias: torch.Tensor, output_attentions: bool = False
+        self, hidden_states: torch.Tensor, layout: TokenLayout, bias: torch.Tensor, output_attentions: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        attended, weights = self.attention(hidden_states, bias, output_attentions)
+        attended, weights = self.attention(hidden_states, layout, bias, output_attentions)
         return self.mlp(attended), weights
 
 
 class Dnabert2Encoder(nn.Module):
-    """The layer stack plus the ALiBi table (a cache, never a parameter or buffer, so meta-device loading is safe)."""
+    """The layer stack plus the ALiBi table (a cache, never a parameter or buffer, so meta-device loading is safe).
+
+    Takes and returns padded (batch, width, hidden) states; in between, padding is dropped once and the layers run on
+    the packed real tokens (``padding_free``, the default; False computes every padded position, as a plain padded
+    forward does, with the same results at real positions).
+    """
 
     def __init__(self, config: Dnabert2Config):
         super().__init__()
         self.config = config
         self.layer = nn.ModuleList([Dnabert2Layer(config) for _ in range(config.num_hidden_layers)])
         self.gradient_checkpointing = False
-        self._alibi: torch.Tensor | None = None
-
-    def alibi(self, length: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-        """ALiBi bias for `length` tokens; the cached table grows on demand (no length cap)."""
-        table = self._alibi
-        if (
-            table is None
-            or table.shape[-1] < length
-            or table.device != device
-            or table.dtype != dtype
-            # A table made under inference_mode cannot be saved for backward in a later training step.
-            or table.is_inference() != torch.is_inference_mode_enabled()
-        ):
-            size = max(length, int(self.config.alibi_starting_size), table.shape[-1] if table is not None else 0)
-            table = alibi_bias(self.config.num_attention_heads, size, device=device, dtype=dtype)
-            self._alibi = table
-        return table[:, :, :length, :length]
+        self.padding_free = True
+        self.alibi = AlibiCache(config.num_attention_heads, config.alibi_starting_size)
 
     def forward(
         self,
@@ -262,27 +257,23 @@ class Dnabert2Encoder(nn.Module):
         output_hidden_states: bool = False,
         output_attentions: bool = False,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None, tuple[torch.Tensor, ...] | None]:
-        length, dtype = hidden_states.shape[1], hidden_states.dtype
-        bias = self.alibi(length, hidden_states.device, dtype)
-        keep = None  # (batch, length, 1) multiplier that zeroes padded positions; None when nothing is padded
-        if not bool(attention_mask.all()):
-            # Padded keys get the most negative value (remote code: -10000); both give them zero weight.
-            padding = (1.0 - attention_mask.to(dtype))[:, None, None, :] * torch.finfo(dtype).min
+        layout = token_layout(attention_mask, self.padding_free)
+        dtype = hidden_states.dtype
+        bias = self.alibi(layout.span, hidden_states.device, dtype)
+        padding = layout.key_bias(dtype)  # padded keys get the most negative value (remote code: -10000)
+        if padding is not None:
             bias = bias + padding
-            keep = attention_mask.to(dtype)[:, :, None]
-            hidden_states = hidden_states * keep
-        all_hidden: tuple[torch.Tensor, ...] | None = (hidden_states,) if output_hidden_states else None
+        packed = layout.pack(hidden_states)
+        all_hidden: tuple[torch.Tensor, ...] | None = (layout.pad_back(packed),) if output_hidden_states else None
         all_attentions: tuple[torch.Tensor, ...] | None = () if output_attentions else None
         for layer in self.layer:
-            hidden_states, weights = layer(hidden_states, bias, output_attentions)
-            if keep is not None:
-                # The remote code never computes padded rows (it unpads); zero them so they match.
-                hidden_states = hidden_states * keep
+            packed, weights = layer(packed, layout, bias, output_attentions)
             if all_hidden is not None:
-                all_hidden = all_hidden + (hidden_states,)
+                all_hidden = all_hidden + (layout.pad_back(packed),)
             if all_attentions is not None:
                 all_attentions = all_attentions + (weights,)
-        return hidden_states, all_hidden, all_attentions
+        last = all_hidden[-1] if all_hidden is not None else layout.pad_back(packed)
+        return last, all_hidden, all_attentions
 
 
 class Dnabert2Pooler(nn.Module):

@@ -7,6 +7,9 @@ and a vocabulary of 4107 tokens. Everything shared with ESM is kept as ESM does 
 head_dim^-0.5 before the rotation, pre-LayerNorm blocks, `emb_layer_norm_after` on the last layer, embeddings zeroed
 at padded positions, no embedding dropout, and the ESM masked-LM and classification heads. Parameter names are the
 remote code's, so the published `model.safetensors` loads key for key.
+
+Execution is padding-free (`unpad.py`): the projections, LayerNorms and the SwiGLU feed-forward run on a batch's real
+tokens only, and q/k/v are re-padded for attention; hidden states are 0 at padded positions.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from .native import (
     register_auto_classes,
     sequence_classification_loss,
 )
+from .unpad import TokenLayout, token_layout
 
 __all__ = [
     "NTV2_AUTO_MAP",
@@ -170,7 +174,8 @@ class NTv2Embeddings(nn.Module):
 
 
 class NTv2SelfAttention(nn.Module):
-    """Separate query/key/value projections with rotary positions; SDPA or a plain eager path."""
+    """Separate query/key/value projections on packed tokens, re-padded to (batch, span) for attention with rotary
+    positions (SDPA or a plain eager path); the context comes back packed."""
 
     def __init__(self, config: NTv2Config):
         super().__init__()
@@ -184,12 +189,16 @@ class NTv2SelfAttention(nn.Module):
         self.rotary_embeddings = NTv2RotaryEmbedding(self.head_dim)
 
     def forward(
-        self, hidden_states: torch.Tensor, mask: torch.Tensor | None, output_attentions: bool = False
+        self,
+        hidden_states: torch.Tensor,
+        layout: TokenLayout,
+        mask: torch.Tensor | None,
+        output_attentions: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        batch, length, hidden = hidden_states.shape
+        batch, length, hidden = layout.batch, layout.span, hidden_states.shape[-1]
 
         def heads(x: torch.Tensor) -> torch.Tensor:
-            return x.view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
+            return layout.grid(x).view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
 
         # ESM scales the query before the rotation (equivalent to scaling the scores, kept for bit-level parity).
         query = heads(self.query(hidden_states)) * self.head_dim**-0.5
@@ -205,7 +214,8 @@ class NTv2SelfAttention(nn.Module):
             context = torch.matmul(F.dropout(weights, p=dropout, training=self.training), value)
         else:
             context = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, dropout_p=dropout, scale=1.0)
-        return context.transpose(1, 2).reshape(batch, length, hidden), weights
+        context = layout.gather(context.transpose(1, 2).reshape(batch, length, hidden))
+        return context, None if weights is None else layout.pad_square(weights)
 
 
 class NTv2SelfOutput(nn.Module):
@@ -230,9 +240,13 @@ class NTv2Attention(nn.Module):
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
     def forward(
-        self, hidden_states: torch.Tensor, mask: torch.Tensor | None, output_attentions: bool = False
+        self,
+        hidden_states: torch.Tensor,
+        layout: TokenLayout,
+        mask: torch.Tensor | None,
+        output_attentions: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        context, weights = self.self(self.LayerNorm(hidden_states), mask, output_attentions)
+        context, weights = self.self(self.LayerNorm(hidden_states), layout, mask, output_attentions)
         return self.output(context, hidden_states), weights
 
 
@@ -261,7 +275,7 @@ class NTv2Output(nn.Module):
 
 
 class NTv2Layer(GradientCheckpointingLayer):
-    """Pre-LN block: a = x + attention(LN(x)); y = a + output(SwiGLU(LN(a)))."""
+    """Pre-LN block on packed tokens (tokens, hidden): a = x + attention(LN(x)); y = a + output(SwiGLU(LN(a)))."""
 
     def __init__(self, config: NTv2Config):
         super().__init__()
@@ -271,41 +285,50 @@ class NTv2Layer(GradientCheckpointingLayer):
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
     def forward(
-        self, hidden_states: torch.Tensor, mask: torch.Tensor | None, output_attentions: bool = False
+        self,
+        hidden_states: torch.Tensor,
+        layout: TokenLayout,
+        mask: torch.Tensor | None,
+        output_attentions: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        attended, weights = self.attention(hidden_states, mask, output_attentions)
+        attended, weights = self.attention(hidden_states, layout, mask, output_attentions)
         return self.output(self.intermediate(self.LayerNorm(attended)), attended), weights
 
 
 class NTv2Encoder(nn.Module):
     """Layer stack + final `emb_layer_norm_after`. Hidden states as ESM reports them: the input of every layer,
-    then the normalised output of the last one."""
+    then the normalised output of the last one. Padded states in and out; the layers run on packed real tokens unless
+    ``padding_free`` is False (every padded position computed, same results at real positions)."""
 
     def __init__(self, config: NTv2Config):
         super().__init__()
         self.layer = nn.ModuleList([NTv2Layer(config) for _ in range(config.num_hidden_layers)])
         self.emb_layer_norm_after = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.gradient_checkpointing = False
+        self.padding_free = True
 
     def forward(
         self,
         hidden_states: torch.Tensor,
-        mask: torch.Tensor | None,
+        attention_mask: torch.Tensor,
         output_hidden_states: bool = False,
         output_attentions: bool = False,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None, tuple[torch.Tensor, ...] | None]:
+        layout = token_layout(attention_mask, self.padding_free)
+        mask = layout.key_bias(hidden_states.dtype)
+        packed = layout.pack(hidden_states)
         all_hidden: tuple[torch.Tensor, ...] | None = () if output_hidden_states else None
         all_attentions: tuple[torch.Tensor, ...] | None = () if output_attentions else None
         for layer in self.layer:
             if all_hidden is not None:
-                all_hidden = all_hidden + (hidden_states,)
-            hidden_states, weights = layer(hidden_states, mask, output_attentions)
+                all_hidden = all_hidden + (layout.pad_back(packed),)
+            packed, weights = layer(packed, layout, mask, output_attentions)
             if all_attentions is not None:
                 all_attentions = all_attentions + (weights,)
-        hidden_states = self.emb_layer_norm_after(hidden_states)
+        last = layout.pad_back(self.emb_layer_norm_after(packed))
         if all_hidden is not None:
-            all_hidden = all_hidden + (hidden_states,)
-        return hidden_states, all_hidden, all_attentions
+            all_hidden = all_hidden + (last,)
+        return last, all_hidden, all_attentions
 
 
 class NTv2LMHead(nn.Module):
@@ -392,12 +415,11 @@ class NTv2Model(NTv2PreTrainedModel):
         if output_hidden_states is None:
             output_hidden_states = bool(self.config.output_hidden_states)
         embeddings = self.embeddings(input_ids, attention_mask, inputs_embeds)
-        mask = None
-        if not bool(attention_mask.all()):
-            dtype = embeddings.dtype
-            mask = (1.0 - attention_mask.to(dtype))[:, None, None, :] * torch.finfo(dtype).min
         sequence, hidden_states, attentions = self.encoder(
-            embeddings, mask, output_hidden_states=output_hidden_states, output_attentions=bool(output_attentions)
+            embeddings,
+            attention_mask,
+            output_hidden_states=output_hidden_states,
+            output_attentions=bool(output_attentions),
         )
         output = BaseModelOutputWithPoolingAndCrossAttentions(
             last_hidden_state=sequence, hidden_states=hidden_states, attentions=attentions
