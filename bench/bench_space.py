@@ -3,8 +3,12 @@ concurrent clients.
 
 Measures:
   * classify 100 x 300 bp with one LoRA adapter on an NT-v2-50m-size model with random weights (12 layers, hidden
-    512, 16 heads, FFN 2048, the 4107-token 6-mer vocabulary): the fine-tuned answer alone and the full comparison
-    (fine-tuned + the base model's probe), both warm; and the first request, which loads the base and the adapter;
+    512, 16 heads, FFN 2048, the 4107-token 6-mer vocabulary): the fine-tuned answer alone (`Classifier`), and the
+    full comparison (fine-tuned + the base model's probe) through `SpaceBackend.classify` on sequences it has not seen
+    (new random sequences every repeat), interleaved with the same comparison computed the way the backend did before
+    its one-pass inference (`Classifier.predict_windows` + `predict_base_proba`, per adapter); the same with two
+    adapters of the base; a repeated request (sequences already seen); and the first request, which loads the base
+    and the adapter;
   * adapter switch time (`ModelCache.use`, i.e. peft `set_adapter`, between two adapters of that base) vs loading
     base + tokenizer + adapter from scratch, and their ratio;
   * p50/p95 latency of /classify on the running Gradio app with 10 concurrent gradio_client clients, on the tiny
@@ -96,6 +100,40 @@ def make_adapter(base: str, folder: Path, *, seed: int, max_length: int, labels:
     return folder
 
 
+def _classify_before(backend: Any, records: list[tuple[str, str]], adapters: list[str]) -> list[Any]:
+    """The comparison as the backend computed it before one-pass inference: per adapter, the classifier's windowed
+    answer, then the base probe on embeddings of every window computed again with the adapter disabled."""
+    import numpy as np
+
+    seqs = [s for _, s in records]
+    out = []
+    for adapter in adapters:
+        with backend.cache.use(adapter) as clf:
+            probs = clf.predict_windows(seqs, batch_size=backend.batch_size)[0]
+            base = clf.predict_base_proba(seqs, batch_size=backend.batch_size)
+        out.append((np.asarray(probs), np.asarray(base)))
+    return out
+
+
+def _compare_paths(args: argparse.Namespace, backend: Any, adapters: list[str]) -> dict[str, float]:
+    """Median time of the comparison before and now, interleaved, each repeat on new sequences (nothing memoised)."""
+    import numpy as np
+
+    old_times, new_times, diff = [], [], 0.0
+    for repeat in range(args.repeats):
+        records = _random_dna(args.sequences, args.length, seed=1000 + 7 * repeat + len(adapters))
+        start = time.perf_counter()
+        before = _classify_before(backend, records, adapters)
+        old_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        now = backend.classify(records, adapters).predictions
+        new_times.append(time.perf_counter() - start)
+        for (probs, base), prediction in zip(before, now, strict=True):
+            diff = max(diff, float(np.abs(probs - prediction.probs).max()),
+                       float(np.abs(base - prediction.base_probs).max()))
+    return {"old": statistics.median(old_times), "new": statistics.median(new_times), "max_diff": diff}
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -140,7 +178,9 @@ def bench_large(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             clf.predict_proba(seqs, batch_size=backend.batch_size)
 
     warm_adapter = _median_time(adapter_only, args.repeats)
-    warm_compare = _median_time(lambda: backend.classify(records, [str(adapter_a)]), args.repeats)
+    compare = _compare_paths(args, backend, [str(adapter_a)])
+    compare_two = _compare_paths(args, backend, [str(adapter_a), str(adapter_b)])
+    repeat = _median_time(lambda: backend.classify(records, [str(adapter_a)]), args.repeats)
 
     with cache.use(str(adapter_b)):  # both adapters attached to the one base
         pass
@@ -166,7 +206,12 @@ def bench_large(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "length_bp": args.length,
         "first_request_s": cold,
         "classify_adapter_s": warm_adapter,
-        "classify_with_base_s": warm_compare,
+        "classify_with_base_s": compare["new"],
+        "classify_with_base_before_s": compare["old"],
+        "max_probability_difference": compare["max_diff"],
+        "two_adapters_s": compare_two["new"],
+        "two_adapters_before_s": compare_two["old"],
+        "repeat_request_s": repeat,
         "switch_ms": switch * 1e3,
         "switch_p95_ms": sorted(switch_times)[int(0.95 * (len(switch_times) - 1))] * 1e3,
         "scratch_load_s": scratch,
@@ -279,7 +324,14 @@ def _print_large(large: dict[str, Any]) -> None:
           f"{large['sequences']} x {large['length_bp']} bp, one LoRA adapter:")
     print(f"  first request (loads base + adapter)      {large['first_request_s']:8.2f} s")
     print(f"  classify, fine-tuned only (warm)          {large['classify_adapter_s']:8.2f} s")
-    print(f"  classify + base-model probe (warm)        {large['classify_with_base_s']:8.2f} s")
+    print(f"  classify + base-model probe, new seqs     {large['classify_with_base_s']:8.2f} s "
+          f"(before one-pass inference {large['classify_with_base_before_s']:.2f} s, "
+          f"{large['classify_with_base_before_s'] / large['classify_with_base_s']:.2f}x)")
+    print(f"  same, two adapters of the base            {large['two_adapters_s']:8.2f} s "
+          f"(before {large['two_adapters_before_s']:.2f} s, "
+          f"{large['two_adapters_before_s'] / large['two_adapters_s']:.2f}x)")
+    print(f"  same sequences again (outputs kept)       {large['repeat_request_s']:8.2f} s")
+    print(f"  largest probability difference, before vs now: {large['max_probability_difference']:.1e}")
     print(f"  adapter switch (set_adapter), median      {large['switch_ms']:8.3f} ms "
           f"(p95 {large['switch_p95_ms']:.3f} ms)")
     print(f"  load base + tokenizer + adapter, scratch  {large['scratch_load_s']:8.2f} s")

@@ -8,6 +8,7 @@ metadata, the model cache and `SpaceBackend`, the facade the Gradio app calls. N
 | `adapters` | `AdapterMeta`: a shared model's `RunInfo`, metrics and example sequences |
 | `repos` | `RepoPolicy`, `RepoCache`: repos checked before any weight download, a size-bounded LRU download cache |
 | `cache` | `ModelCache`: bases shared by their adapters, `set_adapter` switches, LRU eviction |
+| `passes` | one pass per model over a request's windows: logits + pooled states, merged LoRA, the per-base `WindowMemo` |
 | `analysis` | window positions and counts, in-silico mutagenesis, 2-D PCA |
 | `messages` | what a visitor may read of an error (paths and hub URLs scrubbed, a generic sentence otherwise) |
 | `results` | `Comparison` (table rows, CSV, JSON), `IsmResult`, `WindowTrack`, `Projection` |

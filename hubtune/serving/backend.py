@@ -1,6 +1,10 @@
 """`SpaceBackend`: what the Space does, without a UI. Parse input, enforce limits, then classify, compare with the
 pre-trained base, explain (in-silico mutagenesis, per-window score track) and project embeddings (PCA).
 
+Inference goes through `hubtune.serving.passes`: one pass per model over a request's distinct windows, LoRA weights
+merged for the pass, and the base model's per-window embeddings computed once per base model and reused by every
+adapter of that base, by later requests and by the projection.
+
 The Gradio app (`space/app.py`) is a thin layer over this class; everything here is testable without Gradio.
 """
 
@@ -18,6 +22,7 @@ from .adapters import AdapterMeta
 from .analysis import ism_model_inputs, ism_scan, pca_2d, window_count, window_starts
 from .cache import ModelCache
 from .inputs import Limits, check_ism_length, check_windows, parse_adapter_list, read_input, read_pairs
+from .passes import answer, embeddings, window_probs
 from .results import AdapterPrediction, Comparison, IsmResult, Projection, WindowTrack
 
 Sequences = str | Sequence[tuple[str, str]]
@@ -132,16 +137,15 @@ class SpaceBackend:
         seqs = [s for _, s in records]
         predictions = []
         for meta in metas:
-            with self.cache.use(meta.repo_id) as clf:
-                probs, tracks = clf.predict_windows(seqs, batch_size=self.batch_size)
-                base = clf.predict_base_proba(seqs, batch_size=self.batch_size)
+            with self.cache.serve(meta.repo_id) as served:
+                result = answer(served, seqs, batch_size=self.batch_size)
             order = [meta.label_names.index(name) for name in labels]  # same classes, maybe another order
             predictions.append(AdapterPrediction(
                 repo_id=meta.repo_id,
                 label_names=list(labels),
-                probs=np.asarray(probs)[:, order],
-                base_probs=None if base is None else np.asarray(base)[:, order],
-                tracks=[np.asarray(t)[:, order] for t in tracks],
+                probs=result.probs[:, order],
+                base_probs=None if result.base_probs is None else result.base_probs[:, order],
+                tracks=[t[:, order] for t in result.tracks],
             ))
         return Comparison(records=records, label_names=list(labels), predictions=predictions, metas=metas)
 
@@ -167,9 +171,9 @@ class SpaceBackend:
             if target not in meta.label_names:
                 raise ConfigError(f"Unknown class {target!r}; {repo} predicts {', '.join(meta.label_names)}.")
             target_index = meta.label_names.index(target)
-        with self.cache.use(repo) as clf:
-            def score(pieces: list[str]) -> np.ndarray:
-                return clf.predict_windows(pieces, batch_size=self.batch_size)[0]
+        with self.cache.serve(repo) as served:
+            def score(pieces: list[str]) -> np.ndarray:  # variants are one-off inputs: not kept in the memo
+                return window_probs(served, pieces, batch_size=self.batch_size, memo=False)
 
             delta, reference, t = ism_scan(seq, meta.window_bp, meta.stride_bp, score, target=target_index)
         return IsmResult(repo, seq_id, seq, list(meta.label_names), t, reference, delta)
@@ -185,10 +189,10 @@ class SpaceBackend:
         (repo,) = self._adapters([adapter])
         meta = self.cache.meta(repo)
         check_windows(window_count(len(seq), meta.window_bp, meta.stride_bp), self.limits, "score track")
-        with self.cache.use(repo) as clf:
-            _, tracks = clf.predict_windows([seq], batch_size=self.batch_size)
+        with self.cache.serve(repo) as served:
+            track = answer(served, [seq], batch_size=self.batch_size, base=False).tracks[0]
         return WindowTrack(repo, seq_id, len(seq), window_starts(len(seq), meta.window_bp, meta.stride_bp),
-                           meta.window_bp, np.asarray(tracks[0]), list(meta.label_names))
+                           meta.window_bp, track, list(meta.label_names))
 
     # -- embeddings ------------------------------------------------------------------------------------------------
     def project(self, sequences: Sequences, adapter: str, *, prediction: AdapterPrediction | None = None) -> Projection:
@@ -208,18 +212,20 @@ class SpaceBackend:
         seqs = [s for _, s in records]
         reuse = prediction is not None and prediction.repo_id == repo
         check_windows(2 * len(records) + (0 if reuse else self.windows(records, [meta])), self.limits, "projection")
-        with self.cache.use(repo) as clf:
-            fine = clf.embeddings(seqs, fine_tuned=True, batch_size=self.batch_size)
-            base = clf.embeddings(seqs, fine_tuned=False, batch_size=self.batch_size)
+        with self.cache.serve(repo) as served:
             if prediction is None or prediction.repo_id != repo:
-                base_probs = clf.predict_base_proba(seqs, batch_size=self.batch_size)
+                result = answer(served, seqs, batch_size=self.batch_size)
                 prediction = AdapterPrediction(
                     repo_id=repo,
                     label_names=list(meta.label_names),
-                    probs=np.asarray(clf.predict_proba(seqs, batch_size=self.batch_size)),
-                    base_probs=None if base_probs is None else np.asarray(base_probs),
+                    probs=result.probs,
+                    base_probs=result.base_probs,
                     tracks=[],
                 )
+            # The first window of a sequence that fits one window is the window classify ran: its embeddings come
+            # from the memo when the same sequences were just classified.
+            fine = embeddings(served, seqs, fine_tuned=True, batch_size=self.batch_size)
+            base = embeddings(served, seqs, fine_tuned=False, batch_size=self.batch_size)
         fine_labels = prediction.labels
         base_labels = prediction.base_labels
         base_xy, base_var = pca_2d(base)

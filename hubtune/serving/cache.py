@@ -34,6 +34,7 @@ from ..repo_ids import validate_repo_id
 from ..run import has_tokenizer, inference_device, load_run_heads, load_run_model, load_run_tokenizer, to_inference
 from .adapters import AdapterMeta
 from .messages import public_message
+from .passes import DEFAULT_MEMO_BYTES, ServedModel, WindowMemo
 from .repos import GENERIC_FAMILY, RepoCache, served_families
 
 ENV_DEVICE = "HUBTUNE_SPACE_DEVICE"
@@ -62,6 +63,7 @@ class _BaseEntry:
     tokenizer: Any | None  # the base model's tokenizer; None until an adapter without its own tokenizer needs it
     adapters: list[str] = field(default_factory=list)  # cache keys of the adapters attached to this model
     active: str | None = None  # peft adapter name currently set
+    memo: WindowMemo | None = None  # per-window outputs of this model and its adapters, kept between requests
 
 
 @dataclass
@@ -103,7 +105,8 @@ class ModelCache:
     """
 
     def __init__(self, *, max_adapters: int = 4, max_bases: int = 2, device: str | None = None,
-                 token: str | None = None, allow_local_paths: bool = False, downloads: RepoCache | None = None):
+                 token: str | None = None, allow_local_paths: bool = False, downloads: RepoCache | None = None,
+                 memo_bytes: int = DEFAULT_MEMO_BYTES):
         """
         Args:
             max_adapters: adapters (and whole models) kept in memory; the least recently used go first.
@@ -113,6 +116,8 @@ class ModelCache:
             allow_local_paths: also accept local run folders as adapter ids (never in a public Space).
             downloads: where Hub repos are checked and downloaded; default: a `RepoCache` with the policy from the
                 environment (public repos only unless HUBTUNE_SPACE_ALLOW_PRIVATE=1).
+            memo_bytes: per base model, how many bytes of per-window outputs (pooled embeddings, logits) are kept
+                for later requests; 0 keeps nothing between passes.
         """
         if max_adapters < 1 or max_bases < 1:
             raise ConfigError("ModelCache needs max_adapters >= 1 and max_bases >= 1.")
@@ -121,6 +126,7 @@ class ModelCache:
         self.device = device or default_device()
         self.token = token
         self.allow_local_paths = allow_local_paths
+        self.memo_bytes = memo_bytes
         self.stats = CacheStats()
         self._lock = threading.RLock()
         self._meta_lock = threading.Lock()
@@ -191,11 +197,24 @@ class ModelCache:
     def use(self, adapter: str) -> Iterator[Classifier]:
         """Yield the adapter's `hubtune.predict.Classifier`, with its adapter active, holding the model lock."""
         key = self.resolve_id(adapter)
-        with self._pinned(key), self._use(key) as classifier:  # its files stay on disk while it may be loaded
-            yield classifier
+        with self._pinned(key), self._use(key) as served:  # its files stay on disk while it may be loaded
+            yield served.classifier
 
     @contextlib.contextmanager
-    def _use(self, key: str) -> Iterator[Classifier]:
+    def serve(self, adapter: str) -> Iterator[ServedModel]:
+        """Like `use`, but yield a `hubtune.serving.passes.ServedModel`: the classifier plus what the one-pass
+        inference of `hubtune.serving.passes` needs (the adapter's unique role and the base model's `WindowMemo`).
+
+        Example:
+            >>> with cache.serve("alice/promoter-lora") as served:  # doctest: +SKIP
+            ...     answer(served, ["ACGT" * 30], batch_size=32).base_probs
+        """
+        key = self.resolve_id(adapter)
+        with self._pinned(key), self._use(key) as served:
+            yield served
+
+    @contextlib.contextmanager
+    def _use(self, key: str) -> Iterator[ServedModel]:
         meta = self.meta(key)  # network outside the lock
         with self._lock:
             entry = self._adapters.get(meta.repo_id)
@@ -208,7 +227,11 @@ class ModelCache:
                 base.model.set_adapter(entry.peft_name, inference_mode=True)
                 base.active = entry.peft_name
                 self.stats.adapter_switches += 1
-            yield entry.classifier
+            if base.memo is None:
+                base.memo = WindowMemo(self.memo_bytes)
+            role = entry.peft_name or "model"
+            shared_tokenizer = base.tokenizer is not None and entry.classifier.tokenizer is base.tokenizer
+            yield ServedModel(entry.classifier, role, "base" if shared_tokenizer else role, base.memo)
 
     def preload(self, adapters: Sequence[str]) -> list[str]:
         """Load adapters ahead of the first request; returns one problem message per adapter that failed (fit to
