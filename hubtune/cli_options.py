@@ -147,7 +147,7 @@ def add_dataclass_options(parser: argparse.ArgumentParser | Any, cls: type, *, o
             continue
         dest = f"{prefix}_{f.name}" if prefix else f.name
         flag = "--" + dest.replace("_", "-")
-        help_text = f.metadata.get("help", "")
+        help_text = f.metadata.get("help", "").replace("%", "%%")  # argparse formats help with %-style fields
         default = _default(f)
         annotation = hints.get(f.name, str)
         if _base_type(annotation) is bool:

@@ -277,8 +277,9 @@ def evaluate_run(source: str | Path, data: str, *, batch_size: int = INFERENCE_B
         # The run's class names fix the label ids: raw labels may be those names or the ids 0..k-1.
         task = load_task(data, max_rows=max_rows, label_names=labels)
     except DataError as exc:
-        raise DataError(f"{exc} The run {where} was trained on the classes {', '.join(labels)}; evaluate it on data "
-                        "labelled with those names (or their ids 0..k-1).") from None
+        raise DataError(f"{data} has labels the run never saw, or cannot be read as labelled data: {exc} The run "
+                        f"{where} was trained on the classes {', '.join(labels)}; evaluate it on data labelled with "
+                        "those names (or their ids 0..k-1).") from None
     classifier = Classifier.from_loaded(load_run_model(folder, info=info, device=device))
     results = {}
     for split_name, split in task.splits.items():

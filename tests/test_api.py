@@ -37,3 +37,14 @@ def test_importing_hubtune_installs_no_warnings_filter_and_keeps_matplotlib_alon
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+def test_every_package_folder_is_installed():
+    """pyproject lists packages by hand (cards/ maps to hubtune.cards): a new package missing there breaks installs."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(root).parts) for p in (root / "hubtune").rglob("__init__.py")}
+    assert found <= listed, f"packages missing from pyproject.toml: {sorted(found - listed)}"

@@ -148,7 +148,7 @@ def test_gue_prom_core_all_leakage_42():
 def test_gue_prom_core_tata_leakage_16():
     task = load_task(gue("prom/prom_core_tata"))
     assert leakage_report(task).pairs["train/test"]["exact"] == 16
-    assert task.label_names == ["0", "1"]
+    assert task.label_names == ["non-promoter", "promoter"]  # named from the built-in GUE catalogue
 
 
 def test_gue_splice_dev_test_shared_30(tmp_path):
