@@ -47,7 +47,9 @@ from .run_output import claim_output, commit_run_folder, open_staging
 
 SPLITS = ("train", "dev", "test")
 EVAL_COST_SHARE = 0.2  # in-loop dev evaluation may cost at most about this share of training compute
-TRAIN_METRICS_SAMPLE = 1000  # train-split metrics come from at most this many sequences (stratified, data seed)
+# Train-split metrics come from a stratified sample (data seed) whose prediction costs about EVAL_COST_SHARE of the
+# training compute, between these bounds.
+TRAIN_METRICS_SAMPLE = (200, 1000)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -202,6 +204,7 @@ class _Context:
     datasets: dict[str, Any]
     work_dir: Path
     base_embeddings: dict[str, np.ndarray] | None
+    total_steps: int = 0  # optimizer steps of the current seed's training
 
     @property
     def labels(self) -> list[str]:
@@ -301,6 +304,7 @@ def _train_one_seed(ctx: _Context, seed: int) -> SeedResult:
         n_classes = len(ctx.labels)
         counts = np.bincount(task.splits["train"].labels, minlength=n_classes).astype(float)
         class_weights = (counts.sum() / (n_classes * np.maximum(counts, 1))).tolist()
+    ctx.total_steps = total_steps
     args = _training_arguments(ctx, seed, total_steps)
 
     dev_logits: dict[int, np.ndarray] = {}  # step -> dev logits of that evaluation (the kept one is reused)
@@ -356,9 +360,13 @@ def _train_one_seed(ctx: _Context, seed: int) -> SeedResult:
 
 def _final_scores(ctx: _Context, model: Any, dev_logits: np.ndarray | None) -> dict[str, dict[str, Any]]:
     """Scores of the kept model: test in full; dev from the Trainer's evaluation of that very checkpoint when there
-    was one (the same computation); train from a bounded stratified sample (`TRAIN_METRICS_SAMPLE`), labelled so."""
+    was one (the same computation); train from a stratified sample sized to the run (`TRAIN_METRICS_SAMPLE`),
+    labelled `sampled_from`."""
     task, batch_size = ctx.task, ctx.config.batch_size * 2
-    train_rows = _train_sample(task.splits["train"].labels, TRAIN_METRICS_SAMPLE, ctx.config.data_seed)
+    trained_on = ctx.total_steps * ctx.config.batch_size * ctx.config.grad_accum * _world()[1]
+    low, high = TRAIN_METRICS_SAMPLE
+    budget = min(high, max(low, int(EVAL_COST_SHARE * 3 * trained_on)))
+    train_rows = _train_sample(task.splits["train"].labels, budget, ctx.config.data_seed)
     sequences = {"train": [task.splits["train"].sequences[i] for i in train_rows],
                  "dev": None if dev_logits is not None else task.splits["dev"].sequences,
                  "test": task.splits["test"].sequences}
