@@ -104,7 +104,13 @@ def _trainer_class(class_weights: list[float] | None, eval_order: list[int]):
     return HubtuneTrainer
 
 
-def _precision_flags(precision: str) -> dict[str, bool]:
+def precision_flags(precision: str) -> dict[str, bool]:
+    """TrainingArguments flags for `--precision` (mixed precision on CUDA only; fp32 on CPU keeps seeds bit-identical).
+
+    Example:
+        >>> precision_flags("fp32")
+        {}
+    """
     import torch
 
     if precision == "fp32" or not torch.cuda.is_available():
@@ -276,7 +282,7 @@ def _training_arguments(ctx: _Context, seed: int, total_steps: int):
         dataloader_num_workers=config.num_workers,
         remove_unused_columns=False,
         use_cpu=not torch.cuda.is_available(),
-        **_precision_flags(config.precision),
+        **precision_flags(config.precision),
         **passthrough,
         **config.extra,
     )
@@ -572,4 +578,4 @@ def finetune(config: TrainConfig) -> Run | None:
     return Run(output)
 
 
-__all__ = ["SeedResult", "TrainConfig", "finetune", "last_complete_checkpoint", "tokenize_split"]
+__all__ = ["SeedResult", "TrainConfig", "finetune", "last_complete_checkpoint", "precision_flags", "tokenize_split"]

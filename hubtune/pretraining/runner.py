@@ -24,7 +24,7 @@ from ..progress import info, progress_enabled
 from ..repo_ids import public_source
 from ..run import library_versions
 from ..run_output import open_staging
-from ..train import last_complete_checkpoint
+from ..train import last_complete_checkpoint, precision_flags
 from .config import PretrainConfig
 from .corpus import Corpus, read_corpus
 from .folder import PLOT_FILE, RECORD_FILE, RECORD_FORMAT, RECORD_VERSION, claim_pretrain_output, commit_pretrained
@@ -54,16 +54,6 @@ def _lora(model: Any, family: Any, r: int) -> Any:
     if family.name == "auto":
         pattern = r".*\.(" + "|".join(map(re.escape, targets)) + ")$"
     return get_peft_model(model, LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=0.0, target_modules=pattern))
-
-
-def _precision_flags(precision: str) -> dict[str, bool]:
-    import torch
-
-    if precision == "fp32" or not torch.cuda.is_available():
-        return {}
-    if precision == "bf16" or (precision == "auto" and torch.cuda.is_bf16_supported()):
-        return {"bf16": True}
-    return {"fp16": True}
 
 
 def _held_out_callback(masks: FixedMasks, pad_id: int, every: int, curve: list[dict[str, Any]]):
@@ -214,7 +204,7 @@ def pretrain(config: PretrainConfig) -> Path | None:
         dataloader_num_workers=0,
         remove_unused_columns=True,
         use_cpu=not torch.cuda.is_available(),
-        **_precision_flags(config.precision),
+        **precision_flags(config.precision),
     )
     args = TrainingArguments(**{**settings, **config.extra})  # Python's extra settings win
     trainer = Trainer(
