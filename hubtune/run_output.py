@@ -21,12 +21,15 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, RunFolderError
 from .jsonio import write_json
 from .methods import METHODS
+from .pretrained_folder import RECORD_FILE, is_pretrained_folder
 from .run import BASE_PROBE_FILE, INFO_FILE, REQUIRED_FILES, RUN_FORMAT, TOKENIZER_FILES, TRAINING_LOG_FILE
 
 OWNER_FILE = ".hubtune-folder.json"
@@ -36,6 +39,18 @@ CARD_FILE = "README.md"  # written into a finished run by `hubtune card`
 _LEGACY_RUN_FILES = frozenset({*REQUIRED_FILES, TRAINING_LOG_FILE, BASE_PROBE_FILE, *TOKENIZER_FILES, CARD_FILE,
                                *(name for cls in METHODS.values() for name in cls.weight_files)})
 _SHOWN = 4  # names listed in a message
+
+
+@dataclass(frozen=True)
+class FolderKind:
+    """What kind of folder hubtune writes at `--output`: how a finished one is recognised and what it must hold."""
+
+    name: str  # the owner file's `kind`
+    noun: str  # "a finished run", in messages
+    command: str  # the command that writes it, in messages
+    required: tuple[str, ...]
+    is_finished: Callable[[Path], bool]
+    legacy_files: frozenset[str] = frozenset()  # what such a folder may hold when it has no owner file
 
 
 def staging_dir(output: Path) -> Path:
@@ -78,6 +93,11 @@ def is_hubtune_run(folder: str | Path) -> bool:
     return isinstance(data, dict) and data.get("format") == RUN_FORMAT
 
 
+RUN_FOLDER = FolderKind("run", "a finished run", "hubtune train", REQUIRED_FILES, is_hubtune_run, _LEGACY_RUN_FILES)
+PRETRAINED_FOLDER = FolderKind("pretrained", "a pre-trained model", "hubtune pretrain", ("config.json", RECORD_FILE),
+                               is_pretrained_folder)
+
+
 def is_hubtune_staging(folder: str | Path) -> bool:
     """True when `folder` is a staging folder that hubtune created (it carries hubtune's owner file).
 
@@ -101,20 +121,21 @@ def _files(folder: Path) -> list[str]:
     return sorted(found)
 
 
-def foreign_files(run: str | Path) -> list[str]:
-    """Files in a finished run folder that hubtune did not write there (what `--overwrite` would otherwise lose).
+def foreign_files(run: str | Path, kind: FolderKind | None = None) -> list[str]:
+    """Files in a finished folder (a run by default) that hubtune did not write there (what `--overwrite` would lose).
 
-    hubtune's own files are those the run's owner file lists, its owner file, and a `README.md` from `hubtune card`;
-    for a run committed before owner files existed, the file names hubtune writes into runs.
+    hubtune's own files are those the folder's owner file lists, its owner file, and a `README.md` from
+    `hubtune card`; for a folder committed before owner files existed, the file names hubtune writes into it.
 
     Example:
         >>> foreign_files("runs/tata-lora")  # doctest: +SKIP
         ['notes/thesis.txt']
     """
+    kind = kind or RUN_FOLDER
     run = Path(run)
     owner = _owner(run)
-    listed = owner.get("files") if owner and owner.get("kind") == "run" else None
-    own = set(listed) if isinstance(listed, list) else set(_LEGACY_RUN_FILES)
+    listed = owner.get("files") if owner and owner.get("kind") == kind.name else None
+    own = set(listed) if isinstance(listed, list) else set(kind.legacy_files)
     own |= {OWNER_FILE, CARD_FILE}
     return [name for name in _files(run) if name not in own]
 
@@ -133,32 +154,35 @@ def _refuse_links(*paths: Path) -> None:
             )
 
 
-def check_replaceable(output: Path, *, overwrite: bool) -> None:
-    """Raise ConfigError unless a run may be committed at `output` (missing, empty, or a hubtune run + `overwrite`).
+def check_replaceable(output: Path, *, overwrite: bool, kind: FolderKind | None = None) -> None:
+    """Raise ConfigError unless a folder of `kind` (a run by default) may be committed at `output`: missing, empty,
+    or a finished folder of that kind with `overwrite`.
 
     Example:
         >>> check_replaceable(Path("runs/new-run"), overwrite=False)  # nothing there: fine  # doctest: +SKIP
     """
+    kind = kind or RUN_FOLDER
     _refuse_links(output)
     if not output.exists():
         return
     if not output.is_dir():
         raise ConfigError(f"--output {output} is a file, not a folder. Choose another --output.")
-    if is_hubtune_run(output):
+    if kind.is_finished(output):
         if not overwrite:
-            raise ConfigError(f"{output} already holds a finished run. Choose another --output or pass --overwrite.")
-        foreign = foreign_files(output)
+            raise ConfigError(f"{output} already holds {kind.noun}. Choose another --output or pass --overwrite.")
+        foreign = foreign_files(output, kind)
         if foreign:
             raise ConfigError(
-                f"--overwrite replaces only what hubtune wrote, and the run folder {output} also holds files hubtune "
-                f"did not write: {_names(foreign)}. Move them out of it, or choose another --output."
+                f"--overwrite replaces only what hubtune wrote, and {output} also holds files hubtune did not write: "
+                f"{_names(foreign)}. Move them out of it, or choose another --output."
             )
         return
     entries = sorted(p.name for p in output.iterdir())
     if entries:
+        what = "not a hubtune run" if kind is RUN_FOLDER else f"not written by {kind.command}"
         raise ConfigError(
-            f"--output {output} is a folder that is not a hubtune run (it holds {_names(entries)}). hubtune never "
-            "writes into or replaces such a folder, even with --overwrite: choose a new or empty folder for --output."
+            f"--output {output} is a folder that is {what} (it holds {_names(entries)}). {kind.command} never "
+            "writes into or replaces it, even with --overwrite: choose a new or empty folder for --output."
         )
 
 
@@ -181,7 +205,7 @@ def _check_staging(staging: Path, output: Path, *, overwrite: bool, resume: bool
 
 
 def claim_output(output: str | Path, *, overwrite: bool = False, resume: bool = False,
-                 main_process: bool = True) -> Path:
+                 main_process: bool = True, kind: FolderKind | None = None) -> Path:
     """Check `--output` before any work; returns the staging folder to train in (not created yet: `open_staging`).
 
     Args:
@@ -191,6 +215,7 @@ def claim_output(output: str | Path, *, overwrite: bool = False, resume: bool = 
         resume: continue in hubtune's own leftover `<output>.partial`.
         main_process: False on the other processes of a distributed launch: they check the output but leave the
             staging folder, which the main process creates meanwhile, to it.
+        kind: what is written there (`RUN_FOLDER`, the default, or `PRETRAINED_FOLDER`).
 
     Raises:
         ConfigError: a symbolic link; a file; a folder that is not a hubtune run (whatever the flags); a finished
@@ -204,7 +229,7 @@ def claim_output(output: str | Path, *, overwrite: bool = False, resume: bool = 
     output = Path(output)
     if output.name in ("", ".", ".."):
         raise ConfigError(f"--output {str(output)!r} must end in the name of the run folder to write, e.g. runs/my-run.")
-    check_replaceable(output, overwrite=overwrite)
+    check_replaceable(output, overwrite=overwrite, kind=kind)
     staging = staging_dir(output)
     if main_process:
         _check_staging(staging, output, overwrite=overwrite, resume=resume)
@@ -232,7 +257,8 @@ def open_staging(staging: Path, *, overwrite: bool = False, resume: bool = False
         write_json(staging / OWNER_FILE, {"format": OWNER_FORMAT, "kind": "staging", "output": output.name})
 
 
-def commit_run_folder(staging: Path, output: Path, *, overwrite: bool = False) -> None:
+def commit_run_folder(staging: Path, output: Path, *, overwrite: bool = False,
+                      kind: FolderKind | None = None) -> None:
     """Move a finished staging folder into place; an old run (allowed by `overwrite`) is replaced only now.
 
     The owner file is rewritten to list the run's files first, so a later `--overwrite` knows what hubtune wrote.
@@ -244,13 +270,14 @@ def commit_run_folder(staging: Path, output: Path, *, overwrite: bool = False) -
     Example:
         >>> commit_run_folder(Path("runs/tata-lora.partial"), Path("runs/tata-lora"), overwrite=True)  # doctest: +SKIP
     """
-    missing = [name for name in REQUIRED_FILES if not (staging / name).is_file()]
+    kind = kind or RUN_FOLDER
+    missing = [name for name in kind.required if not (staging / name).is_file()]
     if missing:
-        raise RunFolderError(f"Refusing to finish run folder {output}: {', '.join(missing)} not written.")
-    check_replaceable(output, overwrite=overwrite)
+        raise RunFolderError(f"Refusing to finish {output}: {', '.join(missing)} not written.")
+    check_replaceable(output, overwrite=overwrite, kind=kind)
     files = [name for name in _files(staging) if name != OWNER_FILE]
-    write_json(staging / OWNER_FILE, {"format": OWNER_FORMAT, "kind": "run", "files": files})
-    if not is_hubtune_run(output):  # missing or empty: a rename replaces an empty folder, and fails on anything else
+    write_json(staging / OWNER_FILE, {"format": OWNER_FORMAT, "kind": kind.name, "files": files})
+    if not kind.is_finished(output):  # missing or empty: a rename replaces an empty folder, and fails on anything else
         try:
             os.replace(staging, output)
         except OSError as exc:
@@ -270,6 +297,9 @@ def commit_run_folder(staging: Path, output: Path, *, overwrite: bool = False) -
 
 __all__ = [
     "OWNER_FILE",
+    "PRETRAINED_FOLDER",
+    "RUN_FOLDER",
+    "FolderKind",
     "check_replaceable",
     "claim_output",
     "commit_run_folder",

@@ -30,7 +30,7 @@ from ..methods import METHODS, get_method
 from ..methods.lora import ADAPTER_CONFIG_FILE
 from ..models import tiny_model_path
 from ..models.registry import FAMILIES, TINY_MODELS, family_from_config, read_local_config
-from ..pretraining.folder import is_pretrained_folder, read_pretraining_record
+from ..pretrained_folder import is_pretrained_folder, read_pretraining_record
 from ..progress import info as say
 from ..repo_ids import (
     default_base_repo,

@@ -6,7 +6,7 @@ held-out masked-LM loss and accuracy), `folder` (the pre-trained base folder: it
 it), `writer` (weights in the family's published layout), `runner` (`pretrain`), `standin` (the pre-trained tiny
 stand-ins built on the synthetic genome).
 
-Names load lazily so that `hubtune.pretraining.folder` (read by push and the cards) stays light.
+Names load lazily (`hubtune.pretrained_folder`, below the card and the hub, holds the folder contract they read).
 
 Example:
     >>> from hubtune.pretraining import PretrainConfig, pretrain
