@@ -323,16 +323,19 @@ def test_bad_grids_are_refused_before_any_training(tmp_path, monkeypatch, overri
     assert not (tmp_path / "out").exists()
 
 
-def test_tasks_with_different_label_sets_are_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(runner_module, "finetune", lambda *a, **k: pytest.fail("training started"))
+def test_tasks_with_different_classes_share_one_report_each_with_its_labels(tmp_path):
+    """GUE tasks have different classes (promoters, binding sites): one grid compares them by MCC."""
+    from hubtune.comparison.grid import plan_grid
+
     seqs = unique_sequences(30, random_dna, seed=3)
     other = write_task(tmp_path / "enhancers", {"train": [(s, "enhancer" if i % 2 else "other")
                                                           for i, s in enumerate(seqs[:20])],
                                                 "test": [(s, "enhancer" if i % 2 else "other")
                                                          for i, s in enumerate(seqs[20:])]})
-    with pytest.raises(ConfigError, match=r"do not share one label set.*promoter: background, promoter.*"
-                                          r"enhancers: enhancer, other"):
-        compare(grid_config(tmp_path / "out", other))
+    plan = plan_grid(grid_config(tmp_path / "out", other))
+    labels = {task["name"]: task["label_names"] for task in plan.tasks.values()}
+    assert labels == {"promoter": ["background", "promoter"], "enhancers": ["enhancer", "other"]}
+    assert not (tmp_path / "out").exists()
 
 
 # ---------------------------------------------------------------------------------------------------------------------

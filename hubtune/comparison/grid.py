@@ -45,7 +45,7 @@ class CompareConfig:
 
     models: list[str] = help_field(help="models to compare: Hub ids, local folders or tiny names (comma-separated)",
                                    default_factory=list)
-    data: list[str] = help_field(help="tasks: folders, files or dataset ids sharing one label set (comma-separated)",
+    data: list[str] = help_field(help="tasks: folders, files or dataset ids (comma-separated; each keeps its classes)",
                                  default_factory=list)
     methods: list[str] = help_field(help="methods to compare (comma-separated): " + ", ".join(METHODS),
                                     default_factory=lambda: list(METHODS))
@@ -201,13 +201,8 @@ def _tasks(data: list[str], config: CompareConfig) -> dict[str, dict[str, Any]]:
             key += "-2"
         tasks[key] = {"data": location, "source": source, "name": task.name, "label_names": list(task.label_names),
                       "split_sizes": {s: len(task.splits[s]) for s in ("train", "dev", "test") if s in task.splits}}
-    label_sets = {key: sorted(t["label_names"]) for key, t in tasks.items()}
-    if len({tuple(v) for v in label_sets.values()}) > 1:
-        listing = "; ".join(f"{key}: {', '.join(v)}" for key, v in label_sets.items())
-        raise ConfigError(
-            f"--data: the tasks do not share one label set, so their results cannot share the report's plots and "
-            f"tables ({listing}). Run `hubtune compare` once per label set, or relabel the data so the classes match."
-        )
+    # Each task keeps its own classes (its report section names them); the tables and plots compare MCC, which does
+    # not depend on what the classes are called, so GUE tasks with different meanings share one report.
     return tasks
 
 
@@ -240,11 +235,11 @@ def _mark_retrain(plan: GridPlan) -> None:
 
 
 def plan_grid(config: CompareConfig) -> GridPlan:
-    """Check the whole grid without training: methods, models, data, label sets, budget and finished cells.
+    """Check the whole grid without training: methods, models, data, budget and finished cells.
 
     Raises:
-        ConfigError: unknown method, empty lists, bad budget, tasks with different label sets, or finished cells made
-            with other settings (without `overwrite`).
+        ConfigError: unknown method, empty lists, bad budget, or finished cells made with other settings (without
+            `overwrite`).
         ModelError: a model cannot be found.
         DataError: a task's files cannot be loaded.
 
