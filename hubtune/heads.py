@@ -125,7 +125,7 @@ def fit_logistic_head_tuned(
         head = _folded_head(clf, scaler, n_classes, train_x.shape[1])
         if dev_x is None or dev_y is None:
             return head, c
-        mcc = compute_metrics(dev_y, head.probs(dev_x))["mcc"]
+        mcc = compute_metrics(dev_y, head.probs(dev_x), interval=False)["mcc"]
         if best is None or mcc > best[0] + 1e-12:
             best = (mcc, c, head)
     assert best is not None

@@ -9,14 +9,18 @@ import numpy as np
 
 
 def compute_metrics(
-    labels: Sequence[int] | np.ndarray, probs: np.ndarray, label_names: Sequence[str] | None = None
+    labels: Sequence[int] | np.ndarray, probs: np.ndarray, label_names: Sequence[str] | None = None, *,
+    interval: bool = True,
 ) -> dict[str, Any]:
-    """MCC, macro-F1, accuracy, macro precision/recall, AUROC, per-class table and confusion matrix.
+    """MCC (with its 95% bootstrap interval), macro-F1, accuracy, macro precision/recall, AUROC, per-class table and
+    confusion matrix.
 
     Args:
         labels: true label ids, shape (n,).
         probs: class probabilities, shape (n, n_classes).
         label_names: class names (index = label id).
+        interval: False skips the bootstrap (`mcc_ci95` is None) where only the point values are used, such as
+            model selection inside a loop.
 
     Example:
         >>> compute_metrics([0, 1, 1], np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]))["accuracy"]
@@ -62,7 +66,7 @@ def compute_metrics(
             for c in classes
         ],
         "confusion_matrix": confusion_matrix(y, pred, labels=classes).tolist(),
-        "mcc_ci95": bootstrap_mcc_ci(y, pred, n_classes),
+        "mcc_ci95": bootstrap_mcc_ci(y, pred, n_classes) if interval else None,
     }
 
 

@@ -323,7 +323,7 @@ def _train_one_seed(ctx: _Context, seed: int) -> SeedResult:
             in_row_order = np.empty_like(np.asarray(logits, dtype=np.float32))
             in_row_order[eval_order] = logits
             dev_logits[trainer.state.global_step] = in_row_order
-        scores = compute_metrics(eval_pred.label_ids, softmax(logits), ctx.labels)
+        scores = compute_metrics(eval_pred.label_ids, softmax(logits), ctx.labels, interval=False)  # logged floats only
         return {k: v for k, v in scores.items() if isinstance(v, float)}
 
     trainer = _trainer_class(class_weights, eval_order)(

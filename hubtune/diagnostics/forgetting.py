@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import HubtuneError
 from ..evaluate import INFERENCE_BATCH_SIZE
+from ..masked_lm import fixed_masks, score_masked
 from ..methods import get_method
 from ..models import load_base_model, resolve_model
 from ..run import Run, load_run_model, load_run_tokenizer
@@ -49,26 +50,6 @@ def shuffled_controls(sequences: Sequence[str], seed: int = 0) -> list[str]:
     return ["".join(rng.permutation(list(seq))) for seq in sequences]
 
 
-def _masked_inputs(tokenizer: Any, sequences: Sequence[str], max_length: int, mask_fraction: float,
-                   seed: int) -> tuple[list[list[int]], list[list[int]]]:
-    special = set(tokenizer.all_special_ids)
-    encoded = tokenizer(list(sequences), truncation=True, max_length=max_length)["input_ids"]
-    inputs, targets = [], []
-    for index, ids in enumerate(encoded):
-        candidates = [pos for pos, token in enumerate(ids) if token not in special]
-        if not candidates:
-            continue
-        rng = np.random.default_rng([seed, index])
-        chosen = rng.choice(candidates, size=max(1, round(mask_fraction * len(candidates))), replace=False)
-        masked, labels = list(ids), [-100] * len(ids)
-        for pos in chosen:
-            labels[pos] = ids[pos]
-            masked[pos] = tokenizer.mask_token_id
-        inputs.append(masked)
-        targets.append(labels)
-    return inputs, targets
-
-
 def masked_lm_loss(
     model: Any, tokenizer: Any, sequences: Sequence[str], *, max_length: int, mask_fraction: float = MASK_FRACTION,
     seed: int = 0, batch_size: int = INFERENCE_BATCH_SIZE,
@@ -82,36 +63,13 @@ def masked_lm_loss(
         >>> masked_lm_loss(mlm, hubtune.load_tokenizer("tiny-nt"), ["ACGTACGTAA"], max_length=16)  # doctest: +SKIP
         1.38
     """
-    import torch
-
     if tokenizer.mask_token_id is None:
         raise ValueError("the tokenizer has no mask token")
-    inputs, targets = _masked_inputs(tokenizer, sequences, max_length, mask_fraction, seed)
-    if not inputs:
+    masks = fixed_masks(tokenizer, list(sequences), max_length=max_length, mlm_probability=mask_fraction, seed=seed)
+    if not masks.inputs:
         raise ValueError("no maskable tokens in the sequences")
-    device = next(model.parameters()).device
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    total, count = 0.0, 0
-    model.eval()
-    with torch.inference_mode():
-        order = sorted(range(len(inputs)), key=lambda i: len(inputs[i]))  # less padding
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            longest = max(len(inputs[i]) for i in rows)
-            ids = torch.full((len(rows), longest), pad, dtype=torch.long)
-            attention = torch.zeros((len(rows), longest), dtype=torch.long)
-            labels = torch.full((len(rows), longest), -100, dtype=torch.long)
-            for row, i in enumerate(rows):
-                n = len(inputs[i])
-                ids[row, :n] = torch.tensor(inputs[i])
-                attention[row, :n] = 1
-                labels[row, :n] = torch.tensor(targets[i])
-            logits = model(input_ids=ids.to(device), attention_mask=attention.to(device)).logits
-            labels = labels.to(device)
-            where = labels != -100
-            total += float(torch.nn.functional.cross_entropy(logits[where].float(), labels[where], reduction="sum"))
-            count += int(where.sum())
-    return total / count
+    return score_masked(model, masks, pad_token_id=pad, batch_size=batch_size).loss
 
 
 def _load_mlm(run: Run) -> Any:
@@ -186,7 +144,8 @@ def unigram_reference_loss(tokenizer: Any, sequences: Sequence[str], *, max_leng
     encoded = tokenizer(list(sequences), truncation=True, max_length=max_length)["input_ids"]
     counts = Counter(token for ids in encoded for token in ids if token not in special)
     total = sum(counts.values())
-    _, targets = _masked_inputs(tokenizer, sequences, max_length, mask_fraction, seed)
+    targets = fixed_masks(tokenizer, list(sequences), max_length=max_length, mlm_probability=mask_fraction,
+                          seed=seed).targets
     masked = [token for labels in targets for token in labels if token != -100]
     if not masked or not total:
         raise ValueError("no maskable tokens in the sequences")

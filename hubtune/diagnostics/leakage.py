@@ -42,8 +42,8 @@ def _dedup_mcc(run: Run, batch_size: int) -> dict[str, Any]:
     for seq, row in zip(test.sequences, probs, strict=True):
         by_sequence.setdefault(seq, row)
     clean_probs = np.stack([by_sequence[s] for s in clean_test.sequences])
-    return {"all": compute_metrics(test.labels, probs, labels)["mcc"],
-            "dedup": compute_metrics(clean_test.labels, clean_probs, labels)["mcc"],
+    return {"all": compute_metrics(test.labels, probs, labels, interval=False)["mcc"],
+            "dedup": compute_metrics(clean_test.labels, clean_probs, labels, interval=False)["mcc"],
             "n_test": len(test), "n_test_dedup": len(clean_test)}
 
 

@@ -1,10 +1,10 @@
 """Masked-language-model (continued) pre-training on unlabelled DNA: `pretrain(PretrainConfig(...))`.
 
 Modules: `config` (`PretrainConfig`, every setting with its default and help), `corpus` (reading FASTA, text,
-tables, folders or dataset ids into N-free windows, the held-out split), `masking` (fixed, seeded masks and the
-held-out masked-LM loss and accuracy), `folder` (the pre-trained base folder: its record, claiming and committing
-it), `writer` (weights in the family's published layout), `runner` (`pretrain`), `standin` (the pre-trained tiny
-stand-ins built on the synthetic genome).
+tables, folders or dataset ids into N-free windows, the held-out split), `folder` (claiming and committing the
+pre-trained base folder), `writer` (weights in the family's published layout), `runner` (`pretrain`), `standin` (the pre-trained tiny
+stand-ins built on the synthetic genome). Held-out scoring with fixed masks is `hubtune.masked_lm`, shared with the
+forgetting check.
 
 Names load lazily (`hubtune.pretrained_folder`, below the card and the hub, holds the folder contract they read).
 

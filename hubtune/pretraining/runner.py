@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import ConfigError, ModelError
 from ..jsonio import write_json
+from ..masked_lm import FixedMasks, MaskedScore, fixed_masks, score_masked
 from ..models import load_base_model, load_tokenizer, resolve_model
 from ..plots import new_figure, save_figure
 from ..progress import info, progress_enabled
@@ -28,7 +29,6 @@ from ..train import last_complete_checkpoint, precision_flags
 from .config import PretrainConfig
 from .corpus import Corpus, read_corpus
 from .folder import PLOT_FILE, RECORD_FILE, RECORD_FORMAT, RECORD_VERSION, claim_pretrain_output, commit_pretrained
-from .masking import FixedMasks, MaskedScore, fixed_masks, score_masked
 from .writer import write_masked_lm
 
 __all__ = ["pretrain"]

@@ -1,4 +1,5 @@
-"""Held-out masked-LM scoring with fixed masks: the same positions before, during and after pre-training.
+"""Masked-LM scoring with fixed masks: the same positions for every model compared (before, during and after
+pre-training; pre-trained vs fine-tuned backbone in the forgetting check).
 
 Window i gets its masked positions from a generator seeded with ``(seed, i)``: `mlm_probability` of its non-special
 tokens (at least one), every one replaced by the mask token, so two models are compared on exactly the same
@@ -50,10 +51,11 @@ def fixed_masks(tokenizer: Any, windows: list[str], *, max_length: int, mlm_prob
         >>> masks.n_masked  # doctest: +SKIP
         2
     """
-    encoded = tokenizer(list(windows), truncation=True, max_length=max_length, return_special_tokens_mask=True)
+    special = set(tokenizer.all_special_ids)
+    encoded = tokenizer(list(windows), truncation=True, max_length=max_length)["input_ids"]
     inputs, targets = [], []
-    for index, (ids, special) in enumerate(zip(encoded["input_ids"], encoded["special_tokens_mask"], strict=True)):
-        candidates = [pos for pos, flag in enumerate(special) if not flag]
+    for index, ids in enumerate(encoded):
+        candidates = [pos for pos, token in enumerate(ids) if token not in special]
         if not candidates:
             continue
         rng = np.random.default_rng([seed, index])
