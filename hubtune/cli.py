@@ -11,11 +11,13 @@ import os
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 from .cli_options import HelpParser, add_dataclass_options, add_method_options, config_from_args, method_from_args
 from .errors import ConfigError, HubtuneError
 
-DATA_OPTIONS = ("sequence_column", "label_column", "labels_file", "max_rows", "data_seed", "label_names")
+DATA_OPTIONS = ("sequence_column", "label_column", "label_columns", "problem_type", "labels_file", "max_rows",
+                "data_seed", "label_names")
 
 
 def require_model(args: argparse.Namespace) -> None:
@@ -70,11 +72,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_data(args: argparse.Namespace) -> int:
     from . import data
+    from .config import task_options
     from .data.balance import imbalance_warnings
+    from .problems import get_problem
 
-    task = data.load_task(args.data, sequence_column=args.sequence_column, label_column=args.label_column,
-                          labels_file=args.labels_file, max_rows=args.max_rows, seed=args.data_seed,
-                          label_names=data.parse_label_names(args.label_names))
+    task = data.load_task(args.data, **task_options(args))
     stats = data.describe(task)
     report = data.leakage_report(task)
     warnings = [*task.warnings, *imbalance_warnings(task)]
@@ -82,18 +84,28 @@ def cmd_data(args: argparse.Namespace) -> int:
         print(json.dumps({"stats": stats, "leakage": report.to_dict(), "warnings": warnings}, indent=2))
         return 0
     print(f"task {task.name} ({task.source}); splits {task.split_origin}")
-    print(f"labels: {', '.join(f'{i}={n}' for i, n in enumerate(task.label_names))}")
+    kind = get_problem(task.problem_type)
+    print(f"{kind.description}; {kind.output_kind}s: {', '.join(f'{i}={n}' for i, n in enumerate(task.label_names))}")
     for split, s in stats["splits"].items():
-        counts = ", ".join(f"{k}: {v}" for k, v in s["class_counts"].items())
         lengths = s["length"]
         print(f"  {split:5s} {s['n']:>7d} sequences; length {lengths['min']}-{lengths['max']} (median "
-              f"{lengths['median']}); classes {counts}")
+              f"{lengths['median']}); {_label_counts(s)}")
     for warning in warnings:
         print(f"warning: {warning}")
     print("leakage:")
     for line in report.summary_lines():
         print(f"  {line}")
     return 0
+
+
+def _label_counts(split_stats: dict[str, Any]) -> str:
+    """One split's label summary as text: class counts, rows per label, or target mean ± sd."""
+    if "target_stats" in split_stats:
+        return "targets " + ", ".join(f"{k}: {v['mean']:.3g} ± {v['sd']:.3g}" if v else f"{k}: -"
+                                      for k, v in split_stats["target_stats"].items())
+    if "label_counts" in split_stats:
+        return "rows per label " + ", ".join(f"{k}: {v}" for k, v in split_stats["label_counts"].items())
+    return "classes " + ", ".join(f"{k}: {v}" for k, v in split_stats["class_counts"].items())
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -104,9 +116,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(results, indent=2))
         return 0
     for split, m in results.items():
-        auroc = "-" if m["auroc"] is None else f"{m['auroc']:.3f}"
-        print(f"{split:5s} n={m['n']:<6d} MCC {m['mcc']:.3f}  F1 {m['f1_macro']:.3f}  acc {m['accuracy']:.3f}  AUROC {auroc}")
+        print(f"{split:5s} n={m['n']:<6d} " + "  ".join(f"{label} {_num(m.get(key))}" for key, label in _EVAL_COLUMNS
+                                                         if key in m))
     return 0
+
+
+# What `hubtune evaluate` prints per split, for whichever problem type the metrics are of.
+_EVAL_COLUMNS = (("mcc", "MCC"), ("f1_macro", "F1"), ("accuracy", "acc"), ("auroc", "AUROC"),
+                 ("auprc_macro", "macro AUPRC"), ("auroc_macro", "macro AUROC"), ("f1_micro", "micro F1"),
+                 ("spearman", "Spearman"), ("pearson", "Pearson"), ("r2", "R²"), ("mse", "MSE"))
+
+
+def _num(value: Any) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -121,9 +143,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
     out = open(args.output, "w", newline="") if args.output else sys.stdout
     try:
         writer = csv.writer(out)
-        writer.writerow(["id", "label", *[f"p_{name}" for name in classifier.label_names], "windows"])
-        for p in predictions:
-            writer.writerow([p.id, p.label, *[f"{p.probabilities[n]:.6f}" for n in classifier.label_names], p.windows])
+        names = classifier.label_names
+        if not classifier.problem.is_classification:  # regression: one value per target
+            writer.writerow(["id", *names, "windows"])
+            for p in predictions:
+                writer.writerow([p.id, *[f"{p.values[n]:.6g}" for n in names], p.windows])  # type: ignore[index]
+        else:
+            first = "labels" if classifier.problem.name == "multi_label" else "label"
+            writer.writerow(["id", first, *[f"p_{name}" for name in names], "windows"])
+            for p in predictions:
+                writer.writerow([p.id, p.label, *[f"{p.probabilities[n]:.6f}" for n in names], p.windows])
     finally:
         if args.output:
             out.close()

@@ -11,9 +11,11 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from .data import parse_label_names
+from .data.targets import parse_label_columns
 from .errors import ConfigError
 from .methods import METHODS, LoraMethodConfig, MethodConfig, help_field, make_method
 from .models.registry import FAMILIES, TINY_MODELS
+from .problems import SINGLE_LABEL, get_problem
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -55,6 +57,10 @@ class TrainConfig:
     revision: str | None = help_field(None, "model revision (branch, tag or commit) on the Hub")
     sequence_column: str = help_field("sequence", "column holding the DNA (CSV/TSV/Parquet)")
     label_column: str = help_field("label", "column holding the label (CSV/TSV/Parquet)")
+    label_columns: str | None = help_field(None, "several label or target columns, e.g. developmental,housekeeping "
+                                                 "(0/1 columns: multi-label; numbers: regression)")
+    problem_type: str | None = help_field(None, "single_label | multi_label | regression (default: from the labels: "
+                                                "label sets a;b -> multi_label, non-integer numbers -> regression)")
     labels_file: str | None = help_field(None, "CSV id,label for a FASTA file whose headers carry no label")
     max_rows: int | None = help_field(None, "use at most this many rows per split (quick experiments)")
     data_seed: int = help_field(42, "seed for the data only: --max-rows sampling and splits made from one file "
@@ -99,7 +105,18 @@ class TrainConfig:
         if self.patience is not None and self.patience < 0:
             raise ConfigError(f"--patience must be 0 (off) or positive, got {self.patience}.")
         parse_label_names(self.label_names)  # raises for malformed --label-names
+        parse_label_columns(self.label_columns)
+        if self.problem_type is not None:
+            get_problem(self.problem_type)
+        if self.class_weights and self.problem_type not in (None, SINGLE_LABEL):
+            raise ConfigError("--class-weights weights single-label classes; it does not apply to "
+                              f"--problem-type {self.problem_type}.")
         self.method_config()  # raises for an unknown method or bad method options
+
+    def task_options(self) -> dict[str, Any]:
+        """The keyword arguments of `hubtune.data.load_task` these settings give (the one mapping; `hubtune data`
+        uses it too)."""
+        return task_options(self)
 
     def method_config(self) -> MethodConfig:
         """The method as a validated config object (a fresh copy for names, so each seed starts clean)."""
@@ -137,6 +154,31 @@ def no_model_message() -> str:
             "out: " + ", ".join(TINY_MODELS) + " (their scores mean nothing biologically).")
 
 
+def task_options(settings: Any) -> dict[str, Any]:
+    """`load_task` keyword arguments from the data fields of `TrainConfig`, read from a config, parsed CLI arguments
+    or a recorded `training` dict (missing fields take their defaults).
+
+    Example:
+        >>> task_options({"label_column": "y"})["seed"]
+        42
+    """
+    def get(name: str) -> Any:
+        value = settings.get(name) if isinstance(settings, dict) else getattr(settings, name, None)
+        return default_of(name) if value is None else value
+
+    problem = get("problem_type")
+    return {
+        "sequence_column": get("sequence_column"),
+        "label_column": get("label_column"),
+        "label_columns": get("label_columns"),
+        "labels_file": get("labels_file"),
+        "seed": get("data_seed"),
+        "max_rows": get("max_rows"),
+        "label_names": parse_label_names(get("label_names")),
+        "problem_type": None if problem is None else get_problem(problem).name,
+    }
+
+
 def default_of(name: str) -> Any:
     """The default value of a `TrainConfig` field (so other configs never repeat it).
 
@@ -150,4 +192,4 @@ def default_of(name: str) -> Any:
     raise KeyError(name)
 
 
-__all__ = ["PRECISIONS", "TrainConfig", "default_of"]
+__all__ = ["PRECISIONS", "TrainConfig", "default_of", "task_options"]

@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 
 from .data import as_model_input
-from .heads import fit_logistic_head_tuned
-from .metrics import compute_metrics, softmax
+from .heads import fit_head_tuned, selection_score
+from .metrics import compute_metrics as compute_metrics  # re-exported: callers import it from here
+from .problems import Problem, get_problem
 from .progress import progress_bar
 
 INFERENCE_BATCH_SIZE = 32  # sequences per forward pass when predicting or embedding (no gradients)
@@ -95,11 +96,12 @@ def predict_logits(
 
 def predict_windowed(
     model, tokenizer, sequences: Sequence[str], *, max_length: int, windowing: Windowing, batch_size: int = INFERENCE_BATCH_SIZE,
-    progress: bool = False,
+    progress: bool = False, problem: str | Problem = "single_label",
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Class probabilities per sequence, averaging windows for sequences longer than one model window.
+    """The model's outputs per sequence (`problem.outputs`: class probabilities, per-label probabilities or values),
+    averaging windows for sequences longer than one model window.
 
-    Returns the per-sequence probabilities and, for each sequence, its per-window probabilities (a score track).
+    Returns the per-sequence outputs and, for each sequence, its per-window outputs (a score track).
     """
     pieces: list[str] = []
     owner: list[int] = []
@@ -107,8 +109,8 @@ def predict_windowed(
         for window in windowing.windows(seq):
             pieces.append(window)
             owner.append(i)
-    probs = softmax(predict_logits(model, tokenizer, pieces, max_length=max_length, batch_size=batch_size,
-                                   progress=progress))
+    probs = get_problem(problem).outputs(predict_logits(model, tokenizer, pieces, max_length=max_length,
+                                                        batch_size=batch_size, progress=progress))
     tracks: list[list[np.ndarray]] = [[] for _ in sequences]
     for row, i in zip(probs, owner, strict=True):
         tracks[i].append(row)
@@ -185,18 +187,24 @@ def kmer_features(sequences: Sequence[str], k_values: Sequence[int] = KMER_SIZES
     return np.concatenate(blocks, axis=1)
 
 
-def kmer_baseline(train_seqs, train_labels, eval_sets: dict[str, tuple[Sequence[str], Sequence[int]]], n_classes: int,
-                  label_names: Sequence[str], *, seed: int = 0,
-                  choices: Sequence[Sequence[int]] = KMER_CHOICES) -> dict[str, Any]:
-    """k-mer frequencies + logistic regression, the k-mer sizes and C chosen on dev MCC: what a model with no deep
-    learning reaches on the same splits.
+def kmer_baseline(train_seqs, train_labels, eval_sets: dict[str, tuple[Sequence[str], Sequence[Any]]], n_classes: int,
+                  label_names: Sequence[str], *, seed: int = 0, choices: Sequence[Sequence[int]] = KMER_CHOICES,
+                  problem: str | Problem = "single_label") -> dict[str, Any]:
+    """k-mer frequencies + a linear model, the k-mer sizes and the regularisation chosen on dev with the problem's
+    metric: what a model with no deep learning reaches on the same splits.
 
-    Returns one metrics dict per split in `eval_sets`, plus ``"k"`` (the k-mer sizes chosen) and ``"c"``.
+    The linear model follows `problem` (`hubtune.heads.fit_head_tuned`): logistic regression chosen on dev MCC,
+    one-vs-rest logistic regression on dev macro AUPRC (F1 thresholds tuned on dev), or ridge regression on dev
+    Spearman. `n_classes` counts the classes, labels or targets; labels are as a split holds them.
+
+    Returns one metrics dict per split in `eval_sets`, plus ``"k"`` (the k-mer sizes chosen), ``"c"`` (the chosen C,
+    or ridge alpha) and ``"regularisation"`` (``"C"`` or ``"alpha"``: what ``"c"`` holds).
 
     Example:
         >>> kmer_baseline(train_x, train_y, {"dev": (dev_x, dev_y), "test": (test_x, test_y)}, 2, ["a", "b"])["k"]  # doctest: +SKIP
         [3, 4, 5, 6]
     """
+    task_problem = get_problem(problem)
     sizes = sorted({k for choice in choices for k in choice})
     columns, start = {}, 0
     for k in sizes:
@@ -208,18 +216,17 @@ def kmer_baseline(train_seqs, train_labels, eval_sets: dict[str, tuple[Sequence[
     best: tuple[float, Any, tuple[int, ...], float] | None = None
     for choice in choices:
         cols = np.concatenate([np.arange(4**k) + columns[k].start for k in choice])
-        head, c = fit_logistic_head_tuned(features["train"][:, cols], train_labels, features["dev"][:, cols],
-                                          dev_labels, n_classes, seed=seed)
-        mcc = compute_metrics(dev_labels, head.probs(features["dev"][:, cols]), interval=False)["mcc"]
-        if best is None or mcc > best[0] + 1e-12:
-            best = (mcc, (head, cols), tuple(choice), c)
+        head, c = fit_head_tuned(task_problem, features["train"][:, cols], train_labels, features["dev"][:, cols],
+                                 dev_labels, n_classes, seed=seed)
+        score = selection_score(task_problem, dev_labels, task_problem.outputs(head.logits(features["dev"][:, cols])))
+        if best is None or score > best[0] + 1e-12:
+            best = (score, (head, cols), tuple(choice), c)
     assert best is not None
     _, (head, cols), chosen, c = best
-    result: dict[str, Any] = {
-        split: compute_metrics(labels, head.probs(features[split][:, cols]), label_names)
-        for split, (_, labels) in eval_sets.items()
-    }
-    result.update({"k": list(chosen), "c": c})
+    result: dict[str, Any] = task_problem.score_splits(
+        {split: (labels, task_problem.outputs(head.logits(features[split][:, cols])))
+         for split, (_, labels) in eval_sets.items()}, label_names)
+    result.update({"k": list(chosen), "c": c, "regularisation": "C" if task_problem.is_classification else "alpha"})
     return result
 
 

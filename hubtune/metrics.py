@@ -129,41 +129,58 @@ def bootstrap_mcc_ci(labels: Sequence[int] | np.ndarray, predictions: Sequence[i
     return [float(lo), float(hi)]
 
 
-def seed_summary(test_scores: Sequence[dict[str, Any]], seeds: Sequence[int], best_seed: int) -> dict[str, Any]:
-    """The one test-MCC statistic of a run, used by the terminal summary, metrics.json, the card and its model-index.
+def seed_summary(test_scores: Sequence[dict[str, Any]], seeds: Sequence[int], best_seed: int,
+                 metric: str = "mcc") -> dict[str, Any]:
+    """The one test statistic of a run, used by the terminal summary, metrics.json, the card and its model-index.
 
-    One seed: that seed's test MCC with its 95% bootstrap interval. Several seeds: mean ± sample sd over the seeds
-    (the shipped best-on-dev seed is named separately, never reported as the run's result).
+    `metric` is the problem's headline metric (`hubtune.problems.Problem.metric`: "mcc", "auprc_macro",
+    "spearman"). One seed: that seed's test value with its 95% bootstrap interval. Several seeds: mean ± sample sd
+    over the seeds (the shipped best-on-dev seed is named separately, never reported as the run's result).
 
     Example:
         >>> seed_summary([{"mcc": 0.5, "mcc_ci95": [0.4, 0.6]}], [42], 42)["statistic"]
         'single seed, 95% bootstrap CI'
     """
-    mccs = [float(s["mcc"]) for s in test_scores]
-    mean, sd = mean_sd(mccs)
-    best = dict(zip(seeds, mccs, strict=True))[best_seed]
-    single = len(mccs) == 1
+    values = [float(s[metric]) for s in test_scores]
+    mean, sd = mean_sd(values)
+    best = dict(zip(seeds, values, strict=True))[best_seed]
+    single = len(values) == 1
     return {
-        "statistic": "single seed, 95% bootstrap CI" if single else f"mean ± sd over {len(mccs)} seeds",
-        "n_seeds": len(mccs),
-        "test_mcc": mean,
-        "test_mcc_ci95": test_scores[0].get("mcc_ci95") if single else None,
-        "test_mcc_sd": None if single else sd,
-        "test_mcc_mean": mean,
-        "test_mcc_per_seed": mccs,
+        "metric": metric,
+        "statistic": "single seed, 95% bootstrap CI" if single else f"mean ± sd over {len(values)} seeds",
+        "n_seeds": len(values),
+        "test_score": mean,
+        "test_score_ci95": test_scores[0].get(f"{metric}_ci95") if single else None,
+        "test_score_sd": None if single else sd,
+        "test_score_mean": mean,
+        "test_score_per_seed": values,
         "best_seed": best_seed,
-        "best_seed_test_mcc": best,
+        "best_seed_test_score": best,
     }
 
 
-def format_mcc(value: float | None, *, ci95: Sequence[float] | None = None, sd: float | None = None,
-               n_seeds: int = 1) -> str:
-    """One MCC as text with what its uncertainty is: ``0.510 (95% CI 0.430–0.590)`` or ``0.193 ± 0.113 (3 seeds)``.
+def upgrade_summary(summary: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A `seed_summary` as written by any hubtune version (runs before problem types named MCC in every key).
 
     Example:
-        >>> format_mcc(0.5, ci95=[0.41, 0.59])
+        >>> upgrade_summary({"test_mcc": 0.5, "n_seeds": 1})["test_score"]
+        0.5
+    """
+    if not summary or "test_score" in summary or "test_mcc" not in summary:
+        return summary
+    renamed = {key.replace("test_mcc", "test_score"): value for key, value in summary.items()}
+    renamed.setdefault("metric", "mcc")
+    return renamed
+
+
+def format_score(value: float | None, *, ci95: Sequence[float] | None = None, sd: float | None = None,
+                 n_seeds: int = 1) -> str:
+    """One score as text with what its uncertainty is: ``0.510 (95% CI 0.430–0.590)`` or ``0.193 ± 0.113 (3 seeds)``.
+
+    Example:
+        >>> format_score(0.5, ci95=[0.41, 0.59])
         '0.500 (95% CI 0.410–0.590)'
-        >>> format_mcc(0.2, sd=0.1, n_seeds=3)
+        >>> format_score(0.2, sd=0.1, n_seeds=3)
         '0.200 ± 0.100 (mean ± sd, 3 seeds)'
     """
     if value is None:
@@ -176,14 +193,15 @@ def format_mcc(value: float | None, *, ci95: Sequence[float] | None = None, sd: 
 
 
 def summary_text(summary: dict[str, Any]) -> str:
-    """`format_mcc` of a `seed_summary` (the run's headline test MCC).
+    """`format_score` of a `seed_summary` (the run's headline test value).
 
     Example:
         >>> summary_text(seed_summary([{"mcc": 0.5, "mcc_ci95": [0.4, 0.6]}], [42], 42))
         '0.500 (95% CI 0.400–0.600)'
     """
-    return format_mcc(summary.get("test_mcc", summary.get("test_mcc_mean")), ci95=summary.get("test_mcc_ci95"),
-                      sd=summary.get("test_mcc_sd"), n_seeds=int(summary.get("n_seeds") or 1))
+    summary = upgrade_summary(summary) or {}
+    return format_score(summary.get("test_score", summary.get("test_score_mean")), ci95=summary.get("test_score_ci95"),
+                        sd=summary.get("test_score_sd"), n_seeds=int(summary.get("n_seeds") or 1))
 
 
 def intervals_overlap(a: Sequence[float] | None, b: Sequence[float] | None) -> bool | None:
@@ -225,11 +243,12 @@ __all__ = [
     "BOOTSTRAP_RESAMPLES",
     "bootstrap_mcc_ci",
     "compute_metrics",
-    "format_mcc",
+    "format_score",
     "intervals_overlap",
     "mcc_from_confusion",
     "mean_sd",
     "seed_summary",
     "softmax",
     "summary_text",
+    "upgrade_summary",
 ]

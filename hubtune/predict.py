@@ -23,19 +23,27 @@ from .evaluate import INFERENCE_BATCH_SIZE, Windowing, extract_embeddings, predi
 from .heads import LinearHead
 from .hub import download_repo
 from .methods.lora import ADAPTER_CONFIG_FILE
-from .metrics import compute_metrics
+from .metrics_multilabel import DEFAULT_THRESHOLD
+from .problems import MULTI_LABEL, REGRESSION, Problem
 from .repo_ids import validate_repo_id
 from .run import INFO_FILE, RunInfo, RunModel, load_run_model, plain_adapter_info
 
 
 @dataclass
 class Prediction:
-    """Predicted label and class probabilities for one sequence."""
+    """What the model says about one sequence.
+
+    Single-label: `label` is the class, `probabilities` the class probabilities. Multi-label: `labels` the label set
+    (probabilities at or above the run's dev-tuned thresholds), `label` the same as text (``CTCF;GATA`` or ``none``),
+    `probabilities` per label. Regression: `values` per target, `label` the values as text.
+    """
 
     id: str
     label: str
     probabilities: dict[str, float]
     windows: int = 1
+    labels: list[str] | None = None
+    values: dict[str, float] | None = None
 
 
 def validate_sequences(sequences: Sequence[str] | Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -91,19 +99,46 @@ class Classifier:
     def windowing(self) -> Windowing:
         return Windowing(self.info.window_bp, self.info.stride_bp)
 
+    @property
+    def problem(self) -> Problem:
+        """What the model predicts: classes, label sets or values (`hubtune.problems.Problem`)."""
+        return self.info.problem
+
     # -- inference -------------------------------------------------------------------------------------------------
-    def predict_proba(self, sequences: Sequence[str], *, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
-        """Class probabilities, shape (n, n_classes); long sequences are averaged over sliding windows."""
+    def predict_outputs(self, sequences: Sequence[str], *, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
+        """The model's outputs, shape (n, outputs): class probabilities, per-label probabilities (multi-label) or
+        values in the targets' units (regression); long sequences are averaged over sliding windows."""
         return self._windows(_clean(sequences), batch_size)[0]
+
+    def predict_proba(self, sequences: Sequence[str], *, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
+        """Class probabilities (n, classes), or per-label probabilities (n, labels) of a multi-label model.
+
+        Raises:
+            ModelError: a regression model (it predicts values: `predict_values`).
+        """
+        if not self.problem.is_classification:
+            raise ModelError("This model predicts values (regression), not probabilities; use predict_values().")
+        return self.predict_outputs(sequences, batch_size=batch_size)
+
+    def predict_values(self, sequences: Sequence[str], *, batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray:
+        """Predicted values (n, targets) of a regression model, in the targets' own units.
+
+        Raises:
+            ModelError: a classification model (it predicts probabilities: `predict_proba`).
+        """
+        if self.problem.is_classification:
+            raise ModelError("This model predicts probabilities (classification), not values; use predict_proba().")
+        return self.predict_outputs(sequences, batch_size=batch_size)
 
     def predict_windows(self, sequences: Sequence[str], *,
                         batch_size: int = INFERENCE_BATCH_SIZE) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Per-sequence probabilities and each sequence's per-window probability track."""
+        """Per-sequence outputs and each sequence's per-window output track."""
         return self._windows(_clean(sequences), batch_size)
 
     def predict_base_proba(self, sequences: Sequence[str], *,
                            batch_size: int = INFERENCE_BATCH_SIZE) -> np.ndarray | None:
-        """The pre-trained model's answer (frozen base + the probe head shipped with the run), or None."""
+        """The pre-trained model's answer (frozen base + the probe head shipped with the run: probabilities, or values
+        for regression), or None."""
         if self.base_probe_head is None:
             return None
         return self._probe_windows(self.base_probe_head, _clean(sequences), batch_size=batch_size, adapter=False)[0]
@@ -120,16 +155,29 @@ class Classifier:
                 batch_size: int = INFERENCE_BATCH_SIZE) -> list[Prediction]:
         """Labels and probabilities for raw DNA strings or (id, sequence) pairs (validated and uppercased first)."""
         records = validate_sequences(sequences)
-        probs, tracks = self._windows([s for _, s in records], batch_size)
-        return [
-            Prediction(
-                id=seq_id,
-                label=self.label_names[int(row.argmax())],
-                probabilities={name: float(p) for name, p in zip(self.label_names, row, strict=True)},
-                windows=len(track),
-            )
-            for (seq_id, _), row, track in zip(records, probs, tracks, strict=True)
-        ]
+        outputs, tracks = self._windows([s for _, s in records], batch_size)
+        return [self.describe(seq_id, row, windows=len(track))
+                for (seq_id, _), row, track in zip(records, outputs, tracks, strict=True)]
+
+    def describe(self, seq_id: str, row: np.ndarray, *, windows: int = 1) -> Prediction:
+        """One sequence's outputs (a row of `predict_outputs`) as a `Prediction`.
+
+        Example:
+            >>> clf.describe("seq1", np.array([0.2, 0.8])).label  # doctest: +SKIP
+            'promoter'
+        """
+        names = self.label_names
+        if self.problem.name == REGRESSION:
+            values = {name: float(v) for name, v in zip(names, row, strict=True)}
+            return Prediction(id=seq_id, label=self.problem.label_text(names, row), probabilities={}, windows=windows,
+                              values=values)
+        probabilities = {name: float(p) for name, p in zip(names, row, strict=True)}
+        if self.problem.name == MULTI_LABEL:
+            thresholds = self.info.thresholds or [DEFAULT_THRESHOLD] * len(names)
+            on = [int(p >= t) for p, t in zip(row, thresholds, strict=True)]
+            return Prediction(id=seq_id, label=self.problem.label_text(names, on), probabilities=probabilities,
+                              windows=windows, labels=[name for name, flag in zip(names, on, strict=True) if flag])
+        return Prediction(id=seq_id, label=names[int(row.argmax())], probabilities=probabilities, windows=windows)
 
     # -- helpers ---------------------------------------------------------------------------------------------------
     def _windows(self, clean: list[str], batch_size: int) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -137,7 +185,7 @@ class Classifier:
         if self.probe_head is not None:
             return self._probe_windows(self.probe_head, clean, batch_size=batch_size, adapter=True)
         return predict_windowed(self.model, self.tokenizer, clean, max_length=self.max_length,
-                                windowing=self.windowing, batch_size=batch_size)
+                                windowing=self.windowing, batch_size=batch_size, problem=self.problem)
 
     def _adapter(self, enabled: bool):
         if enabled or not hasattr(self.model, "disable_adapter"):
@@ -154,7 +202,7 @@ class Classifier:
         with self._adapter(enabled=adapter):
             features = extract_embeddings(self.model, self.tokenizer, pieces, max_length=self.max_length,
                                           batch_size=batch_size)
-        probs = head.probs(features)
+        probs = self.problem.outputs(head.logits(features))
         tracks: list[list[np.ndarray]] = [[] for _ in sequences]
         for row, i in zip(probs, owner, strict=True):
             tracks[i].append(row)
@@ -263,7 +311,9 @@ def evaluate_run(source: str | Path, data: str, *, batch_size: int = INFERENCE_B
                  token: str | None = None) -> dict[str, Any]:
     """Score a run (folder or Hub repo id, as for `load_classifier`) on another labelled dataset (all its splits).
 
-    Labels are matched by name; data labelled 0..k-1 take the run's class names in that order.
+    Labels are matched by name; data labelled 0..k-1 take the run's class names in that order. Multi-label and
+    regression data are read from the columns the run was trained on (its `label_column` / `label_columns`), and
+    multi-label F1 uses the run's dev-tuned thresholds.
 
     Example:
         >>> hubtune.evaluate_run("runs/tata-lora", "data/other-promoters.csv")["test"]["mcc"]  # doctest: +SKIP
@@ -275,17 +325,21 @@ def evaluate_run(source: str | Path, data: str, *, batch_size: int = INFERENCE_B
     labels = list(info.label_names)
     try:
         # The run's class names fix the label ids: raw labels may be those names or the ids 0..k-1.
-        task = load_task(data, max_rows=max_rows, label_names=labels)
+        training = info.training or {}
+        task = load_task(data, max_rows=max_rows, label_names=labels, problem_type=info.problem_type,
+                         label_column=training.get("label_column") or "label",
+                         sequence_column=training.get("sequence_column") or "sequence",
+                         label_columns=training.get("label_columns"))
     except DataError as exc:
+        kind = info.problem.output_kind
         raise DataError(f"{data} has labels the run never saw, or cannot be read as labelled data: {exc} The run "
-                        f"{where} was trained on the classes {', '.join(labels)}; evaluate it on data labelled with "
-                        "those names (or their ids 0..k-1).") from None
+                        f"{where} was trained on the {kind}s {', '.join(labels)}; evaluate it on data labelled with "
+                        "those names" + (" (or their ids 0..k-1)." if kind == "class" else ".")) from None
     classifier = Classifier.from_loaded(load_run_model(folder, info=info, device=device))
-    results = {}
-    for split_name, split in task.splits.items():
-        probs = classifier.predict_proba(split.sequences, batch_size=batch_size)
-        results[split_name] = compute_metrics(split.labels, probs, labels)
-    return results
+    return {split_name: info.problem.score(split.labels, classifier.predict_outputs(split.sequences,
+                                                                                  batch_size=batch_size),
+                                           labels, thresholds=info.thresholds)
+            for split_name, split in task.splits.items()}
 
 
 __all__ = ["Classifier", "Prediction", "evaluate_run", "load_classifier", "read_run_info", "resolve_run_source",

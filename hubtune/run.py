@@ -24,8 +24,10 @@ from .heads import LinearHead
 from .jsonio import write_json
 from .methods import METHODS, MethodConfig, get_method, method_from_record
 from .methods.lora import ADAPTER_CONFIG_FILE, LoraMethodConfig
+from .metrics import upgrade_summary
 from .models import load_base_model, load_tokenizer, resolve_model
 from .models.registry import FAMILIES, get_family
+from .problems import PROBLEMS, SINGLE_LABEL, Problem, get_problem
 
 RUN_FORMAT = "hubtune-run"
 RUN_FORMAT_VERSION = 1
@@ -111,6 +113,10 @@ class RunInfo:
     base_model_origin: str | None = None
     # What the data is (catalogue entry for known benchmarks: species, length, negatives, source, licence, label meanings).
     dataset: dict[str, Any] | None = None
+    # What the run predicts (hubtune.problems): single_label, multi_label or regression; label_names name its outputs.
+    problem_type: str = SINGLE_LABEL
+    # Multi-label: per-label decision thresholds tuned on dev (probabilities at or above one mean "carries the label").
+    thresholds: list[float] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     REQUIRED = ("label_names", "method", "base_model", "max_length", "window_bp", "stride_bp")
@@ -138,9 +144,17 @@ class RunInfo:
                 f"{where} lacks the field(s) {', '.join(missing)}; it was not written by a finished `hubtune train`. "
                 "Re-run training to get a complete run folder."
             )
+        problem_name = data.get("problem_type") or SINGLE_LABEL
+        if problem_name not in PROBLEMS:
+            raise RunFolderError(f"{where}: unknown problem_type {problem_name!r} (expected {', '.join(PROBLEMS)}).")
         labels = data["label_names"]
-        if not isinstance(labels, list) or len(labels) < 2:
-            raise RunFolderError(f"{where}: label_names must list at least two class names.")
+        least = 2 if problem_name == SINGLE_LABEL else 1
+        if not isinstance(labels, list) or len(labels) < least:
+            raise RunFolderError(f"{where}: label_names must list at least {least} name(s) for {problem_name}.")
+        thresholds = data.get("thresholds")
+        if thresholds is not None and (not isinstance(thresholds, list) or len(thresholds) != len(labels)
+                                       or not all(isinstance(t, int | float) for t in thresholds)):
+            raise RunFolderError(f"{where}: thresholds must be one number per label.")
         for key in ("max_length", "window_bp", "stride_bp"):
             if not isinstance(data[key], int) or isinstance(data[key], bool) or data[key] <= 0:
                 raise RunFolderError(f"{where}: {key} must be a positive integer, got {data[key]!r}.")
@@ -200,7 +214,13 @@ class RunInfo:
 
     @property
     def num_labels(self) -> int:
+        """Number of outputs: classes, labels or targets."""
         return len(self.label_names)
+
+    @property
+    def problem(self) -> Problem:
+        """What the run predicts, with its metrics and outputs (`hubtune.problems.Problem`)."""
+        return get_problem(self.problem_type)
 
 
 def plain_adapter_info(folder: str | Path, label_names: list[str] | None, *, where: str,
@@ -245,7 +265,7 @@ class Run:
 
     Example:
         >>> run = Run("runs/tata-lora")  # doctest: +SKIP
-        >>> run.info.method, run.test_mcc()  # doctest: +SKIP
+        >>> run.info.method, run.test_score()  # doctest: +SKIP
         ('lora', 0.528)
     """
 
@@ -272,7 +292,11 @@ class Run:
 
     @cached_property
     def metrics(self) -> dict[str, Any]:
-        return _read_json(self.path, METRICS_FILE)
+        metrics = _read_json(self.path, METRICS_FILE)
+        summary = metrics.get("summary")
+        if isinstance(summary, dict) and isinstance(summary.get("finetuned"), dict):
+            summary["finetuned"] = upgrade_summary(summary["finetuned"])
+        return metrics
 
     @cached_property
     def leakage(self) -> dict[str, Any]:
@@ -283,9 +307,10 @@ class Run:
         path = self.path / TRAINING_LOG_FILE
         return _read_json(self.path, TRAINING_LOG_FILE) if path.is_file() else {}
 
-    def test_mcc(self, which: str = "finetuned") -> float | None:
-        """Test MCC of the fine-tuned model (or of a baseline: "probe", "kmer"); None when not measured."""
-        return ((self.metrics.get(which) or {}).get("test") or {}).get("mcc")
+    def test_score(self, which: str = "finetuned") -> float | None:
+        """The headline test metric (MCC, macro AUPRC or Spearman, see `info.problem`) of the fine-tuned model (or
+        of a baseline: "probe", "kmer"); None when not measured."""
+        return self.info.problem.headline((self.metrics.get(which) or {}).get("test"))
 
     def check_complete(self) -> None:
         """Raise RunFolderError unless the metrics, leakage report and the method's weight files are all there."""
@@ -412,7 +437,8 @@ def load_run_model(
         if base_model is not None:
             return base_model()
         return load_base_model(info.base_model, len(labels), label_names=labels, revision=info.base_model_revision,
-                               token=token, trust_remote_code=trust_remote_code)
+                               token=token, trust_remote_code=trust_remote_code,
+                               problem_type=info.problem.hf_problem_type)
 
     model = method.load_model(folder, load_base, num_labels=len(labels), label_names=labels,
                               adapter_name=adapter_name)

@@ -110,9 +110,9 @@ def comparison_note(metrics: dict[str, Any]) -> str:
     if n_seeds > 1:
         seeds = ", ".join(str(s.get("seed")) for s in metrics.get("per_seed") or [])
         text = f"Fine-tuned: mean ± sample sd over {n_seeds} training seeds ({seeds})."
-        if summary.get("best_seed") is not None and isinstance(summary.get("best_seed_test_mcc"), int | float):
+        if summary.get("best_seed") is not None and isinstance(summary.get("best_seed_test_score"), int | float):
             text += (f" The shipped weights are seed {summary['best_seed']}'s (best dev MCC); its own test MCC is "
-                     f"{summary['best_seed_test_mcc']:.3f}.")
+                     f"{summary['best_seed_test_score']:.3f}.")
         parts.append(text)
     k = (metrics.get("kmer") or {}).get("k")
     if k:

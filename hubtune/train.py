@@ -23,16 +23,19 @@ from typing import Any
 import numpy as np
 
 from .config import TrainConfig
-from .data import as_model_input, deduplicate, leakage_report, load_task, parse_label_names
+from .data import as_model_input, deduplicate, leakage_report, load_task
 from .data.balance import imbalance_warnings
+from .data.targets import stratify_keys
 from .embedding_cache import base_embeddings
 from .errors import ConfigError, DataError
 from .evaluate import kmer_baseline, predict_logits
-from .heads import LinearHead, fit_logistic_head_tuned
+from .heads import LinearHead, fit_head_tuned
 from .jsonio import write_json
 from .methods import MethodConfig, quiet_deprecations, trainable_parameters
-from .metrics import compute_metrics, seed_summary, softmax, summary_text
+from .metrics import seed_summary, summary_text
 from .models import load_base_model, load_tokenizer, resolve_model
+from .models.output_layer import fold_output_scaling
+from .problems import REGRESSION, SINGLE_LABEL, Problem, get_problem
 from .progress import info, progress_enabled
 from .run import (
     BASE_PROBE_FILE,
@@ -57,10 +60,11 @@ TRAIN_METRICS_SAMPLE = (200, 1000)
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def tokenize_split(tokenizer: Any, sequences: list[str], labels: list[int], max_length: int):
+def tokenize_split(tokenizer: Any, sequences: list[str], labels: list[Any], max_length: int):
     """A `datasets.Dataset` of token ids, attention masks and labels, truncated to `max_length` (not padded).
 
     Padding happens per batch (`DataCollatorWithPadding`), so a batch is only as long as its longest sequence.
+    `labels` are class ids, or one list of floats per row (multi-label 0/1, regression targets).
 
     Example:
         >>> tokenize_split(tokenizer, ["ACGTAC"], [1], max_length=8).column_names  # doctest: +SKIP
@@ -71,6 +75,34 @@ def tokenize_split(tokenizer: Any, sequences: list[str], labels: list[int], max_
     encoded = tokenizer(as_model_input(sequences), truncation=True, max_length=max_length, return_token_type_ids=False)
     return Dataset.from_dict({"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"],
                               "labels": list(labels)})
+
+
+def target_scaling(labels: list[tuple[float, ...]]) -> tuple[list[float], list[float]]:
+    """Per-target mean and sd of the train targets (sd 1 for a constant target): regression trains on
+    `(value - mean) / sd`, and the shipped model has the inverse folded into its output layer.
+
+    Example:
+        >>> target_scaling([(1.0,), (3.0,)])
+        ([2.0], [1.0])
+    """
+    values = np.asarray(labels, dtype=np.float64).reshape(len(labels), -1)
+    sd = values.std(axis=0)
+    return values.mean(axis=0).tolist(), np.where(sd > 0, sd, 1.0).tolist()
+
+
+def training_labels(problem: Problem, labels: list[Any], scaling: tuple[list[float], list[float]] | None) -> list[Any]:
+    """Labels as the loss takes them: class ids, 0/1 floats per label (BCE), standardised floats per target (MSE).
+
+    Example:
+        >>> training_labels(get_problem("regression"), [(1.0,), (3.0,)], ([2.0], [1.0]))
+        [[-1.0], [1.0]]
+    """
+    if problem.name == SINGLE_LABEL:
+        return [int(y) for y in labels]
+    if scaling is None:
+        return [[float(v) for v in y] for y in labels]
+    mean, sd = scaling
+    return [[(float(v) - m) / d for v, m, d in zip(y, mean, sd, strict=True)] for y in labels]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -128,7 +160,7 @@ def _is_main() -> bool:
     return _world()[0] == 0
 
 
-def _log_lines_callback():
+def _log_lines_callback(problem: Problem):
     """A Trainer callback printing one readable line per log event (main process only) to stderr."""
     from transformers import TrainerCallback
 
@@ -136,9 +168,9 @@ def _log_lines_callback():
         def on_log(self, args, state, control, logs=None, **kwargs):
             if not state.is_world_process_zero or not logs:
                 return
-            if "eval_mcc" in logs:
+            if f"eval_{problem.metric}" in logs:
                 info(f"  step {state.global_step}: dev loss {logs.get('eval_loss', float('nan')):.4f}, "
-                     f"dev MCC {logs['eval_mcc']:.3f}")
+                     f"dev {problem.metric_label} {logs[f'eval_{problem.metric}']:.3f}")
             elif "loss" in logs:
                 info(f"  step {state.global_step}: train loss {logs['loss']:.4f}")
 
@@ -210,6 +242,9 @@ class _Context:
     datasets: dict[str, Any]
     work_dir: Path
     base_embeddings: dict[str, np.ndarray] | None
+    problem: Problem
+    # Regression: per-target (mean, sd) of train; the model trains on standardised targets.
+    scaling: tuple[list[float], list[float]] | None = None
     total_steps: int = 0  # optimizer steps of the current seed's training
 
     @property
@@ -218,7 +253,20 @@ class _Context:
 
     def load_base(self) -> Any:
         return load_base_model(self.resolved.name, len(self.labels), label_names=self.labels, resolved=self.resolved,
-                               trust_remote_code=self.config.trust_remote_code)
+                               trust_remote_code=self.config.trust_remote_code,
+                               problem_type=self.problem.hf_problem_type)
+
+    def unscale(self, values: np.ndarray) -> np.ndarray:
+        """Model outputs or labels in standardised units -> the targets' own units (identity unless regression)."""
+        if self.scaling is None:
+            return values
+        mean, sd = self.scaling
+        return np.asarray(values, dtype=np.float64).reshape(len(values), -1) * np.asarray(sd) + np.asarray(mean)
+
+    def score(self, splits: dict[str, tuple[list[Any], np.ndarray]], **kwargs: Any) -> dict[str, dict[str, Any]]:
+        """Scores of logits per split (outputs in the targets' units), thresholds tuned on dev (multi-label)."""
+        return self.problem.score_splits({s: (labels, self.problem.outputs(logits))
+                                          for s, (labels, logits) in splits.items()}, self.labels, **kwargs)
 
 
 def _fit_probe(ctx: _Context, method: Any, seed: int) -> SeedResult:
@@ -226,9 +274,9 @@ def _fit_probe(ctx: _Context, method: Any, seed: int) -> SeedResult:
     splits, emb = ctx.task.splits, ctx.base_embeddings
     start = time.perf_counter()
     head = method.fit(emb["train"], splits["train"].labels, emb["dev"], splits["dev"].labels, len(ctx.labels),
-                      seed=seed)
+                      seed=seed, problem=ctx.problem.name)
     seconds = time.perf_counter() - start
-    scores = {s: compute_metrics(splits[s].labels, head.probs(emb[s]), ctx.labels) for s in SPLITS}
+    scores = ctx.score({s: (splits[s].labels, head.logits(emb[s])) for s in SPLITS})
     return SeedResult(seed, scores, head, method, trainable=head.n_parameters, total=head.n_parameters,
                       train_seconds=seconds)
 
@@ -271,7 +319,7 @@ def _training_arguments(ctx: _Context, seed: int, total_steps: int):
         save_steps=eval_steps,
         save_total_limit=2,
         load_best_model_at_end=True,
-        metric_for_best_model="mcc",
+        metric_for_best_model=ctx.problem.metric,
         greater_is_better=True,
         logging_steps=max(1, min(eval_steps, 10)),
         seed=seed,
@@ -323,7 +371,11 @@ def _train_one_seed(ctx: _Context, seed: int) -> SeedResult:
             in_row_order = np.empty_like(np.asarray(logits, dtype=np.float32))
             in_row_order[eval_order] = logits
             dev_logits[trainer.state.global_step] = in_row_order
-        scores = compute_metrics(eval_pred.label_ids, softmax(logits), ctx.labels, interval=False)  # logged floats only
+        labels = eval_pred.label_ids if ctx.scaling is None else ctx.unscale(eval_pred.label_ids)
+        outputs = ctx.problem.outputs(ctx.unscale(logits))
+        # Logged floats only; multi-label F1 at 0.5 here (thresholds are tuned once, on the kept model).
+        scores = ctx.problem.score(labels if ctx.problem.name == SINGLE_LABEL else [tuple(row) for row in labels],
+                                   outputs, ctx.labels, interval=False)
         return {k: v for k, v in scores.items() if isinstance(v, float)}
 
     trainer = _trainer_class(class_weights, eval_order)(
@@ -338,7 +390,7 @@ def _train_one_seed(ctx: _Context, seed: int) -> SeedResult:
     )
     # Keep stdout for results: the Trainer's raw log dicts become short lines on stderr.
     trainer.remove_callback(PrinterCallback)
-    trainer.add_callback(_log_lines_callback())
+    trainer.add_callback(_log_lines_callback(ctx.problem))
     resume_from = last_complete_checkpoint(args.output_dir) if config.resume else None
     if resume_from:
         info(f"resuming seed {seed} from {resume_from}")
@@ -347,7 +399,8 @@ def _train_one_seed(ctx: _Context, seed: int) -> SeedResult:
     seconds = time.perf_counter() - start
     best_checkpoint = trainer.state.best_model_checkpoint
     best_step = int(Path(best_checkpoint).name.rsplit("-", 1)[-1]) if best_checkpoint else None
-    result = SeedResult(seed, {"train": None, "dev": {"mcc": 0.0}, "test": {"mcc": 0.0}}, None, method,
+    placeholder = {ctx.problem.metric: 0.0}
+    result = SeedResult(seed, {"train": None, "dev": placeholder, "test": placeholder}, None, method,
                         list(trainer.state.log_history), trainable, total, seconds, best_step)
     if not _is_main():
         return result
@@ -360,7 +413,10 @@ def _train_one_seed(ctx: _Context, seed: int) -> SeedResult:
         best_dir = ctx.work_dir / "checkpoints" / f"best-seed-{seed}"
         trainer.accelerator.unwrap_model(trainer.model).save_pretrained(str(best_dir), safe_serialization=True)
     result.trained = method.load_model(best_dir, ctx.load_base, num_labels=len(ctx.labels), label_names=ctx.labels)
-    result.scores = _final_scores(ctx, result.trained, dev_logits.get(best_step) if best_checkpoint else None)
+    if ctx.scaling is not None:  # saved (and scored) in the targets' own units
+        fold_output_scaling(result.trained, ctx.scaling[1], ctx.scaling[0])
+    kept_dev = dev_logits.get(best_step) if best_checkpoint else None
+    result.scores = _final_scores(ctx, result.trained, None if kept_dev is None else ctx.unscale(kept_dev))
     return result
 
 
@@ -372,7 +428,8 @@ def _final_scores(ctx: _Context, model: Any, dev_logits: np.ndarray | None) -> d
     trained_on = ctx.total_steps * ctx.config.batch_size * ctx.config.grad_accum * _world()[1]
     low, high = TRAIN_METRICS_SAMPLE
     budget = min(high, max(low, int(EVAL_COST_SHARE * 3 * trained_on)))
-    train_rows = _train_sample(task.splits["train"].labels, budget, ctx.config.data_seed)
+    train_rows = _train_sample(stratify_keys(task.splits["train"].labels, ctx.problem.name), budget,
+                               ctx.config.data_seed)
     sequences = {"train": [task.splits["train"].sequences[i] for i in train_rows],
                  "dev": None if dev_logits is not None else task.splits["dev"].sequences,
                  "test": task.splits["test"].sequences}
@@ -389,14 +446,15 @@ def _final_scores(ctx: _Context, model: Any, dev_logits: np.ndarray | None) -> d
         by_split["dev"] = dev_logits
     labels = {"train": [task.splits["train"].labels[i] for i in train_rows], "dev": task.splits["dev"].labels,
               "test": task.splits["test"].labels}
-    scores = {s: compute_metrics(labels[s], softmax(by_split[s]), ctx.labels) for s in SPLITS}
+    scores = ctx.score({s: (labels[s], by_split[s]) for s in SPLITS})
     if len(train_rows) < len(task.splits["train"]):
         scores["train"]["sampled_from"] = len(task.splits["train"])
     return scores
 
 
 def _train_sample(labels: list[int], limit: int, seed: int) -> list[int]:
-    """Row indices of a stratified sample of at most `limit` rows (all rows when there are fewer), in row order."""
+    """Row indices of a sample of at most `limit` rows (all rows when there are fewer), in row order, stratified by
+    `labels` (group ids, see `hubtune.data.targets.stratify_keys`)."""
     if len(labels) <= limit:
         return list(range(len(labels)))
     from sklearn.model_selection import train_test_split
@@ -414,7 +472,8 @@ def _train_sample(labels: list[int], limit: int, seed: int) -> list[int]:
 
 
 def _base_probe(ctx: _Context, seed: int) -> tuple[dict[str, np.ndarray], LinearHead]:
-    """Pre-trained probe: frozen base + logistic regression (a baseline, and the probe method's features)."""
+    """Pre-trained probe: frozen base + a linear head (logistic, one-vs-rest logistic or ridge regression): a
+    baseline, and the probe method's features."""
     from transformers import set_seed
 
     set_seed(seed)
@@ -429,8 +488,8 @@ def _base_probe(ctx: _Context, seed: int) -> tuple[dict[str, np.ndarray], Linear
     if hits:
         info(f"pre-trained embeddings of {hits} split(s) reused from the cache")
     splits = ctx.task.splits
-    head, _ = fit_logistic_head_tuned(embeddings["train"], splits["train"].labels, embeddings["dev"],
-                                      splits["dev"].labels, len(ctx.labels), seed=seed)
+    head, _ = fit_head_tuned(ctx.problem, embeddings["train"], splits["train"].labels, embeddings["dev"],
+                             splits["dev"].labels, len(ctx.labels), seed=seed)
     return embeddings, head
 
 
@@ -442,27 +501,33 @@ def _metrics(ctx: _Context, results: list[SeedResult], best: SeedResult,
     metrics: dict[str, Any] = {"finetuned": {"seed": best.seed, "train": best.scores["train"], "dev": best.dev,
                                              "test": best.test}}
     if ctx.config.baselines and ctx.base_embeddings is not None and base_head is not None:
-        metrics["probe"] = {split: compute_metrics(task.splits[split].labels, base_head.probs(ctx.base_embeddings[split]),
-                                                   labels)
-                            for split in ("dev", "test")}
+        metrics["probe"] = ctx.score({split: (task.splits[split].labels, base_head.logits(ctx.base_embeddings[split]))
+                                      for split in ("dev", "test")})
         train = task.splits["train"]
         metrics["kmer"] = kmer_baseline(
             train.sequences, train.labels,
             {s: (task.splits[s].sequences, task.splits[s].labels) for s in ("dev", "test")},
-            len(labels), labels, seed=ctx.config.seed_list[0],
+            len(labels), labels, seed=ctx.config.seed_list[0], problem=ctx.problem,
         )
     metrics["per_seed"] = [
         {"seed": r.seed, "dev": r.dev, "test": r.test, "train_seconds": r.train_seconds, "best_step": r.best_step}
         for r in results
     ]
-    metrics["summary"] = {"finetuned": seed_summary([r.test for r in results], [r.seed for r in results], best.seed)}
+    metrics["summary"] = {"finetuned": seed_summary([r.test for r in results], [r.seed for r in results], best.seed,
+                                                    metric=ctx.problem.metric)}
     return metrics
 
 
 def _examples(task: Any, per_class: int = 2) -> list[dict[str, str]]:
-    """A few test sequences per class (the Space offers them as clickable examples)."""
+    """A few test sequences per class, or the first few with their labels or values (the Space offers them as
+    clickable examples)."""
     test = task.splits["test"]
     picked: list[dict[str, str]] = []
+    if task.problem_type != SINGLE_LABEL:
+        for i in range(min(len(test), 2 * per_class)):
+            picked.append({"id": test.ids[i], "sequence": test.sequences[i][:2000],
+                           "label": get_problem(task.problem_type).label_text(task.label_names, test.labels[i])})
+        return picked
     for label_id, label in enumerate(task.label_names):
         rows = [i for i, y in enumerate(test.labels) if y == label_id][:per_class]
         picked += [{"id": test.ids[i], "sequence": test.sequences[i][:2000], "label": label} for i in rows]
@@ -470,9 +535,7 @@ def _examples(task: Any, per_class: int = 2) -> list[dict[str, str]]:
 
 
 def _load_checked_task(config: TrainConfig):
-    task = load_task(config.data, sequence_column=config.sequence_column, label_column=config.label_column,
-                     labels_file=config.labels_file, seed=config.data_seed, max_rows=config.max_rows,
-                     label_names=parse_label_names(config.label_names))
+    task = load_task(config.data, **config.task_options())
     for warning in [*task.warnings, *imbalance_warnings(task, class_weights=config.class_weights)]:
         info(f"warning: {warning}")
     leakage = leakage_report(task)
@@ -482,7 +545,7 @@ def _load_checked_task(config: TrainConfig):
         task = deduplicate(task, leakage)
         info(task.warnings[-1])
     for split in SPLITS:
-        if split not in task.splits or not task.splits[split].labels:
+        if split not in task.splits or not len(task.splits[split]):
             raise DataError(f"The {split} split of {config.data} is empty after loading; hubtune needs train, dev "
                             "and test.")
     return task, leakage
@@ -512,17 +575,20 @@ def finetune(config: TrainConfig) -> Run | None:
     longest = max(len(s) for s in task.splits["train"].sequences)
     max_length = config.max_length or family.default_max_length(longest)
     window_bp = family.window_bp(max_length)
+    problem = get_problem(task.problem_type)
     info(f"model {config.model} ({family.display_name}), method {method.name}, max length {max_length} tokens "
-         f"(~{window_bp} bp), {len(task.splits['train'].labels)} train / {len(task.splits['dev'].labels)} dev / "
-         f"{len(task.splits['test'].labels)} test sequences")
-    datasets = {split: tokenize_split(tokenizer, task.splits[split].sequences, task.splits[split].labels, max_length)
+         f"(~{window_bp} bp), {len(task.splits['train'])} train / {len(task.splits['dev'])} dev / "
+         f"{len(task.splits['test'])} test sequences; {problem.description}")
+    scaling = target_scaling(task.splits["train"].labels) if problem.name == REGRESSION else None
+    datasets = {split: tokenize_split(tokenizer, task.splits[split].sequences,
+                                      training_labels(problem, task.splits[split].labels, scaling), max_length)
                 for split in SPLITS}
     if _is_main():
         # Created only now that data and model are known to be usable: a refused run leaves nothing behind.
         open_staging(staging, overwrite=config.overwrite, resume=config.resume)
     if not method.uses_trainer and not _is_main():
         return None
-    ctx = _Context(config, resolved, tokenizer, task, max_length, datasets, staging, None)
+    ctx = _Context(config, resolved, tokenizer, task, max_length, datasets, staging, None, problem, scaling)
     base_head = None
     if (config.baselines or not method.uses_trainer) and _is_main():
         ctx.base_embeddings, base_head = _base_probe(ctx, config.seed_list[0])
@@ -535,9 +601,9 @@ def finetune(config: TrainConfig) -> Run | None:
     if not _is_main():
         return None
 
-    best = max(results, key=lambda r: r.dev["mcc"])
+    best = max(results, key=lambda r: problem.headline(r.dev) or -math.inf)
     metrics = _metrics(ctx, results, best, base_head)
-    info(f"fine-tuned test MCC {summary_text(metrics['summary']['finetuned'])}")
+    info(f"fine-tuned test {problem.metric_label} {summary_text(metrics['summary']['finetuned'])}")
     tokenizer.save_pretrained(str(staging))
     best.method.save(best.trained, staging, base_model=resolved.name, base_revision=resolved.revision)
     if base_head is not None:
@@ -568,6 +634,8 @@ def finetune(config: TrainConfig) -> Run | None:
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         examples=_examples(task),
         dataset=task.dataset,
+        problem_type=problem.name,
+        thresholds=best.test.get("thresholds"),
     )
     write_json(staging / LEAKAGE_FILE, leakage.to_dict())
     write_json(staging / TRAINING_LOG_FILE, {f"seed-{r.seed}": r.log_history for r in results})

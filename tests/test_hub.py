@@ -144,7 +144,7 @@ def test_pushed_card_parses_and_carries_the_test_mcc(pushed, tiny_run, tmp_path)
     assert data.license == "cc-by-nc-sa-4.0"
     assert {"genomics", "dna", "hubtune", "nt", "lora", "promoter"} <= set(data.tags)
     results = {r.metric_type: r for r in data.eval_results}
-    assert results["matthews_correlation"].metric_value == pytest.approx(run.test_mcc(), abs=1e-4)
+    assert results["matthews_correlation"].metric_value == pytest.approx(run.test_score(), abs=1e-4)
     assert results["matthews_correlation"].dataset_split == "test"
     assert set(results) == {"matthews_correlation", "f1", "accuracy"}
     assert data.to_dict()["hubtune"]["labels"] == run.label_names
@@ -248,7 +248,7 @@ def test_list_adapters_reads_labels_and_mcc_from_card_data(pushed, tiny_run):
     assert REPO in found and "alice/tiny-nt" not in found  # the published base is not an adapter
     adapter = found[REPO]
     assert adapter.labels == run.label_names
-    assert adapter.test_mcc == pytest.approx(run.test_mcc(), abs=1e-4)
+    assert adapter.test_mcc == pytest.approx(run.test_score(), abs=1e-4)
     assert (adapter.base_model, adapter.task, adapter.family, adapter.method) == ("alice/tiny-nt", "promoter", "nt",
                                                                                    "lora")
     assert REPO in {a.repo_id for a in list_adapters(base_model="tiny-nt", task="Promoter")}

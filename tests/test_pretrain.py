@@ -156,7 +156,7 @@ def test_a_pretrained_folder_fine_tunes_and_pushes_as_a_base(tmp_path, pretraine
 
     run = finetune(TrainConfig(model=str(pretrained), data=str(example_task_path()), max_steps=3, max_rows=40,
                                baselines=False, output=str(tmp_path / "run")))
-    assert run.info.family == "nt" and run.test_mcc() is not None
+    assert run.info.family == "nt" and run.test_score() is not None
     url = push_to_hub(pretrained, "alice/nt-adapted", token=hub_server.token, endpoint=hub_server.url)
     assert "alice/nt-adapted" in url
     api = HfApi(endpoint=hub_server.url, token=hub_server.token)

@@ -11,7 +11,7 @@ from hubtune.evaluate import kmer_baseline, kmer_features
 from hubtune.metrics import (
     bootstrap_mcc_ci,
     compute_metrics,
-    format_mcc,
+    format_score,
     intervals_overlap,
     mcc_from_confusion,
     seed_summary,
@@ -56,18 +56,18 @@ def test_bootstrap_interval_brackets_the_mcc_narrows_with_n_and_is_reproducible(
 def test_single_seed_summary_is_the_seed_with_its_interval():
     summary = seed_summary([{"mcc": 0.51, "mcc_ci95": [0.43, 0.59]}], [42], 42)
     assert summary["statistic"] == "single seed, 95% bootstrap CI"
-    assert summary["test_mcc"] == 0.51 and summary["test_mcc_ci95"] == [0.43, 0.59] and summary["test_mcc_sd"] is None
+    assert summary["test_score"] == 0.51 and summary["test_score_ci95"] == [0.43, 0.59] and summary["test_score_sd"] is None
     assert summary_text(summary) == "0.510 (95% CI 0.430–0.590)"
 
 
 def test_several_seeds_report_mean_and_sd_never_the_best_seed_as_the_result():
     tests = [{"mcc": 0.302}, {"mcc": 0.1}, {"mcc": 0.177}]
     summary = seed_summary(tests, [1, 2, 3], best_seed=1)
-    assert summary["test_mcc"] == pytest.approx(np.mean([0.302, 0.1, 0.177]))
-    assert summary["test_mcc_sd"] == pytest.approx(np.std([0.302, 0.1, 0.177], ddof=1))
-    assert summary["best_seed"] == 1 and summary["best_seed_test_mcc"] == 0.302
-    assert summary_text(summary) == f"{summary['test_mcc']:.3f} ± {summary['test_mcc_sd']:.3f} (mean ± sd, 3 seeds)"
-    assert format_mcc(None) == "-"
+    assert summary["test_score"] == pytest.approx(np.mean([0.302, 0.1, 0.177]))
+    assert summary["test_score_sd"] == pytest.approx(np.std([0.302, 0.1, 0.177], ddof=1))
+    assert summary["best_seed"] == 1 and summary["best_seed_test_score"] == 0.302
+    assert summary_text(summary) == f"{summary['test_score']:.3f} ± {summary['test_score_sd']:.3f} (mean ± sd, 3 seeds)"
+    assert format_score(None) == "-"
 
 
 def test_overlapping_intervals():

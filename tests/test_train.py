@@ -75,7 +75,7 @@ def test_lora_run_folder_contract(lora_run: Run):
 def test_saved_adapter_reproduces_reported_metrics(lora_run: Run):
     """Loading the adapter like a user does gives exactly the metrics the run reported."""
     from hubtune import data
-    from hubtune.evaluate import compute_metrics
+    from hubtune.metrics import compute_metrics
 
     task = data.load_task(EXAMPLE, max_rows=FAST["max_rows"], seed=42)
     classifier = load_classifier(lora_run.path, device="cpu")
@@ -127,12 +127,12 @@ def test_several_seeds_report_mean_and_sd(tmp_path: Path):
     run = _train(tmp_path, "seeds", method="lora", seeds=[1, 2], baselines=False)
     summary = run.metrics["summary"]["finetuned"]
     assert summary["n_seeds"] == 2
-    per_seed = summary["test_mcc_per_seed"]
-    assert summary["test_mcc_mean"] == pytest.approx(np.mean(per_seed))
-    assert summary["test_mcc_sd"] == pytest.approx(np.std(per_seed, ddof=1))
+    per_seed = summary["test_score_per_seed"]
+    assert summary["test_score_mean"] == pytest.approx(np.mean(per_seed))
+    assert summary["test_score_sd"] == pytest.approx(np.std(per_seed, ddof=1))
     assert [s["seed"] for s in run.metrics["per_seed"]] == [1, 2]
     row = comparison_table(run.metrics).rows[0]
-    assert row[1] == f"{summary['test_mcc_mean']:.3f} ± {summary['test_mcc_sd']:.3f}"
+    assert row[1] == f"{summary['test_score_mean']:.3f} ± {summary['test_score_sd']:.3f}"
 
 
 def test_training_seeds_see_the_same_rows_and_report_one_statistic(tmp_path: Path):
@@ -142,7 +142,7 @@ def test_training_seeds_see_the_same_rows_and_report_one_statistic(tmp_path: Pat
     assert per_seed[0]["test"]["mcc"] == per_seed[1]["test"]["mcc"]
     assert run.info.training["data_seed"] == 42
     summary = run.metrics["summary"]["finetuned"]
-    assert summary["statistic"] == "mean ± sd over 2 seeds" and summary["test_mcc"] == summary["test_mcc_mean"]
+    assert summary["statistic"] == "mean ± sd over 2 seeds" and summary["test_score"] == summary["test_score_mean"]
     assert run.metrics["finetuned"]["seed"] == summary["best_seed"]
     other = _train(tmp_path, "probe-data-seed", method="probe", seed=1, max_rows=120, data_seed=7)
     assert other.info.split_sizes == run.info.split_sizes
@@ -153,7 +153,7 @@ def test_a_single_seed_reports_its_test_mcc_with_a_bootstrap_interval(lora_run: 
     summary = lora_run.metrics["summary"]["finetuned"]
     test = lora_run.metrics["finetuned"]["test"]
     assert summary["statistic"] == "single seed, 95% bootstrap CI"
-    assert summary["test_mcc"] == test["mcc"] and summary["test_mcc_ci95"] == test["mcc_ci95"]
+    assert summary["test_score"] == test["mcc"] and summary["test_score_ci95"] == test["mcc_ci95"]
     assert test["mcc_ci95"][0] <= test["mcc"] <= test["mcc_ci95"][1]
     assert lora_run.metrics["kmer"]["k"] in ([2, 3, 4], [3, 4, 5], [3, 4, 5, 6])
 

@@ -20,7 +20,7 @@ from ..data import LeakageReport
 from ..errors import ConfigError, RunFolderError
 from ..methods import get_method
 from ..methods.lora import ADAPTER_CONFIG_FILE
-from ..metrics import format_mcc, intervals_overlap, mean_sd, summary_text
+from ..metrics import format_score, intervals_overlap, mean_sd, summary_text
 from ..models.registry import FAMILIES, TINY_MODELS, ModelFamily, get_family
 from ..repo_ids import looks_like_hub_id, public_source, repo_name_slug, scrub_paths
 from ..run import BASE_PROBE_FILE, LEAKAGE_FILE, METRICS_FILE, Run, RunInfo
@@ -262,13 +262,13 @@ def _seed_summary(metrics: dict[str, Any], test: dict[str, Any], n_seeds: int) -
     """
     summary = dict((metrics.get("summary") or {}).get(FINETUNED) or {})
     n = int(summary.get("n_seeds") or n_seeds or 1)
-    value = _number(summary.get("test_mcc"))
-    value = _number(summary.get("test_mcc_mean")) if value is None else value
+    value = _number(summary.get("test_score"))
+    value = _number(summary.get("test_score_mean")) if value is None else value
     if n <= 1:
         value = _number(test.get("mcc")) if value is None else value
-        summary["test_mcc_sd"] = None
-        summary["test_mcc_ci95"] = _interval(summary.get("test_mcc_ci95")) or _interval(test.get("mcc_ci95"))
-    summary.update(n_seeds=n, test_mcc=value)
+        summary["test_score_sd"] = None
+        summary["test_score_ci95"] = _interval(summary.get("test_score_ci95")) or _interval(test.get("mcc_ci95"))
+    summary.update(n_seeds=n, test_score=value)
     return summary
 
 
@@ -277,7 +277,7 @@ def _what(summary: dict[str, Any]) -> str:
     n = int(summary.get("n_seeds") or 1)
     if n > 1:
         return f"mean of {n} seeds"
-    ci = _interval(summary.get("test_mcc_ci95"))
+    ci = _interval(summary.get("test_score_ci95"))
     return f"95% CI {ci[0]:.3f}–{ci[1]:.3f}" if ci else ""
 
 
@@ -287,7 +287,7 @@ def _index_scores(metrics: dict[str, Any], test: dict[str, Any], summary: dict[s
     per_seed = [s for s in metrics.get("per_seed") or [] if isinstance(s, dict)]
     for _, key, _ in EVAL_METRICS:
         if key == "mcc":
-            value = _number(summary.get("test_mcc"))
+            value = _number(summary.get("test_score"))
         elif int(summary.get("n_seeds") or 1) > 1:
             values = [v for s in per_seed if (v := _number((s.get("test") or {}).get(key))) is not None]
             value = mean_sd(values)[0] if len(values) == int(summary["n_seeds"]) else None
@@ -306,12 +306,12 @@ def _baselines_as_good(metrics: dict[str, Any], summary: dict[str, Any],
     MCC lies in the fine-tuned model's interval (one seed: its bootstrap interval; several seeds: mean ± 2 sd, or
     the shipped seed's interval), so the difference is within the uncertainty of the measurement.
     """
-    value = _number(summary.get("test_mcc"))
+    value = _number(summary.get("test_score"))
     if value is None:
         return []
-    sd = _number(summary.get("test_mcc_sd"))
+    sd = _number(summary.get("test_score_sd"))
     n = int(summary.get("n_seeds") or 1)
-    ft_ci = _interval(summary.get("test_mcc_ci95"))
+    ft_ci = _interval(summary.get("test_score_ci95"))
     if ft_ci is None and n > 1 and sd is not None:
         ft_ci = [value - 2 * sd, value + 2 * sd]
     ft_ci = ft_ci or shipped_ci
@@ -322,7 +322,7 @@ def _baselines_as_good(metrics: dict[str, Any], summary: dict[str, Any],
         if other is None:
             continue
         ci = _interval(test.get("mcc_ci95"))
-        text = format_mcc(other, ci95=ci)
+        text = format_score(other, ci95=ci)
         if other >= value:
             found.append((label, text, "better"))
         elif intervals_overlap(ci, ft_ci) or (ft_ci is not None and ft_ci[0] <= other <= ft_ci[1]):
@@ -439,8 +439,8 @@ def build_card_data(run: Run | str | Path, repo_id: str, base_repo: str, *, opti
         max_length=info.max_length,
         window_bp=info.window_bp,
         stride_bp=info.stride_bp,
-        test_mcc=_number(summary.get("test_mcc")),
-        test_mcc_text=summary_text(summary) if summary.get("test_mcc") is not None else "-",
+        test_mcc=_number(summary.get("test_score")),
+        test_mcc_text=summary_text(summary) if summary.get("test_score") is not None else "-",
         test_mcc_what=_what(summary),
         test_scores=test,
         index_scores=_index_scores(metrics, test, summary),
@@ -450,8 +450,8 @@ def build_card_data(run: Run | str | Path, repo_id: str, base_repo: str, *, opti
         seed_list=seed_list,
         best_seed=info.best_seed,
         best_seed_test_mcc=_number(test.get("mcc")) if n_seeds > 1 else None,
-        test_mcc_mean=_number(summary.get("test_mcc_mean", summary.get("test_mcc"))),
-        test_mcc_sd=_number(summary.get("test_mcc_sd")),
+        test_mcc_mean=_number(summary.get("test_score_mean", summary.get("test_score"))),
+        test_mcc_sd=_number(summary.get("test_score_sd")),
         stronger_baselines=_baselines_as_good(metrics, summary, _interval(test.get("mcc_ci95"))),
         compare=compare_section(compare_report),
         dataset=dataset,

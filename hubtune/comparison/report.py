@@ -42,7 +42,7 @@ def _row(cell: Cell, run: Run, record: dict[str, Any]) -> dict[str, Any]:
     metrics = run.metrics
     summary = metrics.get("summary", {}).get("finetuned", {})
     per_seed = metrics.get("per_seed", [])
-    test_mccs = summary.get("test_mcc_per_seed") or [s["test"]["mcc"] for s in per_seed]
+    test_mccs = summary.get("test_score_per_seed") or [s["test"]["mcc"] for s in per_seed]
     mean, sd = mean_sd(test_mccs) if test_mccs else (None, None)
     best = metrics.get("finetuned", {})
     seconds = [s.get("train_seconds") for s in per_seed if s.get("train_seconds") is not None]
@@ -85,7 +85,7 @@ def collect_rows(plan: GridPlan, runs: dict[str, Run] | None = None,
         key = (cell.model, cell.task_key)
         if run.metrics.get(PROBE_BASELINE) or run.metrics.get(KMER_BASELINE):
             if cell.baselines or key not in baselines:
-                baselines[key] = {name: run.test_mcc(name) for name in (PROBE_BASELINE, KMER_BASELINE)}
+                baselines[key] = {name: run.test_score(name) for name in (PROBE_BASELINE, KMER_BASELINE)}
         rows.append(_row(cell, run, record))
     for row in rows:
         base = baselines.get((row["model"], row["task"]), {})

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from hubtune.problems import MULTI_LABEL, REGRESSION
+
 from .task import TaskData
 
 __all__ = ["MAJORITY_WARN", "MINORITY_WARN", "class_shares", "imbalance_warnings"]
@@ -43,9 +45,16 @@ def imbalance_warnings(task: TaskData, split: str = "train", *, class_weights: b
         'class imbalance in train: neg 9 (90.0%), pos 1 (10.0%'
     """
     rows = task.splits.get(split)
-    if rows is None or len(rows) == 0:
+    if rows is None or len(rows) == 0 or task.problem_type == REGRESSION:
         return []
     names = list(task.label_names)
+    if task.problem_type == MULTI_LABEL:
+        shares = [sum(y[j] for y in rows.labels) / len(rows) for j in range(len(names))]
+        rare = [f"{name} {share:.1%}" for name, share in zip(names, shares, strict=True) if share < MINORITY_WARN]
+        if not rare:
+            return []
+        return [f"rare labels in {split} (carried by under {MINORITY_WARN:.0%} of the rows): {', '.join(rare)}; read "
+                "AUPRC rather than accuracy, and expect wide intervals for those labels."]
     counts = Counter(rows.labels)
     shares = class_shares(rows.labels, len(names))
     majority = max(range(len(names)), key=lambda i: shares[i])

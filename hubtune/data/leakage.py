@@ -6,7 +6,7 @@ reader of ``leakage.json`` expects: e.g. 42 train/test exact overlaps in GUE pro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from hubtune.errors import DataError
@@ -203,8 +203,7 @@ def deduplicate(task: TaskData, report: LeakageReport | None = None) -> TaskData
         (False, False)
     """
     if report is not None and not report.has_leak and not report.has_duplicates:
-        return TaskData(task.name, task.source, dict(task.splits), list(task.label_names),
-                        [*task.warnings, "--dedup: nothing to remove"], task.split_origin, dataset=task.dataset)
+        return replace(task, splits=dict(task.splits), warnings=[*task.warnings, "--dedup: nothing to remove"])
     new_splits = dict(task.splits)
     seen_before: set[str] = set()
     removed: dict[str, tuple[int, int]] = {}
@@ -236,5 +235,4 @@ def deduplicate(task: TaskData, report: LeakageReport | None = None) -> TaskData
     parts = [f"{s}: {o} rows shared with earlier splits, {d} repeated rows (exact or reverse complement)"
              for s, (o, d) in removed.items() if o or d]
     warnings.append("--dedup removed " + "; ".join(parts) if parts else "--dedup: nothing to remove")
-    return TaskData(task.name, task.source, new_splits, list(task.label_names), warnings, task.split_origin,
-                    dataset=task.dataset)
+    return replace(task, splits=new_splits, warnings=warnings)

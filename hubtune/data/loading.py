@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from hubtune.errors import ConfigError, DataError
+from hubtune.problems import MULTI_LABEL
 
 from .catalogue import gue_dataset
 from .fasta import read_labels_file, records_from_fasta
@@ -25,6 +26,7 @@ from .hf_datasets import load_hf, looks_like_dataset_id, records_from_hf
 from .records import Records, records_from_table
 from .splits import assemble, check_fractions
 from .tables import read_table
+from .targets import parse_label_columns
 from .task import SPLIT_ALIASES, TaskData
 
 __all__ = ["load_task", "records_from_file"]
@@ -37,8 +39,12 @@ def records_from_file(
     labels: dict[str, tuple[str, int]] | None,
     *,
     use_split_column: bool = True,
+    label_columns: list[str] | None = None,
+    empty_labels: bool = False,
 ) -> Records:
     """Records of one labelled file: FASTA (by suffix or by a leading '>') or CSV/TSV/Parquet.
+
+    `label_columns` (several label or target columns) and `empty_labels` (empty label sets) apply to tables.
 
     Raises:
         DataError: unknown file type, or any problem in the file.
@@ -49,7 +55,11 @@ def records_from_file(
         'all.csv'
     """
     kind = file_kind(path)
-    if kind == "fasta" or (kind == "txt" and looks_like_fasta(path)):
+    is_fasta = kind == "fasta" or (kind == "txt" and looks_like_fasta(path))
+    if label_columns and is_fasta:
+        raise ConfigError(f"--label-columns reads several columns of a table, but {path.name} is FASTA; put the "
+                          "labels or targets in a CSV/TSV/Parquet file with one column each.")
+    if is_fasta:
         rec = records_from_fasta(path, label_column, labels)
         if not use_split_column:
             rec.splits = None
@@ -64,7 +74,8 @@ def records_from_file(
             f"--labels-file applies to FASTA input only, but {path} is a table; put the labels in its "
             "label column instead."
         )
-    return records_from_table(read_table(path), sequence_column, label_column, use_split_column=use_split_column)
+    return records_from_table(read_table(path), sequence_column, label_column, use_split_column=use_split_column,
+                              label_columns=label_columns, empty_labels=empty_labels)
 
 
 def _split_files(folder: Path) -> dict[str, list[Path]]:
@@ -80,7 +91,8 @@ def _split_files(folder: Path) -> dict[str, list[Path]]:
 
 
 def _load_folder(
-    folder: Path, files: dict[str, list[Path]], sequence_column: str, label_column: str, labels: Any
+    folder: Path, files: dict[str, list[Path]], sequence_column: str, label_column: str, labels: Any,
+    **table_options: Any,
 ) -> dict[str, Records]:
     for split, paths in files.items():
         if len(paths) > 1:
@@ -104,7 +116,9 @@ def _load_folder(
         )
     # In a split folder the file decides the split; a 'split' column inside it is ignored.
     return {
-        s: records_from_file(files[s][0], sequence_column, label_column, labels, use_split_column=False) for s in files
+        s: records_from_file(files[s][0], sequence_column, label_column, labels, use_split_column=False,
+                             **table_options)
+        for s in files
     }
 
 
@@ -118,8 +132,10 @@ def load_task(
     split_fractions: Sequence[float] = (0.8, 0.1, 0.1),
     label_names: list[str] | None = None,
     max_rows: int | None = None,
+    problem_type: str | None = None,
+    label_columns: Sequence[str] | str | None = None,
 ) -> TaskData:
-    """Load a labelled DNA classification task from a folder, a file or a Hugging Face dataset.
+    """Load a labelled DNA task from a folder, a file or a Hugging Face dataset.
 
     Args:
         source: GUE-style folder (train/dev/test files), one CSV/TSV/Parquet/FASTA file, a folder saved with
@@ -134,6 +150,11 @@ def load_task(
             ids 0..k-1 in which case the names are display names. Default for a GUE task (recognised from its
             path, see :mod:`hubtune.data.catalogue`): the catalogue's names, e.g. non-promoter, promoter.
         max_rows: keep at most this many rows per split (seeded stratified sample), for quick runs.
+        problem_type: ``single_label``, ``multi_label`` or ``regression``; default: read from the labels (class
+            names -> single-label; ``a;b`` label sets or several 0/1 columns -> multi-label; non-integer numbers or
+            several numeric columns -> regression), see :mod:`hubtune.data.targets`.
+        label_columns: several label or target columns of a table (``"a,b,c"`` or a list), instead of
+            ``label_column``.
 
     Returns:
         TaskData with train, dev and test splits; ``dataset`` describes a recognised GUE task (species, length,
@@ -150,6 +171,10 @@ def load_task(
         (['background', 'promoter'], 100)
     """
     fractions = check_fractions(split_fractions)
+    columns = parse_label_columns(label_columns)
+    if columns is not None and len(columns) == 1:
+        label_column, columns = columns[0], None
+    table_options: dict[str, Any] = {"label_columns": columns, "empty_labels": problem_type == MULTI_LABEL}
     source_text = str(source)
     path = Path(source).expanduser()
     labels = read_labels_file(Path(labels_file).expanduser(), label_column) if labels_file is not None else None
@@ -163,15 +188,16 @@ def load_task(
         name = path.resolve().name
         files = _split_files(path)
         if files:
-            given = _load_folder(path, files, sequence_column, label_column, labels)
+            given = _load_folder(path, files, sequence_column, label_column, labels, **table_options)
             label_desc = f"column {label_column!r} of {given['train'].short}"
         else:
+            _tables_only(columns, source_text)
             ds = load_hf(source_text, path)
             given, single, hf_names, hf_warn = records_from_hf(source_text, ds, sequence_column, label_column)
             warnings.extend(hf_warn)
     elif path.exists():
         name = file_stem(path)
-        single = records_from_file(path, sequence_column, label_column, labels)
+        single = records_from_file(path, sequence_column, label_column, labels, **table_options)
         is_table = file_kind(path) in ("csv", "tsv", "parquet")
         label_desc = f"column {label_column!r} of {path.name}" if is_table else f"labels of {path.name}"
     else:
@@ -185,6 +211,7 @@ def load_task(
             near = f" The folder {parent} holds {folder_listing(parent)}." if parent.is_dir() else ""
             raise DataError(f"{source_text}: no such file or folder.{near} Check the path.")
         name = source_text.rstrip("/").rsplit("/", 1)[-1]
+        _tables_only(columns, source_text)
         ds = load_hf(source_text, None)
         given, single, hf_names, hf_warn = records_from_hf(source_text, ds, sequence_column, label_column)
         warnings.extend(hf_warn)
@@ -218,6 +245,8 @@ def load_task(
         max_rows=max_rows,
         label_desc=label_desc,
         warnings=warnings,
+        problem_type=problem_type,
+        label_columns=columns or [label_column],
     )
     if dataset is not None:
         lengths = [len(seq) for split in task.splits.values() for seq in split.sequences]
@@ -227,6 +256,12 @@ def load_task(
             task.name = f"{group}_{folder}" if folder.isdigit() else folder
     task.dataset = dataset
     return task
+
+
+def _tables_only(columns: list[str] | None, source: str) -> None:
+    if columns:
+        raise ConfigError(f"--label-columns reads several columns of CSV/TSV/Parquet files; {source} is a dataset. "
+                          "Export it to a table (Dataset.to_csv) or use one label column.")
 
 
 def _fits_catalogue(dataset: dict[str, Any], sources: list[Records], warnings: list[str]) -> bool:

@@ -37,7 +37,7 @@ class Records:
     short: str  # file name used in ids and warnings
     unit: str  # "line", "row" or "record"
     sequences: list[str] = field(default_factory=list)
-    labels: list[str] = field(default_factory=list)
+    labels: list[Any] = field(default_factory=list)  # a string per row; a tuple of strings with several label columns
     ids: list[str] = field(default_factory=list)
     positions: list[int] = field(default_factory=list)
     splits: list[str] | None = None
@@ -101,8 +101,13 @@ def records_from_table(
     *,
     origin_name: str | None = None,
     use_split_column: bool = True,
+    label_columns: Sequence[str] | None = None,
+    empty_labels: bool = False,
 ) -> Records:
     """Clean the sequences and collect the labels, ids and (optional) split column of a table.
+
+    With `label_columns` (several label or target columns) each row's label is the tuple of those cells.
+    `empty_labels` lets an empty label cell through as "" (an empty label set of a multi-label task).
 
     Raises:
         DataError: a column is missing, a sequence or label is bad or empty, or the table has no rows.
@@ -115,27 +120,35 @@ def records_from_table(
         raise missing_column_error(
             table.path, "sequence", sequence_column, table.header, "--sequence-column", table.unit
         )
-    lab_i = find_column(table.header, label_column)
-    if lab_i is None:
-        raise missing_column_error(table.path, "label", label_column, table.header, "--label-column", table.unit)
+    wanted = list(label_columns) if label_columns else [label_column]
+    option = "--label-columns" if label_columns else "--label-column"
+    lab_idx = []
+    for name in wanted:
+        found = find_column(table.header, name)
+        if found is None:
+            raise missing_column_error(table.path, "label", name, table.header, option, table.unit)
+        lab_idx.append(found)
     id_i = find_column(table.header, "id")
     split_i = find_column(table.header, "split") if use_split_column else None
     short = origin_name or table.path.name
     rec = Records(str(table.path), short, table.unit)
     if split_i is not None:
         rec.splits = []
-    seq_col, lab_col = table.header[seq_i], table.header[lab_i]
+    seq_col = table.header[seq_i]
     for row, line in zip(table.rows, table.lines, strict=True):
         seq, n = clean_sequence(row[seq_i], where=f"{table.path}, {table.unit} {line}, column {seq_col!r}")
         rec.count_iupac(n, f"{table.unit} {line}")
-        label = label_str(row[lab_i])
-        if label is None:
-            raise DataError(
-                f"{table.path}, {table.unit} {line}, column {lab_col!r}: the label is empty or NaN. "
-                "Every row needs a label; fill it in or remove the row."
-            )
+        cells = []
+        for lab_i in lab_idx:
+            label = label_str(row[lab_i])
+            if label is None and not empty_labels:
+                raise DataError(
+                    f"{table.path}, {table.unit} {line}, column {table.header[lab_i]!r}: the label is empty or NaN. "
+                    "Every row needs a label; fill it in or remove the row."
+                )
+            cells.append(label or "")
         rec.sequences.append(seq)
-        rec.labels.append(label)
+        rec.labels.append(tuple(cells) if label_columns else cells[0])
         rid = label_str(row[id_i]) if id_i is not None else None
         rec.ids.append(rid if rid else f"{short}:{line}")
         rec.positions.append(line)

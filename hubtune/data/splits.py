@@ -11,9 +11,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from hubtune.errors import ConfigError, DataError
+from hubtune.problems import MULTI_LABEL, REGRESSION, SINGLE_LABEL
 
 from .labels import label_map, to_split
 from .records import Records
+from .targets import infer_problem, label_layout, stratify_keys, to_target_split
 from .task import SPLITS, Split, TaskData
 
 __all__ = ["assemble", "cap_split", "check_fractions", "stratified_partition"]
@@ -53,8 +55,9 @@ def stratified_partition(labels: Sequence[int], fractions: Sequence[float], seed
     return [sorted(p) for p in parts]
 
 
-def cap_split(split: Split, max_rows: int, seed: int) -> Split:
-    """At most ``max_rows`` rows of ``split``, drawn stratified and seeded (the split itself when it is small enough).
+def cap_split(split: Split, max_rows: int, seed: int, problem: str = SINGLE_LABEL) -> Split:
+    """At most ``max_rows`` rows of ``split``, drawn stratified (`stratify_keys`) and seeded (the split itself when it
+    is small enough).
 
     Example:
         >>> len(cap_split(Split(["A"] * 10, [0, 1] * 5, [str(i) for i in range(10)]), 4, seed=1))
@@ -63,7 +66,7 @@ def cap_split(split: Split, max_rows: int, seed: int) -> Split:
     if len(split) <= max_rows:
         return split
     n = len(split)
-    parts = stratified_partition(split.labels, (n - max_rows, max_rows), seed)
+    parts = stratified_partition(stratify_keys(split.labels, problem), (n - max_rows, max_rows), seed)
     keep = parts[1]
     if len(keep) != max_rows:  # rounding per class; trim or top up deterministically
         rest = sorted(set(range(n)) - set(keep))
@@ -115,11 +118,14 @@ def assemble(
     max_rows: int | None,
     label_desc: str,
     warnings: list[str],
+    problem_type: str | None = None,
+    label_columns: list[str] | None = None,
 ) -> TaskData:
     """Build the task from given splits or from one source (split by its split column, or stratified and seeded).
 
     A missing dev split is carved from train with fraction dev/(train+dev); ``max_rows`` caps every split; the
-    ``warnings`` list is extended with what was changed.
+    ``warnings`` list is extended with what was changed. The problem type is ``problem_type`` or read from the train
+    labels (`hubtune.data.targets.infer_problem`); ``label_columns`` are the columns the labels came from.
 
     Raises:
         DataError: the split column lacks train or test, or train holds only one class.
@@ -146,23 +152,38 @@ def assemble(
     else:
         origin_text = "given"
 
+    train_records = single if single is not None else given["train"]  # type: ignore[index]
+    columns = list(label_columns or ["label"])
+    problem = infer_problem(train_records, problem_type, columns)
+    if problem == SINGLE_LABEL:
+        names, mapping = label_map(train_records, label_names)
+
+        def convert(rec: Records) -> Split:
+            return to_split(rec, mapping, label_desc)
+    else:
+        names = label_layout(train_records, problem, columns, label_names)
+
+        def convert(rec: Records) -> Split:
+            return to_target_split(rec, problem, names, columns)
+
+    def partition(split: Split, parts_fractions: Sequence[float]) -> list[list[int]]:
+        return stratified_partition(stratify_keys(split.labels, problem), parts_fractions, seed)
+
     if single is not None:
-        names, mapping = label_map(single, label_names)
-        full = to_split(single, mapping, label_desc)
-        parts = stratified_partition(full.labels, fractions, seed)
+        full = convert(single)
+        parts = partition(full, fractions)
         splits = {s: full.subset(p) for s, p in zip(SPLITS, parts, strict=True)}
         split_origin = f"random stratified (seed {seed}, {_pct(fractions)})"
         train_origin = single.origin
     else:
         assert given is not None
-        names, mapping = label_map(given["train"], label_names)
-        splits = {s: to_split(rec, mapping, label_desc) for s, rec in given.items()}
+        splits = {s: convert(rec) for s, rec in given.items()}
         split_origin = origin_text
         train_origin = given["train"].origin
         if "dev" not in splits:
             dev_frac = fractions[1] / (fractions[0] + fractions[1])
             tr = splits["train"]
-            parts = stratified_partition(tr.labels, (1 - dev_frac, dev_frac), seed)
+            parts = partition(tr, (1 - dev_frac, dev_frac))
             splits["train"], splits["dev"] = tr.subset(parts[0]), tr.subset(parts[1])
             split_origin = (
                 f"{origin_text} train/test; dev random stratified from train (seed {seed}, {dev_frac * 100:.3g}%)"
@@ -172,7 +193,7 @@ def assemble(
     if max_rows is not None:
         if max_rows < 1:
             raise ConfigError(f"max_rows must be a positive integer, got {max_rows}.")
-        capped = {s: cap_split(sp, max_rows, seed) for s, sp in splits.items()}
+        capped = {s: cap_split(sp, max_rows, seed, problem) for s, sp in splits.items()}
         if any(len(capped[s]) < len(splits[s]) for s in splits):
             warnings.append(
                 f"kept at most {max_rows} rows per split (seeded stratified sample): "
@@ -180,15 +201,30 @@ def assemble(
             )
         splits = capped
 
-    train_classes = set(splits["train"].labels)
-    if len(train_classes) < 2:
-        only = names[next(iter(train_classes))] if train_classes else "none"
-        raise DataError(
-            f"{train_origin}: the train split has only one class ({only!r}, {len(splits['train'])} rows) "
-            f"in {label_desc}; a classifier needs at least two. Check that --label-column points at the label "
-            "column and that the data holds more than one class."
-        )
+    _check_train_varies(splits["train"], problem, names, train_origin, label_desc)
     for s in ("dev", "test"):
         if len(splits[s]) == 0:
             warnings.append(f"the {s} split is empty")
-    return TaskData(name, source, splits, names, warnings, split_origin)
+    return TaskData(name, source, splits, names, warnings, split_origin, problem_type=problem)
+
+
+def _check_train_varies(train: Split, problem: str, names: list[str], train_origin: str, label_desc: str) -> None:
+    """A model can learn nothing from a train split whose labels never vary."""
+    if problem != SINGLE_LABEL:
+        columns = list(zip(*train.labels, strict=True)) if train.labels else [() for _ in names]
+        constant = [name for name, values in zip(names, columns, strict=True) if len(set(values)) < 2]
+        if problem == REGRESSION and constant:
+            raise DataError(f"{train_origin}: the target {constant[0]!r} has the same value in every train row; there "
+                            "is nothing to learn. Check --label-columns / --label-column.")
+        if problem == MULTI_LABEL and len(constant) == len(names):
+            raise DataError(f"{train_origin}: no label varies across the train rows ({', '.join(names)}); there is "
+                            "nothing to learn.")
+        return
+    train_classes = set(train.labels)
+    if len(train_classes) < 2:
+        only = names[next(iter(train_classes))] if train_classes else "none"
+        raise DataError(
+            f"{train_origin}: the train split has only one class ({only!r}, {len(train)} rows) "
+            f"in {label_desc}; a classifier needs at least two. Check that --label-column points at the label "
+            "column and that the data holds more than one class."
+        )

@@ -26,7 +26,10 @@ SPLIT_ALIASES = {
 
 @dataclass
 class Split:
-    """One split of a task: cleaned sequences (uppercase, ACGTN only), integer labels and record ids.
+    """One split of a task: cleaned sequences (uppercase, ACGTN only), labels and record ids.
+
+    Labels are class ids (single-label), tuples of 0/1 per label (multi-label) or tuples of floats per target
+    (regression); see `hubtune.problems`.
 
     Example:
         >>> Split(["ACGT", "GGCC"], [0, 1], ["a", "b"]).subset([1]).ids
@@ -34,7 +37,7 @@ class Split:
     """
 
     sequences: list[str]
-    labels: list[int]
+    labels: list[Any]
     ids: list[str]
 
     def __len__(self) -> int:
@@ -48,9 +51,11 @@ class Split:
 
 @dataclass
 class TaskData:
-    """A loaded classification task.
+    """A loaded task.
 
-    ``label_names[i]`` is the name of label id ``i``; numeric labels keep their string form (``"0"``, ``"1"``).
+    ``problem_type`` is ``single_label``, ``multi_label`` or ``regression`` (`hubtune.problems`). ``label_names[i]``
+    names output ``i``: a class (numeric labels keep their string form, ``"0"``, ``"1"``), a label of a multi-label
+    task, or a regression target.
     ``split_origin`` says whether the splits came with the data (``"given"``) or were drawn here.
 
     Example:
@@ -67,10 +72,11 @@ class TaskData:
     split_origin: str = "given"
     # What the data is, for known benchmarks (see hubtune.data.catalogue); None otherwise.
     dataset: dict[str, Any] | None = None
+    problem_type: str = "single_label"
 
     @property
     def num_labels(self) -> int:
-        """Number of classes."""
+        """Number of outputs: classes, labels or targets."""
         return len(self.label_names)
 
 

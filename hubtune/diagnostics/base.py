@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..data import TaskData, load_task, parse_label_names
+from ..data import TaskData, load_task
 from ..errors import HubtuneError
 from ..methods import get_method
 from ..run import Run
@@ -21,7 +21,6 @@ CHECK_NAMES = ("overfitting", "underfitting", "catastrophic forgetting", "data l
 DIAGNOSTICS_VERSION = 5
 # The training settings (hubtune.json "training" keys) that decide how `load_task` reads the data; the split and
 # sample seed is "data_seed" (runs written before it existed used "seed"), the class names "label_names".
-TASK_OPTIONS = ("sequence_column", "label_column", "labels_file", "max_rows")
 # The task of each open `Run`, so the checks of one `diagnose_run` load the data once; dropped with the `Run`.
 _TASKS: weakref.WeakKeyDictionary[Run, TaskData] = weakref.WeakKeyDictionary()
 
@@ -120,12 +119,13 @@ def load_run_task(run: Run) -> TaskData:
     source = run.info.data_source or training.get("data")
     if not source:
         raise NotMeasured("the run does not record its data source")
-    options = {key: training[key] for key in TASK_OPTIONS if training.get(key) is not None}
-    seed = training.get("data_seed", training.get("seed"))
-    if seed is not None:
-        options["seed"] = seed
+    from ..config import task_options
+
+    recorded = {**training, "problem_type": run.info.problem_type}
+    if "data_seed" not in training and "seed" in training:  # runs before --data-seed drew their data with --seed
+        recorded["data_seed"] = training["seed"]
     try:
-        task = load_task(source, label_names=parse_label_names(training.get("label_names")), **options)
+        task = load_task(source, **task_options(recorded))
     except HubtuneError as exc:
         raise NotMeasured(f"the run's data {source} cannot be loaded again: {exc}") from None
     _TASKS[run] = task

@@ -409,10 +409,10 @@ def push_to_hub(
             files[plot] = Path(compare_report) / Path(plot).name  # type: ignore[arg-type]
     _refuse_token_in_files(files, token)
 
-    test_mcc = run.test_mcc()
+    test_score = run.test_score()
     message = commit_message or (
         f"hubtune: {run.info.method} {run.info.family} model for {run.info.task} "
-        f"(test MCC {'n/a' if test_mcc is None else f'{test_mcc:.3f}'})"
+        f"(test {run.info.problem.metric_label} {'n/a' if test_score is None else f'{test_score:.3f}'})"
     )
     with hub_errors(f"push to {repo_id}", ep, repo_id=repo_id, user=user), lfs_uploads_for(ep):
         api.create_repo(repo_id, private=private, exist_ok=True, token=token)

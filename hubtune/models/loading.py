@@ -121,6 +121,7 @@ def load_base_model(
     trust_remote_code: bool = False,
     resolved: ResolvedModel | None = None,
     token: str | None = None,
+    problem_type: str | None = None,
     **kwargs: Any,
 ):
     """Load a genomic language model with a fresh classification head (or its MLM head / bare encoder).
@@ -134,6 +135,8 @@ def load_base_model(
         revision: a Hub branch, tag or commit.
         trust_remote_code: run the repo's own Python code. Never needed for families hubtune implements natively.
         token: Hub token for a private repo; default: HF_TOKEN or the saved login.
+        problem_type: transformers' ``config.problem_type`` of the head (``single_label_classification``,
+            ``multi_label_classification`` or ``regression``), which selects its loss; default single-label.
 
     Returns:
         A ``transformers.PreTrainedModel``.
@@ -147,13 +150,16 @@ def load_base_model(
     family = resolved.family
     label_kwargs: dict[str, Any] = {}
     if task == "classification":
-        if num_labels < 2:
-            raise ModelError(f"num_labels must be at least 2 for classification, got {num_labels}.")
+        problem_type = problem_type or "single_label_classification"
+        least = 1 if problem_type != "single_label_classification" else 2
+        if num_labels < least:
+            raise ModelError(f"num_labels must be at least {least} for {problem_type}, got {num_labels}.")
         names = label_names or [str(i) for i in range(num_labels)]
         label_kwargs = {
             "num_labels": num_labels,
             "id2label": dict(enumerate(names)),
             "label2id": {n: i for i, n in enumerate(names)},
+            "problem_type": problem_type,
         }
     native = family.load_native()
     with _quiet_transformers():
@@ -164,6 +170,7 @@ def load_base_model(
             if label_kwargs:
                 model.config.id2label = label_kwargs["id2label"]
                 model.config.label2id = label_kwargs["label2id"]
+                model.config.problem_type = label_kwargs["problem_type"]
             return model
         if (family.needs_remote_code or _needs_repo_code(resolved.config)) and not trust_remote_code:
             raise ModelError(
