@@ -162,6 +162,7 @@ KMER_SIZES = (2, 3, 4, 5, 6)  # every k the baseline may use
 # Candidate feature sets, chosen on dev (with the regularisation): short k-mers suit short or low-signal data,
 # longer ones motifs such as splice sites and binding sites.
 KMER_CHOICES: tuple[tuple[int, ...], ...] = ((2, 3, 4), (3, 4, 5), (3, 4, 5, 6))
+KMER_ALPHA_GRID = (1e-3, 1e-2, 1e-1, 1.0)  # ridge strengths for regression on k-mer frequencies (unscaled)
 
 
 def kmer_features(sequences: Sequence[str], k_values: Sequence[int] = KMER_SIZES) -> np.ndarray:
@@ -213,11 +214,13 @@ def kmer_baseline(train_seqs, train_labels, eval_sets: dict[str, tuple[Sequence[
     features = {"train": kmer_features(train_seqs, sizes)}
     features.update({split: kmer_features(seqs, sizes) for split, (seqs, _) in eval_sets.items()})
     dev_labels = eval_sets["dev"][1]
+    # Ridge on the raw frequencies: their scale shrinks rare long k-mers more than common short ones.
+    ridge = {} if task_problem.is_classification else {"standardise": False, "grid": KMER_ALPHA_GRID}
     best: tuple[float, Any, tuple[int, ...], float] | None = None
     for choice in choices:
         cols = np.concatenate([np.arange(4**k) + columns[k].start for k in choice])
         head, c = fit_head_tuned(task_problem, features["train"][:, cols], train_labels, features["dev"][:, cols],
-                                 dev_labels, n_classes, seed=seed)
+                                 dev_labels, n_classes, seed=seed, **ridge)
         score = selection_score(task_problem, dev_labels, task_problem.outputs(head.logits(features["dev"][:, cols])))
         if best is None or score > best[0] + 1e-12:
             best = (score, (head, cols), tuple(choice), c)

@@ -218,9 +218,12 @@ def fit_one_vs_rest_head_tuned(
 def fit_ridge_head_tuned(
     train_x: np.ndarray, train_y: np.ndarray | Sequence[Sequence[float]], dev_x: np.ndarray | None,
     dev_y: np.ndarray | Sequence[Sequence[float]] | None, *, grid: Sequence[float] = ALPHA_GRID, seed: int = 0,
+    standardise: bool = True,
 ) -> tuple[LinearHead, float]:
-    """Ridge regression on standardised features, its alpha chosen on dev mean Spearman (ties go to the stronger
-    regularisation); folded into a head whose output is the predicted value in the targets' own units.
+    """Ridge regression on standardised features (or, with `standardise=False`, on the features as given: k-mer
+    frequencies keep their natural scale, so rare long k-mers are shrunk more), its alpha chosen on dev mean
+    Spearman (ties go to the stronger regularisation); folded into a head whose output is the predicted value in the
+    targets' own units.
 
     Returns the head (one row per target) and the chosen alpha.
 
@@ -235,8 +238,10 @@ def fit_ridge_head_tuned(
 
     problem = PROBLEMS[REGRESSION]
     y = np.asarray(train_y, dtype=np.float64).reshape(len(train_x), -1)
-    scaler = StandardScaler().fit(train_x)
-    x = scaler.transform(train_x)
+    scaler = StandardScaler(with_mean=standardise, with_std=standardise).fit(train_x)
+    if not standardise:
+        scaler.mean_, scaler.scale_ = np.zeros(train_x.shape[1]), np.ones(train_x.shape[1])
+    x = scaler.transform(train_x) if standardise else np.asarray(train_x, dtype=np.float64)
     best: tuple[float, float, LinearHead] | None = None
     for alpha in sorted(grid, reverse=True):
         model = Ridge(alpha=alpha, random_state=seed).fit(x, y)
@@ -254,13 +259,15 @@ def fit_ridge_head_tuned(
 def fit_head_tuned(
     problem: str | Problem | None, train_x: np.ndarray, train_y: Sequence[Any], dev_x: np.ndarray | None,
     dev_y: Sequence[Any] | None, n_outputs: int, *, seed: int = 0, grid: Sequence[float] | None = None,
+    standardise: bool = True,
 ) -> tuple[LinearHead, float]:
     """The linear head of a problem type, its regularisation chosen on dev with the problem's metric: logistic
     regression (single-label, C on MCC), one-vs-rest logistic regression (multi-label, C on macro AUPRC) or ridge
     regression (regression, alpha on mean Spearman). `Problem.outputs(head.logits(x))` gives what users read.
 
     Labels are as a split holds them (ints, tuples of 0/1 ints, tuples of floats). `grid` holds C values (alpha values
-    for regression); default `C_GRID` / `ALPHA_GRID`. Returns the head and the chosen C (or alpha).
+    for regression); default `C_GRID` / `ALPHA_GRID`. `standardise=False` fits ridge regression on the features as
+    given (see `fit_ridge_head_tuned`). Returns the head and the chosen C (or alpha).
 
     Example:
         >>> x = np.array([[0.0], [1.0], [2.0], [3.0]])
@@ -278,7 +285,7 @@ def fit_head_tuned(
         return fit_one_vs_rest_head_tuned(train_x, p.label_array(train_y), dev_x, dev_labels, seed=seed,
                                           grid=C_GRID if grid is None else grid)
     return fit_ridge_head_tuned(train_x, p.label_array(train_y), dev_x, dev_labels, seed=seed,
-                                grid=ALPHA_GRID if grid is None else grid)
+                                grid=ALPHA_GRID if grid is None else grid, standardise=standardise)
 
 
 __all__ = ["ALPHA_GRID", "C_GRID", "LinearHead", "fit_head_tuned", "fit_logistic_head", "fit_logistic_head_tuned",

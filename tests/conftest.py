@@ -79,6 +79,22 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def regression_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small LoRA run on the generated regression task (two targets), shared by every test file."""
+    from shared_runs import shared_task_run
+
+    return shared_task_run(tmp_path_factory, "regression")
+
+
+@pytest.fixture(scope="session")
+def multilabel_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small LoRA run on the generated multi-label task (five labels), shared by every test file."""
+    from shared_runs import shared_task_run
+
+    return shared_task_run(tmp_path_factory, "multi_label")
+
+
+@pytest.fixture(scope="session")
 def tiny_dnabert2() -> Path:
     """The registered tiny-dnabert2 checkpoint (built once, read-only)."""
     from hubtune.models import tiny_model_path

@@ -21,6 +21,21 @@ def shared_tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def shared_task_run(tmp_path_factory: pytest.TempPathFactory, problem: str, method: str = "lora") -> Path:
+    """One small run on a generated multi-label ("binding") or regression ("activity") example task (trained on
+    first use, shared by the session)."""
+    from hubtune.data.example_tasks import ACTIVITY_TARGETS, BINDING_LABELS, activity_task_path, binding_task_path
+    from hubtune.train import TrainConfig, finetune
+
+    data, columns = ((activity_task_path(), ACTIVITY_TARGETS) if problem == "regression" else
+                     (binding_task_path(), BINDING_LABELS))
+    folder = tmp_path_factory.getbasetemp() / f"shared-{problem}-{method}-run"
+    if not (folder / "hubtune.json").is_file():
+        finetune(TrainConfig(model="tiny-nt", data=str(data), label_columns=",".join(columns), method=method,
+                             max_steps=20, eval_steps=10, max_rows=100, output=str(folder), overwrite=True))
+    return folder
+
+
 def import_script(name: str, path: Path):
     """Import a script that lives outside any package (space/app.py, bench/*.py) once per process."""
     import importlib.util

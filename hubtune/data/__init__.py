@@ -1,4 +1,5 @@
-"""Data layer: turn a user's files (or a dataset id) into clean DNA sequences with integer labels.
+"""Data layer: turn a user's files (or a dataset id) into clean DNA sequences with their labels (classes, label sets
+or numbers; see :mod:`hubtune.data.targets`).
 
 Everything here is plain Python (csv, gzip, re); ``pyarrow`` is imported only to read Parquet and ``datasets`` only to
 load a Hugging Face dataset, so importing this package stays fast. Nothing here knows about models or training.
@@ -24,7 +25,8 @@ Modules: ``sequences`` (validation, reverse complement), ``files`` (decoding, fi
 Parquet), ``fasta``, ``records`` (rows with raw labels), ``labels`` (label maps, ``--label-names``),
 ``catalogue`` (what the GUE tasks are: label meanings, species, length, negatives, sources), ``splits`` (seeded
 stratified splits, assembly), ``hf_datasets`` (``datasets``), ``loading`` (:func:`load_task`), ``unlabelled`` (input for
-prediction), ``leakage``, ``summary`` (:func:`describe`), ``example_task`` (the bundled example).
+prediction), ``leakage``, ``summary`` (:func:`describe`), ``targets`` (problem types: single-label, multi-label,
+regression), ``example_task`` (the bundled example), ``example_tasks`` (generated regression and multi-label examples).
 
 Example:
     >>> from hubtune.data import example_task_path, leakage_report, load_task
@@ -39,6 +41,14 @@ from hubtune.errors import DataError
 
 from .catalogue import gue_dataset
 from .example_task import example_task_path, generate_promoter_task
+from .example_tasks import (
+    ACTIVITY_TARGETS,
+    BINDING_LABELS,
+    activity_task_path,
+    binding_task_path,
+    generate_activity_task,
+    generate_binding_task,
+)
 from .labels import parse_label_names
 from .leakage import LeakageReport, deduplicate, leakage_report
 from .loading import load_task
@@ -48,17 +58,23 @@ from .task import SPLITS, Split, TaskData
 from .unlabelled import parse_sequence_text, read_sequences
 
 __all__ = [
+    "ACTIVITY_TARGETS",
+    "BINDING_LABELS",
     "SPLITS",
     "DataError",
     "LeakageReport",
     "Split",
     "TaskData",
+    "activity_task_path",
     "as_model_input",
+    "binding_task_path",
     "clean_sequence",
     "clean_sequences",
     "deduplicate",
     "describe",
     "example_task_path",
+    "generate_activity_task",
+    "generate_binding_task",
     "generate_promoter_task",
     "gue_dataset",
     "leakage_report",
