@@ -9,6 +9,8 @@ rate, warm-up, weight decay, seed and LoRA rank / alpha / dropout, both through 
   hubtune          `hubtune train ... --lora-targets Wqkv`: the whole command (baselines and diagnostics included)
   hubtune-lean     the same with --no-baselines --no-diagnostics
   hubtune-default  --no-baselines --no-diagnostics with hubtune's default LoRA targets
+  reference-bf16   the reference with the Trainer's --bf16 (CPU autocast: AMX / AVX512-BF16)
+  hubtune-bf16     hubtune-lean with --precision bf16 (the same autocast; fp32 stays hubtune's CPU default)
 
 Each run is its own subprocess: whole-command wall time is measured from its start to its exit, peak RSS is the
 child's maximum resident set (`os.wait4`, the VmHWM of the process). Training throughput is the Trainer's own
@@ -48,7 +50,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
-VARIANTS = ("reference", "hubtune", "hubtune-lean", "hubtune-default")
+VARIANTS = ("reference", "hubtune", "hubtune-lean", "hubtune-default", "reference-bf16", "hubtune-bf16")
 LORA = {"r": 8, "alpha": 16, "dropout": 0.05}
 WARMUP_RATIO = 0.05  # hubtune's default; the reference gets the same number of warm-up steps
 WEIGHT_DECAY = 0.01
@@ -116,8 +118,10 @@ def command(variant: str, setting: Setting, model: Path, data: Path, out: Path, 
         ['-m', 'hubtune.cli', 'train']
     """
     steps, batch = setting.steps, setting.batch
-    if variant == "reference":
+    if variant.startswith("reference"):
         schedule = ["--eval_strategy", "no", "--save_strategy", "no"]
+        if variant == "reference-bf16":
+            schedule += ["--bf16", "True"]
         if reference_eval_steps:
             schedule = ["--eval_strategy", "steps", "--save_strategy", "steps", "--eval_steps",
                         str(reference_eval_steps), "--save_steps", str(reference_eval_steps),
@@ -135,10 +139,12 @@ def command(variant: str, setting: Setting, model: Path, data: Path, out: Path, 
            "--max-length", str(setting.max_length), "--lr", str(lr), "--seed", str(SEED),
            "--lora-r", str(LORA["r"]), "--lora-alpha", str(LORA["alpha"]), "--lora-dropout", str(LORA["dropout"]),
            "--output", str(out)]
-    if variant in ("hubtune", "hubtune-lean"):
+    if variant in ("hubtune", "hubtune-lean", "hubtune-bf16"):
         cmd += ["--lora-targets", "Wqkv"]
-    if variant in ("hubtune-lean", "hubtune-default"):
+    if variant in ("hubtune-lean", "hubtune-default", "hubtune-bf16"):
         cmd += ["--no-baselines", "--no-diagnostics"]
+    if variant == "hubtune-bf16":
+        cmd += ["--precision", "bf16"]
     return cmd
 
 
@@ -191,7 +197,7 @@ def run_once(variant: str, setting: Setting, model: Path, data: Path, work: Path
         shutil.rmtree(folder, ignore_errors=True)
     env = {**os.environ, "HUBTUNE_NO_PROGRESS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    if variant != "reference":
+    if not variant.startswith("reference"):
         cache = work / "cache" / (setting.name if args.warm_cache else out.name)
         env["HUBTUNE_CACHE"] = str(cache)
     if args.threads:
@@ -202,7 +208,7 @@ def run_once(variant: str, setting: Setting, model: Path, data: Path, work: Path
     if code != 0:
         tail = (work / "logs" / out.name / "stderr.txt").read_text()[-3000:]
         raise SystemExit(f"{variant} failed (exit {code}): {' '.join(cmd)}\n{tail}")
-    result = parse_reference(stdout) if variant == "reference" else parse_hubtune(out)
+    result = parse_reference(stdout) if variant.startswith("reference") else parse_hubtune(out)
     result.update(variant=variant, setting=setting.name, wall_s=wall, peak_rss_mb=rss)
     for folder in leftovers:
         shutil.rmtree(folder, ignore_errors=True)
@@ -235,7 +241,7 @@ def _fmt(value: float | None, kind: str) -> str:
 
 def table_rows(setting: Setting, med: dict[str, dict[str, float]]) -> list[str]:
     """The Markdown rows of one setting (ratio > 1: hubtune faster / smaller)."""
-    ref, hub, lean, default = (med.get(v, {}) for v in VARIANTS)
+    ref, hub, lean, default, ref_bf16, hub_bf16 = (med.get(v, {}) for v in VARIANTS)
     train_hub = lean or hub  # training throughput: the Wqkv run without baselines / diagnostics where there is one
 
     def row(label: str, left: float | None, right: float | None, kind: str, higher_is_better: bool,
@@ -261,6 +267,15 @@ def table_rows(setting: Setting, med: dict[str, dict[str, float]]) -> list[str]:
             rows.append(row(f"same — peak RSS{name}", ref.get("peak_rss_mb"), values.get("peak_rss_mb"), "mb", False))
     rows.append(f"| same — test MCC (random weights) | {_fmt(ref.get('test_mcc'), 'mcc')} | "
                 f"{_fmt(train_hub.get('test_mcc'), 'mcc')} | — |")
+    if hub_bf16:
+        rows.append(row("same — training samples/s, hubtune `--precision bf16` vs the reference (fp32)",
+                        ref.get("train_samples_per_second"), hub_bf16.get("train_samples_per_second"), "rate", True))
+        rows.append(f"| same — test MCC, hubtune bf16 (random weights) | {_fmt(ref.get('test_mcc'), 'mcc')} | "
+                    f"{_fmt(hub_bf16.get('test_mcc'), 'mcc')} | — |")
+    if hub_bf16 and ref_bf16:
+        rows.append(row("same — training samples/s, both bf16 (reference `--bf16`)",
+                        ref_bf16.get("train_samples_per_second"), hub_bf16.get("train_samples_per_second"), "rate",
+                        True))
     if default and train_hub:
         d, w = default.get("train_samples_per_second"), train_hub.get("train_samples_per_second")
         ratio = f"{d / w:.2f}×" if d and w else "—"

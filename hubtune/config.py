@@ -71,7 +71,8 @@ class TrainConfig:
     overwrite: bool = help_field(False, "replace a finished hubtune run at --output (only if it holds nothing hubtune "
                                         "did not write)")
     resume: bool = help_field(False, "continue an interrupted run from its last checkpoint")
-    precision: str = help_field("auto", "auto | fp32 | bf16 | fp16 (mixed precision on GPUs)")
+    precision: str = help_field("auto", "auto | fp32 | bf16 | fp16: auto is mixed precision on GPUs and fp32 on CPUs "
+                                        "(bit-identical seeds); bf16 on a CPU with AMX/AVX512-BF16 trains faster")
     num_workers: int = help_field(0, "data loader worker processes")
     deepspeed: str | None = help_field(None, "DeepSpeed config JSON, passed to the Trainer untouched")
     fsdp: str | None = help_field(None, "FSDP options, passed to the Trainer untouched")

@@ -421,12 +421,21 @@ def test_full_fine_tuning_at_a_high_lr_loses_the_gain_and_is_told_a_lighter_meth
     assert [v.name for v in verdicts] == ["overfitting", "underfitting", "catastrophic forgetting", "data leakage"]
 
 
-def test_unigram_reference_is_the_entropy_of_the_masked_tokens():
+def test_unigram_reference_is_counted_on_unscored_sequences_smoothed_and_never_worse_than_uniform():
+    from hubtune.diagnostics.forgetting import SMOOTHING
     from hubtune.models import load_tokenizer
 
     tokenizer = load_tokenizer("tiny-nt")
-    # One token repeated: a frequency model predicts it with certainty.
-    assert unigram_reference_loss(tokenizer, ["ACGTAC" * 8], max_length=16) == pytest.approx(0.0)
-    # Two tokens, equally often: ln 2 per masked token.
-    two = ["AAAAAA" * 5 + "CCCCCC" * 5, "CCCCCC" * 5 + "AAAAAA" * 5]
-    assert unigram_reference_loss(tokenizer, two, max_length=16) == pytest.approx(np.log(2))
+    special = set(tokenizer.all_special_ids)
+    dna_tokens = sum(1 for token_id in tokenizer.get_vocab().values() if token_id not in special)
+    scored = ["ACGTAC" * 8]  # 8 tokens, all ACGTAC
+    # Frequencies come from other sequences (50 x 10 tokens of ACGTAC), add-half smoothed over every DNA token.
+    counted = 500
+    expected = -np.log((counted + SMOOTHING) / (counted + SMOOTHING * dna_tokens))
+    assert unigram_reference_loss(tokenizer, scored, counted_on=["ACGTAC" * 10] * 50, max_length=16) == pytest.approx(
+        expected)
+    # The scored sequences themselves are never counted: a token seen only there is as unlikely as any unseen one,
+    # and the reference is then capped at a uniform guess over the DNA tokens.
+    assert unigram_reference_loss(tokenizer, scored, counted_on=["AAAAAA" * 10], max_length=16) == pytest.approx(
+        np.log(dna_tokens))
+    assert unigram_reference_loss(tokenizer, scored, counted_on=[], max_length=16) == pytest.approx(np.log(dna_tokens))

@@ -2,15 +2,17 @@
 
 Three masked-LM losses on the task's test sequences, with the same deterministic masks, in nats per masked token:
 
-- reference: a unigram model of the tokens of those same sequences (what knowing only token frequencies gives);
+- reference: a unigram model of token frequencies counted on the task's training sequences (data that is never
+  scored), add-half smoothed over the tokenizer's DNA tokens and never worse than a uniform guess over them: what
+  knowing only token frequencies gives;
 - pre-trained: the base model with its masked-LM head;
 - fine-tuned: the run's backbone (an adapter merged into its base, by the one loader `hubtune.run.load_run_model`)
   copied into that same masked-LM model, so both losses come from the same head.
 
 Pre-training gained `reference - pre-trained`; the fine-tuned backbone lost `(fine-tuned - pre-trained) / gain` of it.
 When the base has no masked-LM head weights, or its loss is not clearly below the reference (an untrained head, as in
-every tiny stand-in), there is no gain to lose and the check says "not measurable". The probe method leaves the
-backbone as it is: its loss is measured like every other method's (the ratio comes out at 1.0).
+the random-weight tiny stand-ins), there is no gain to lose and the check says "not measurable". The probe method
+leaves the backbone as it is: its loss is measured like every other method's (the ratio comes out at 1.0).
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ FORGET_FLAG = 0.33
 MIN_GAIN = 0.05  # nats per masked token: a base this close to the reference (or worse) has no trained masked-LM head
 MASK_FRACTION = 0.15
 NAME = "catastrophic forgetting"
-REFERENCE = "unigram model of the tokens of the same sequences"
+REFERENCE = "unigram model of the training sequences' tokens (add-half smoothed)"
+SMOOTHING = 0.5  # pseudo-count of every DNA token in the reference (Krichevsky-Trofimov)
+MAX_REFERENCE_SEQUENCES = 20_000  # the reference counts tokens of at most this many training sequences
 
 
 def shuffled_controls(sequences: Sequence[str], seed: int = 0) -> list[str]:
@@ -128,28 +132,36 @@ def _copy_backbone(tuned: dict[str, Any], mlm: Any, prefix: str) -> float:
     return math.sqrt(diff_sq / base_sq) if base_sq > 0 else 0.0
 
 
-def unigram_reference_loss(tokenizer: Any, sequences: Sequence[str], *, max_length: int,
+def unigram_reference_loss(tokenizer: Any, sequences: Sequence[str], *, counted_on: Sequence[str], max_length: int,
                            mask_fraction: float = MASK_FRACTION, seed: int = 0) -> float:
-    """Cross-entropy (nats per masked token) of a unigram model of the sequences' own tokens, at exactly the
-    positions `masked_lm_loss` masks: the loss of a model that knows token frequencies and nothing else.
+    """Cross-entropy (nats per masked token) of a unigram model at exactly the positions `masked_lm_loss` masks in
+    `sequences`: the loss of a model that knows token frequencies and nothing else.
 
-    The token frequencies are counted on the same sequences (no smoothing needed), which makes the reference as good
-    as a frequency-only model can be on them.
+    The frequencies are counted on `counted_on` (sequences that are not scored, e.g. the task's training split), with
+    `SMOOTHING` added to every DNA token of the vocabulary (all non-special tokens), so a token never seen there
+    still has a probability. The result is never above the uniform guess over those tokens (ln of their number):
+    a masked-LM head that does not beat a uniform guess has learnt nothing to lose.
+
+    Raises:
+        ValueError: no maskable token in `sequences`.
 
     Example:
-        >>> unigram_reference_loss(hubtune.load_tokenizer("tiny-nt"), ["ACGTAC" * 4], max_length=16)  # doctest: +SKIP
-        0.0
+        >>> tokenizer = hubtune.load_tokenizer("tiny-nt")  # doctest: +SKIP
+        >>> unigram_reference_loss(tokenizer, ["ACGTAC" * 4], counted_on=["ACGTAC" * 400], max_length=16)  # doctest: +SKIP
+        0.0099
     """
     special = set(tokenizer.all_special_ids)
-    encoded = tokenizer(list(sequences), truncation=True, max_length=max_length)["input_ids"]
+    vocabulary = sum(1 for token_id in tokenizer.get_vocab().values() if token_id not in special)
+    encoded = tokenizer(list(counted_on), truncation=True, max_length=max_length)["input_ids"] if counted_on else []
     counts = Counter(token for ids in encoded for token in ids if token not in special)
-    total = sum(counts.values())
+    total = sum(counts.values()) + SMOOTHING * vocabulary
     targets = fixed_masks(tokenizer, list(sequences), max_length=max_length, mlm_probability=mask_fraction,
                           seed=seed).targets
     masked = [token for labels in targets for token in labels if token != -100]
-    if not masked or not total:
+    if not masked:
         raise ValueError("no maskable tokens in the sequences")
-    return float(-np.mean([math.log(counts[token] / total) for token in masked]))
+    unigram = float(-np.mean([math.log((counts[token] + SMOOTHING) / total) for token in masked]))
+    return min(unigram, math.log(vocabulary))
 
 
 def forgotten_fraction(reference: float, pretrained: float, finetuned: float) -> float | None:
@@ -181,7 +193,8 @@ def forgetting_status(fraction: float) -> str:
 def _no_gain(base: str, reference: float, pretrained: float) -> NotMeasured:
     return NotMeasured(
         f"the base model's masked-LM loss ({pretrained:.3f} nats/token) is not below that of a {REFERENCE} "
-        f"({reference:.3f}) by {MIN_GAIN} or more: {base}'s masked-LM head is untrained (as in every tiny stand-in) "
+        f"({reference:.3f}) by {MIN_GAIN} or more: {base}'s masked-LM head is untrained (as in the random-weight tiny "
+        "stand-ins) "
         "or does not model this DNA, so there is no pre-training gain that fine-tuning could lose"
     )
 
@@ -206,7 +219,8 @@ def check_forgetting(run: Run, *, max_sequences: int = 256, seed: int = 0, batch
     details: dict[str, Any] = {"mask_fraction": MASK_FRACTION, "seed": seed, "reference": REFERENCE,
                                "thresholds": {"warning": FORGET_WARN, "flag": FORGET_FLAG, "min_gain": MIN_GAIN}}
     try:
-        sequences = list(load_run_task(run).splits["test"].sequences[:max_sequences])
+        task = load_run_task(run)
+        sequences = list(task.splits["test"].sequences[:max_sequences])
         sets = {"test": sequences, "shuffled": shuffled_controls(sequences, seed=seed)}
         mlm = _load_mlm(run)
         if torch.cuda.is_available():
@@ -218,9 +232,11 @@ def check_forgetting(run: Run, *, max_sequences: int = 256, seed: int = 0, batch
             return masked_lm_loss(mlm, tokenizer, sets[name], max_length=run.info.max_length, seed=seed,
                                   batch_size=batch_size)
 
-        reference = unigram_reference_loss(tokenizer, sequences, max_length=run.info.max_length, seed=seed)
+        counted_on = list(task.splits["train"].sequences[:MAX_REFERENCE_SEQUENCES])
+        reference = unigram_reference_loss(tokenizer, sequences, counted_on=counted_on,
+                                           max_length=run.info.max_length, seed=seed)
         before = {"test": loss("test")}
-        details.update(loss_reference=reference, loss_pretrained=before["test"],
+        details.update(loss_reference=reference, reference_sequences=len(counted_on), loss_pretrained=before["test"],
                        pretraining_gain=reference - before["test"])
         if forgotten_fraction(reference, before["test"], before["test"]) is None:
             raise _no_gain(run.base_model, reference, before["test"])
@@ -257,5 +273,5 @@ def check_forgetting(run: Run, *, max_sequences: int = 256, seed: int = 0, batch
     return Verdict(NAME, status, summary, details)
 
 
-__all__ = ["FORGET_FLAG", "FORGET_WARN", "MASK_FRACTION", "MIN_GAIN", "REFERENCE", "check_forgetting",
+__all__ = ["FORGET_FLAG", "FORGET_WARN", "MASK_FRACTION", "MIN_GAIN", "REFERENCE", "SMOOTHING", "check_forgetting",
            "forgetting_status", "forgotten_fraction", "masked_lm_loss", "shuffled_controls", "unigram_reference_loss"]

@@ -9,6 +9,7 @@ as on a pre-trained one. Every builder is deterministic for a given seed.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import itertools
 import json
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 __all__ = [
     "DNABERT2_SPECIAL_TOKENS",
     "PRETRAINED_TINY_VERSION",
+    "SHIPPED_MANIFEST",
+    "SHIPPED_STANDIN_DIR",
+    "SHIPPED_WEIGHTS",
     "TINY_FORMAT_VERSION",
     "build_tiny_dnabert2",
     "build_tiny_nt",
@@ -38,6 +42,7 @@ __all__ = [
     "composition_embeddings",
     "nt_vocabulary",
     "ntv2_vocabulary",
+    "shipped_standin",
     "tiny_cache_dir",
     "tiny_model_path",
     "write_dnabert2_tokenizer",
@@ -47,8 +52,12 @@ __all__ = [
 
 # Bump when a tiny builder changes so cached copies are rebuilt.
 TINY_FORMAT_VERSION = 2
-# Bump when the pre-trained stand-ins (their genome, their pre-training recipe) change.
-PRETRAINED_TINY_VERSION = 1
+# Bump when the pre-trained stand-ins (their genome, their pre-training recipe, the shipped weights) change.
+PRETRAINED_TINY_VERSION = 2
+# The pre-trained stand-ins ship with hubtune (float16 weights; `python -m hubtune.pretraining.standin` made them).
+SHIPPED_STANDIN_DIR = Path(__file__).resolve().parent / "standin"
+SHIPPED_MANIFEST = "manifest.json"
+SHIPPED_WEIGHTS = "model.safetensors"
 
 DNABERT2_SPECIAL_TOKENS = ("[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]")
 
@@ -467,11 +476,38 @@ def tiny_cache_dir() -> Path:
     return hubtune_cache_dir()
 
 
+def shipped_standin(name: str) -> Path | None:
+    """The folder of a pre-trained stand-in shipped with hubtune (float16 weights), or None when it is not shipped.
+
+    Example:
+        >>> shipped_standin("tiny-nt-pretrained").name  # doctest: +SKIP
+        'tiny-nt-pretrained'
+    """
+    folder = SHIPPED_STANDIN_DIR / name
+    return folder if name in PRETRAINED_TINY_MODELS and (folder / SHIPPED_WEIGHTS).is_file() else None
+
+
+def _widen_shipped(shipped: Path) -> Callable[[Path], None]:
+    """A builder that copies the shipped stand-in `shipped` into a folder, its float16 weights widened to float32."""
+
+    def build(path: Path) -> None:
+        from safetensors.torch import load_file, save_file
+
+        for file in sorted(shipped.iterdir()):
+            if file.is_file() and file.name != SHIPPED_WEIGHTS:
+                shutil.copyfile(file, path / file.name)
+        state = {key: tensor.float().contiguous() for key, tensor in load_file(str(shipped / SHIPPED_WEIGHTS)).items()}
+        save_file(state, str(path / SHIPPED_WEIGHTS), metadata={"format": "pt"})
+
+    return build
+
+
 def tiny_model_path(name: str) -> Path:
     """Return the folder of built-in tiny model `name`, building it (atomically) on first use.
 
     The random-weight stand-ins take a second to build; the pre-trained ones (`PRETRAINED_TINY_MODELS`, e.g.
-    ``tiny-nt-pretrained``) run `hubtune pretrain` on the synthetic genome once (under a minute on two CPU cores).
+    ``tiny-nt-pretrained``) are copied from the weights shipped with hubtune (`shipped_standin`), or, where those
+    are missing, made by running `hubtune pretrain` on the synthetic genome (about two minutes on a CPU).
 
     Example:
         >>> (tiny_model_path("tiny-nt") / "config.json").is_file()  # doctest: +SKIP
@@ -482,18 +518,24 @@ def tiny_model_path(name: str) -> Path:
     family = FAMILIES[TINY_MODELS[name]]
     version = f"v{TINY_FORMAT_VERSION}"
     builder_name = family.tiny_builder or ""
+    builder: Callable[[Path], Any] | None = None
     if name in PRETRAINED_TINY_MODELS:
         # Built by a higher layer (`hubtune pretrain`), named here by string only: models never imports it.
         version += f"-p{PRETRAINED_TINY_VERSION}"
         builder_name = PRETRAINED_TINY_MODELS[name][1]
+        shipped = shipped_standin(name)
+        if shipped is not None:  # a cached copy of other shipped weights is never reused
+            version += "-" + hashlib.sha256((shipped / SHIPPED_WEIGHTS).read_bytes()).hexdigest()[:12]
+            builder = _widen_shipped(shipped)
     target = tiny_cache_dir() / "tiny" / f"{name}-{version}"
     if (target / "config.json").is_file():
         return target
-    module_name, _, function = builder_name.partition(":")
-    try:
-        builder = getattr(importlib.import_module(module_name), function)
-    except (ImportError, AttributeError):
-        raise ModelError(f"The tiny model {name!r} is not available in this installation of hubtune.") from None
+    if builder is None:
+        module_name, _, function = builder_name.partition(":")
+        try:
+            builder = getattr(importlib.import_module(module_name), function)
+        except (ImportError, AttributeError):
+            raise ModelError(f"The tiny model {name!r} is not available in this installation of hubtune.") from None
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
     try:
