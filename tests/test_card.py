@@ -147,8 +147,8 @@ def test_cli_card_writes_a_card_whose_yaml_validates(run_copy, hub_server, tmp_p
     # the block list_adapters reads without downloading anything
     assert metadata["hubtune"] == {"task": "promoter", "labels": LABELS, "family": "nt", "method": "lora",
                                    "base_model": "alice/tiny-nt", "max_length": 64, "window_bp": 378,
-                                   "stride_bp": 189, "test_mcc": 0.5612, "test_mcc_statistic": "single seed",
-                                   "n_seeds": 1}
+                                   "stride_bp": 189, "problem_type": "single_label", "metric": "mcc",
+                                   "test_score": 0.5612, "test_score_statistic": "single seed", "n_seeds": 1}
     card = ModelCard.load(out)  # huggingface_hub's own parsing, model-index included (raises on malformed YAML)
     card.validate()  # and the hub's validate-yaml route
     results = {r.metric_type: r.metric_value for r in card.data.eval_results}
@@ -219,7 +219,7 @@ def test_card_text_and_model_index_carry_the_same_statistic(run_copy):
     index = {r.metric_type: (r.metric_value, r.metric_name) for r in card.data.eval_results}
     assert index["matthews_correlation"] == (0.2, "Test MCC (mean of 3 seeds)")  # not the best seed's 0.3
     assert index["f1"] == (0.7, "Test macro F1 (mean of 3 seeds)")
-    assert card.data.to_dict()["hubtune"]["test_mcc"] == 0.2
+    assert card.data.to_dict()["hubtune"]["test_score"] == 0.2
     assert "test MCC 0.200 ± 0.100 (mean ± sd, 3 seeds) on the held-out test split" in card.text
     assert "best seed's own test MCC 0.300; the result of the run is the mean above" in card.text
     # one seed: the value with its bootstrap interval, in the text and in the model-index name

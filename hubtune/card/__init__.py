@@ -1,10 +1,12 @@
 """Model cards: the README.md of a pushed run, rendered from `HubtuneCardData` and the Jinja templates in `cards/`.
 
 `build_card_data` fills a `HubtuneCardData` (a `huggingface_hub.ModelCardData`) from a run folder; the template
-`cards/model_card.md.j2` renders the whole body from it: what the model predicts, the comparison with the pre-trained
-probe and the k-mer baseline, how to load it (`cards/snippet.py.j2`, one snippet for every method and family), the
-training data with its leakage check, the hyperparameters, limitations, files, environment and citation. Bases that
-`push` publishes get their own card (`cards/base_model_card.md.j2`).
+`cards/model_card.md.j2` renders the whole body from it: what the model predicts (classes, a label set with per-label
+thresholds, or values in the targets' units, following the run's problem type), the comparison with the pre-trained
+probe and the k-mer baseline in the problem's metrics (`hubtune.card.results`), how to load it
+(`cards/snippet.py.j2`, one snippet for every method, family and problem type), the training data with its leakage
+check, the hyperparameters, limitations, files, environment and citation. Bases that `push` publishes get their own
+card (`cards/base_model_card.md.j2`).
 
 Example:
     >>> from hubtune.card import write_card

@@ -1,10 +1,12 @@
 """What a model card says: `HubtuneCardData`, filled from a run folder by `build_card_data`.
 
 `HubtuneCardData` is a `huggingface_hub.ModelCardData`. Its YAML header is what the Hub indexes: library, base
-model, license, tags, datasets, a model-index with test MCC / F1 / accuracy, and a `hubtune:` block (labels, task,
-family, method, test MCC) that `list_adapters` reads without downloading anything. Its other fields are the body's
-content, which the templates in `cards/` render. Local paths never reach a card: a data source that is a local file
-is shown by its file name, and versions and dates come from the run's `hubtune.json`.
+model, license, tags, datasets, a model-index with the problem's test metrics (single-label: MCC / F1 / accuracy;
+multi-label: average precision / ROC AUC / F1; regression: Spearman / Pearson / R² / MSE), and a `hubtune:` block
+(labels, task, family, method, problem type, headline metric and its test value) that `list_adapters` reads without
+downloading anything. Its other fields are the body's content, which the templates in `cards/` render. Local paths
+never reach a card: a data source that is a local file is shown by its file name, and versions and dates come from
+the run's `hubtune.json`.
 """
 
 from __future__ import annotations
@@ -20,11 +22,24 @@ from ..data import LeakageReport
 from ..errors import ConfigError, RunFolderError
 from ..methods import get_method
 from ..methods.lora import ADAPTER_CONFIG_FILE
-from ..metrics import format_score, intervals_overlap, mean_sd, summary_text
+from ..metrics import summary_text
 from ..models.registry import FAMILIES, TINY_MODELS, ModelFamily, get_family
+from ..problems import MULTI_LABEL, REGRESSION, SINGLE_LABEL
 from ..repo_ids import looks_like_hub_id, public_source, repo_name_slug, scrub_paths
 from ..run import BASE_PROBE_FILE, LEAKAGE_FILE, METRICS_FILE, Run, RunInfo
-from ..tables import COMPARED_MODELS, Table, comparison_table, grid_table
+from ..tables import Table, comparison_table, grid_table
+from .results import (
+    FINETUNED,
+    TASK_TITLES,
+    IndexEntry,
+    baselines_as_good,
+    headline_summary,
+    index_entries,
+    interval,
+    number,
+    per_output_rows,
+    statistic_what,
+)
 
 # A DNA string used in the usage snippets (any A/C/G/T/N string works).
 EXAMPLE_SEQUENCE = "TATAAAAGGCGCGCCGCTATAAAGGCCGGTACGTTAGCATGCATGCGCGCTATATAAGCCGAATTCGGCTAGCTAGGCTTAACG"
@@ -35,11 +50,8 @@ WEIGHTS_ADAPTER = "adapter"  # a peft adapter (and the trained head) on a base m
 WEIGHTS_MODEL = "model"  # the whole model, in transformers format
 WEIGHTS_HEAD = "head"  # a linear head on the frozen base's embeddings (only hubtune loads it)
 LIBRARY_OF_WEIGHTS = {WEIGHTS_ADAPTER: "peft", WEIGHTS_MODEL: "transformers", WEIGHTS_HEAD: None}
-# model-index entries: (metric type on the Hub, key in metrics.json, name shown). Each name also says what the value
-# is (one seed with its 95% bootstrap interval, or the mean over several seeds), as the card's text does.
-EVAL_METRICS = (("matthews_correlation", "mcc", "Test MCC"), ("f1", "f1_macro", "Test macro F1"),
-                ("accuracy", "accuracy", "Test accuracy"))
-FINETUNED = COMPARED_MODELS[0][0]  # the key of the fine-tuned model's scores in metrics.json
+# A tag per problem type (single-label cards carry none, as before problem types existed).
+PROBLEM_TAGS = {MULTI_LABEL: "multi-label-classification", REGRESSION: "regression"}
 
 
 def weights_layout(method: str) -> str:
@@ -82,6 +94,8 @@ class HubtuneCardData(ModelCardData):
         >>> data = build_card_data("runs/promoter-lora", "alice/promoter-lora", "alice/tiny-nt")  # doctest: +SKIP
         >>> data.library_name, data.to_dict()["hubtune"]["labels"]  # doctest: +SKIP
         ('peft', ['non-promoter', 'promoter'])
+        >>> data.to_dict()["hubtune"]["metric"], data.to_dict()["hubtune"]["test_score"]  # doctest: +SKIP
+        ('mcc', 0.5612)
     """
 
     # what and where
@@ -90,7 +104,13 @@ class HubtuneCardData(ModelCardData):
     base_revision: str | None = None
     tiny_base: bool = False
     task: str = DEFAULT_TASK
-    labels: list[str]
+    labels: list[str]  # the outputs' names: classes, labels (multi-label) or targets (regression)
+    problem_type: str = SINGLE_LABEL  # hubtune.problems name: single_label, multi_label or regression
+    hf_problem_type: str = "single_label_classification"  # transformers' config.problem_type of the head
+    task_title: str = TASK_TITLES[SINGLE_LABEL]  # "DNA sequence classification", "DNA sequence regression", ...
+    metric: str = "mcc"  # key of the headline metric in metrics.json's scores
+    metric_label: str = "MCC"  # how the text names it
+    thresholds: list[float] = field(default_factory=list)  # multi-label: per-label decision thresholds tuned on dev
     family: str
     family_name: str
     family_license: str = ""  # empty when the family's licence is not a Hub licence id
@@ -108,22 +128,23 @@ class HubtuneCardData(ModelCardData):
     stride_bp: int
     example_sequence: str = EXAMPLE_SEQUENCE
     label_meanings: list[str] = field(default_factory=list)  # what each label id means ("" when not known)
-    # results
-    test_mcc: float | None = None  # THE test MCC of the run: one seed's, or the mean over several seeds
-    test_mcc_text: str = "-"  # the same value with its uncertainty, e.g. "0.561 (95% CI 0.402–0.701)"
-    test_mcc_what: str = ""  # what the value is, for the model-index name: "95% CI 0.402–0.701", "mean of 3 seeds"
+    # results (the headline is the problem's metric: MCC, macro AUPRC or Spearman)
+    test_score: float | None = None  # THE headline test value of the run: one seed's, or the mean over seeds
+    test_score_text: str = "-"  # the same value with its uncertainty, e.g. "0.561 (95% CI 0.402–0.701)"
+    test_score_what: str = ""  # what the value is, for the model-index name: "95% CI 0.402–0.701", "mean of 3 seeds"
     test_scores: dict[str, Any] = field(default_factory=dict)  # the fine-tuned model's test block of metrics.json
-    index_scores: dict[str, float] = field(default_factory=dict)  # model-index values: the statistic of test_mcc
-    per_class: list[dict[str, Any]] = field(default_factory=list)  # one row per label: precision, recall, f1, support
+    index: list[IndexEntry] = field(default_factory=list)  # the model-index metrics, headline first
+    # one row per output ("name" + the problem's per-output test scores): classes, labels or targets
+    per_output: list[dict[str, Any]] = field(default_factory=list)
     results_table: Table | None = None
     n_seeds: int = 1  # training seeds recorded in hubtune.json
     seed_list: list[int] = field(default_factory=list)  # the seeds whose scores the results table averages
     best_seed: int | None = None
-    best_seed_test_mcc: float | None = None  # the shipped seed's own test MCC (several seeds only)
-    test_mcc_mean: float | None = None
-    test_mcc_sd: float | None = None
-    # (baseline, its test MCC as text, "better" or "within"): baselines at least as good, or not distinguishable
-    # from the fine-tuned model by the 95% intervals
+    best_seed_test_score: float | None = None  # the shipped seed's own headline test value (several seeds only)
+    test_score_mean: float | None = None
+    test_score_sd: float | None = None
+    # (baseline, its headline test value as text, "better" or "within"): baselines at least as good, or not
+    # distinguishable from the fine-tuned model by the 95% intervals
     stronger_baselines: list[tuple[str, str, str]] = field(default_factory=list)
     compare: dict[str, Any] | None = None
     # data
@@ -141,24 +162,23 @@ class HubtuneCardData(ModelCardData):
     created: str = ""
 
     def __post_init__(self) -> None:
-        what = f" ({self.test_mcc_what})" if self.test_mcc_what else ""
-        seeds = f" (mean of {self.n_seeds} seeds)" if self.n_seeds > 1 else ""
         eval_results = [
             EvalResult(
                 task_type=PIPELINE_TAG,
-                task_name="DNA sequence classification",
+                task_name=self.task_title,
                 dataset_type=self.dataset_id or task_tag(self.task),
                 dataset_name=self.task,
                 dataset_split="test",
-                metric_type=metric_type,
-                metric_name=name + (what if key == "mcc" else seeds),
-                metric_value=round(float(self.index_scores[key]), 4),
-                metric_config="macro" if key == "f1_macro" else None,
+                metric_type=entry.type,
+                metric_name=entry.name,
+                metric_value=entry.value,
+                metric_config=entry.config,
             )
-            for metric_type, key, name in EVAL_METRICS
-            if isinstance(self.index_scores.get(key), int | float)
+            for entry in self.index
         ]
         tags = ["genomics", "dna", "hubtune", self.family, self.method, task_tag(self.task)]
+        if self.problem_type in PROBLEM_TAGS:
+            tags.insert(3, PROBLEM_TAGS[self.problem_type])
         super().__init__(
             base_model=self.base_repo,
             datasets=[self.dataset_id] if self.dataset_id else None,
@@ -177,8 +197,10 @@ class HubtuneCardData(ModelCardData):
                 "max_length": self.max_length,
                 "window_bp": self.window_bp,
                 "stride_bp": self.stride_bp,
-                "test_mcc": None if self.test_mcc is None else round(float(self.test_mcc), 4),
-                "test_mcc_statistic": "mean over seeds" if self.n_seeds > 1 else "single seed",
+                "problem_type": self.problem_type,
+                "metric": self.metric,
+                "test_score": None if self.test_score is None else round(float(self.test_score), 4),
+                "test_score_statistic": "mean over seeds" if self.n_seeds > 1 else "single seed",
                 "n_seeds": self.n_seeds,
             },
         )
@@ -228,12 +250,6 @@ def _family(info: RunInfo) -> ModelFamily:
     return FAMILIES.get(info.family) or get_family("auto")
 
 
-def _per_class(labels: list[str], test: dict[str, Any]) -> list[dict[str, Any]]:
-    found = {row.get("label"): row for row in test.get("per_class") or [] if isinstance(row, dict)}
-    return [{"label": name, **{key: found.get(name, {}).get(key) for key in ("precision", "recall", "f1", "support")}}
-            for name in labels]
-
-
 def _leakage(data: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]], bool]:
     try:
         report = LeakageReport.from_dict(data)
@@ -243,91 +259,6 @@ def _leakage(data: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]], boo
     pairs = [{"splits": key, **{k: pair.get(k, 0) for k in ("exact", "reverse_complement", "label_conflicts")}}
              for key, pair in (data.get("pairs") or {}).items() if isinstance(pair, dict)]
     return lines, pairs, has_leak
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _interval(value: Any) -> list[float] | None:
-    if isinstance(value, list | tuple) and len(value) == 2 and all(_number(v) is not None for v in value):
-        return [float(value[0]), float(value[1])]
-    return None
-
-
-def _seed_summary(metrics: dict[str, Any], test: dict[str, Any], n_seeds: int) -> dict[str, Any]:
-    """The run's test-MCC statistic from metrics.json, read defensively (older runs lack some keys).
-
-    Several seeds: the mean ± sd over seeds; one seed: its MCC with the 95% bootstrap interval when recorded.
-    """
-    summary = dict((metrics.get("summary") or {}).get(FINETUNED) or {})
-    n = int(summary.get("n_seeds") or n_seeds or 1)
-    value = _number(summary.get("test_score"))
-    value = _number(summary.get("test_score_mean")) if value is None else value
-    if n <= 1:
-        value = _number(test.get("mcc")) if value is None else value
-        summary["test_score_sd"] = None
-        summary["test_score_ci95"] = _interval(summary.get("test_score_ci95")) or _interval(test.get("mcc_ci95"))
-    summary.update(n_seeds=n, test_score=value)
-    return summary
-
-
-def _what(summary: dict[str, Any]) -> str:
-    """What the headline test MCC is, in a few words for the model-index name."""
-    n = int(summary.get("n_seeds") or 1)
-    if n > 1:
-        return f"mean of {n} seeds"
-    ci = _interval(summary.get("test_score_ci95"))
-    return f"95% CI {ci[0]:.3f}–{ci[1]:.3f}" if ci else ""
-
-
-def _index_scores(metrics: dict[str, Any], test: dict[str, Any], summary: dict[str, Any]) -> dict[str, float]:
-    """model-index values: the headline MCC, and F1/accuracy of the same kind (seed means with several seeds)."""
-    scores: dict[str, float] = {}
-    per_seed = [s for s in metrics.get("per_seed") or [] if isinstance(s, dict)]
-    for _, key, _ in EVAL_METRICS:
-        if key == "mcc":
-            value = _number(summary.get("test_score"))
-        elif int(summary.get("n_seeds") or 1) > 1:
-            values = [v for s in per_seed if (v := _number((s.get("test") or {}).get(key))) is not None]
-            value = mean_sd(values)[0] if len(values) == int(summary["n_seeds"]) else None
-        else:
-            value = _number(test.get(key))
-        if value is not None:
-            scores[key] = value
-    return scores
-
-
-def _baselines_as_good(metrics: dict[str, Any], summary: dict[str, Any],
-                       shipped_ci: list[float] | None) -> list[tuple[str, str, str]]:
-    """Baselines that the fine-tuned model does not clearly beat on test: (name, MCC text, "better" | "within").
-
-    "better": the baseline's MCC is at least the fine-tuned one. "within": the 95% intervals overlap, or the baseline's
-    MCC lies in the fine-tuned model's interval (one seed: its bootstrap interval; several seeds: mean ± 2 sd, or
-    the shipped seed's interval), so the difference is within the uncertainty of the measurement.
-    """
-    value = _number(summary.get("test_score"))
-    if value is None:
-        return []
-    sd = _number(summary.get("test_score_sd"))
-    n = int(summary.get("n_seeds") or 1)
-    ft_ci = _interval(summary.get("test_score_ci95"))
-    if ft_ci is None and n > 1 and sd is not None:
-        ft_ci = [value - 2 * sd, value + 2 * sd]
-    ft_ci = ft_ci or shipped_ci
-    found = []
-    for key, label in COMPARED_MODELS[1:]:
-        test = (metrics.get(key) or {}).get("test") or {}
-        other = _number(test.get("mcc"))
-        if other is None:
-            continue
-        ci = _interval(test.get("mcc_ci95"))
-        text = format_score(other, ci95=ci)
-        if other >= value:
-            found.append((label, text, "better"))
-        elif intervals_overlap(ci, ft_ci) or (ft_ci is not None and ft_ci[0] <= other <= ft_ci[1]):
-            found.append((label, text, "within"))
-    return found
 
 
 _DATASET_KEYS = ("benchmark", "task", "title", "description", "species", "sequence_length_bp", "length_bp_in_data",
@@ -356,6 +287,28 @@ def _label_meanings(labels: list[str], dataset: dict[str, Any] | None) -> list[s
     return [by_id.get(i, "") for i in range(len(labels))]
 
 
+# What is averaged over the sliding windows of a long sequence, per problem type.
+_WINDOW_AVERAGE = {SINGLE_LABEL: "class probabilities", MULTI_LABEL: "label probabilities",
+                   REGRESSION: "predicted values"}
+
+
+def _problem_rows(info: RunInfo) -> list[tuple[str, str]]:
+    """Settings rows that only multi-label and regression runs have."""
+    problem = info.problem
+    if problem.name == MULTI_LABEL:
+        rows = [("problem type", f"multi-label (`problem_type={problem.hf_problem_type}`: one sigmoid per label, "
+                                 "binary cross-entropy)")]
+        if info.thresholds:
+            pairs = ", ".join(f"{name} {t:.3f}" for name, t in zip(info.label_names, info.thresholds, strict=True))
+            rows.append(("decision thresholds", f"per label, tuned on dev to maximise F1: {pairs}"))
+        return rows
+    if problem.name == REGRESSION:
+        return [("problem type", f"regression (`problem_type={problem.hf_problem_type}`: mean squared error)"),
+                ("targets", "standardised with the train split's mean and sd per target for training; the scaling is "
+                            "folded into the output layer, so outputs are in the targets' own units")]
+    return []
+
+
 def _hyperparameters(info: RunInfo, family: ModelFamily) -> list[tuple[str, str]]:
     settings = info.method_settings
     method = type(settings)
@@ -368,14 +321,17 @@ def _hyperparameters(info: RunInfo, family: ModelFamily) -> list[tuple[str, str]
         length = f"{training['max_steps']} steps" if training.get("max_steps") else f"{training.get('epochs')} epochs"
         rows += [("learning rate", f"{training.get('learning_rate', training.get('lr'))}"),
                  ("batch size", f"{training.get('batch_size')} × {training.get('grad_accum', 1)} gradient accumulation"),
-                 ("training length", f"{length} (early stopping on dev MCC, patience {training.get('patience')})"),
-                 ("weight decay / warmup", f"{training.get('weight_decay')} / {training.get('warmup_ratio')} of steps"),
-                 ("class-weighted loss", "yes" if training.get("class_weights") else "no"),
-                 ("precision", str(training.get("precision", "auto")))]
+                 ("training length", f"{length} (early stopping on dev {info.problem.metric_label}, patience "
+                                     f"{training.get('patience')})"),
+                 ("weight decay / warmup", f"{training.get('weight_decay')} / {training.get('warmup_ratio')} of steps")]
+        if info.problem.name == SINGLE_LABEL:
+            rows.append(("class-weighted loss", "yes" if training.get("class_weights") else "no"))
+        rows.append(("precision", str(training.get("precision", "auto"))))
     seeds = info.seeds
-    rows += [("max length", f"{info.max_length} tokens (≈ {info.window_bp} bp)"),
-             ("long sequences", f"sliding windows of {info.window_bp} bp, stride {info.stride_bp} bp, class "
-                                "probabilities averaged over windows"),
+    rows += [*_problem_rows(info),
+             ("max length", f"{info.max_length} tokens (≈ {info.window_bp} bp)"),
+             ("long sequences", f"sliding windows of {info.window_bp} bp, stride {info.stride_bp} bp, "
+                                f"{_WINDOW_AVERAGE[info.problem.name]} averaged over windows"),
              ("pooling (probes)", info.pooling),
              ("seeds", ", ".join(map(str, seeds)) + (f" (shipped: {info.best_seed})" if len(seeds) > 1 else "")),
              ("deduplicated dev/test", "yes" if info.dedup else "no")]
@@ -409,9 +365,10 @@ def build_card_data(run: Run | str | Path, repo_id: str, base_repo: str, *, opti
     info, metrics, family = run.info, run.metrics, _family(run.info)
     method = get_method(info.method)
     weights = weights_layout(info.method)
+    problem, names = info.problem, list(info.label_names)
     test = (metrics.get(FINETUNED) or {}).get("test") or {}
     seed_list = [s.get("seed") for s in metrics.get("per_seed") or [] if isinstance(s, dict)] or list(info.seeds)
-    summary = _seed_summary(metrics, test, len(info.seeds or [1]))
+    summary = headline_summary(metrics, test, len(info.seeds or [1]), problem)
     n_seeds = int(summary.get("n_seeds") or 1)
     leakage_lines, leakage_pairs, has_leak = _leakage(run.leakage)
     data_source = str(info.data_source or "")
@@ -422,8 +379,14 @@ def build_card_data(run: Run | str | Path, repo_id: str, base_repo: str, *, opti
         base_revision=options.base_revision,
         tiny_base=info.base_model in TINY_MODELS,
         task=info.task or DEFAULT_TASK,
-        labels=list(info.label_names),
-        label_meanings=_label_meanings(list(info.label_names), dataset),
+        labels=names,
+        problem_type=problem.name,
+        hf_problem_type=problem.hf_problem_type,
+        task_title=TASK_TITLES[problem.name],
+        metric=problem.metric,
+        metric_label=problem.metric_label,
+        thresholds=[float(t) for t in info.thresholds or []],
+        label_meanings=_label_meanings(names, dataset),
         family=family.name,
         family_name=family.display_name,
         family_license="" if family.license == "other" else family.license,
@@ -439,20 +402,20 @@ def build_card_data(run: Run | str | Path, repo_id: str, base_repo: str, *, opti
         max_length=info.max_length,
         window_bp=info.window_bp,
         stride_bp=info.stride_bp,
-        test_mcc=_number(summary.get("test_score")),
-        test_mcc_text=summary_text(summary) if summary.get("test_score") is not None else "-",
-        test_mcc_what=_what(summary),
+        test_score=number(summary.get("test_score")),
+        test_score_text=summary_text(summary) if summary.get("test_score") is not None else "-",
+        test_score_what=statistic_what(summary),
         test_scores=test,
-        index_scores=_index_scores(metrics, test, summary),
-        per_class=_per_class(list(info.label_names), test),
-        results_table=comparison_table(metrics),
+        index=index_entries(metrics, test, summary, problem, len(names)),
+        per_output=per_output_rows(problem, names, test, info.thresholds),
+        results_table=comparison_table(metrics, problem=problem),
         n_seeds=n_seeds,
         seed_list=seed_list,
         best_seed=info.best_seed,
-        best_seed_test_mcc=_number(test.get("mcc")) if n_seeds > 1 else None,
-        test_mcc_mean=_number(summary.get("test_score_mean", summary.get("test_score"))),
-        test_mcc_sd=_number(summary.get("test_score_sd")),
-        stronger_baselines=_baselines_as_good(metrics, summary, _interval(test.get("mcc_ci95"))),
+        best_seed_test_score=number(test.get(problem.metric)) if n_seeds > 1 else None,
+        test_score_mean=number(summary.get("test_score_mean", summary.get("test_score"))),
+        test_score_sd=number(summary.get("test_score_sd")),
+        stronger_baselines=baselines_as_good(metrics, summary, interval(test.get(f"{problem.metric}_ci95")), problem),
         compare=compare_section(compare_report),
         dataset=dataset,
         dataset_id=data_source if looks_like_hub_id(data_source) else None,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..problems import PROBLEMS, Problem, get_problem
 from ..repo_ids import validate_repo_id
 from .errors import endpoint_of, hub_errors
 
@@ -98,16 +99,44 @@ def repo_files(repo_id: str, *, revision: str | None = None, token: str | bool |
 
 @dataclass
 class AdapterInfo:
-    """A hubtune model found on a hub, described from its card data (nothing is downloaded)."""
+    """A hubtune model found on a hub, described from its card data (nothing is downloaded).
+
+    `test_score` is the run's headline test value, `metric` its key (``mcc``, ``auprc_macro`` or ``spearman``) and
+    `metric_label` its name in text (``MCC``, ``macro AUPRC``, ``Spearman``); `labels` name the outputs (classes,
+    labels or targets of `problem_type`).
+
+    Example:
+        >>> info = AdapterInfo("alice/act", "alice/tiny-nt", "activity", ["activity"], 0.81, "nt", "lora",
+        ...                    problem_type="regression", metric="spearman")
+        >>> info.metric_label, info.test_mcc
+        ('Spearman', None)
+    """
 
     repo_id: str
     base_model: str | None
     task: str | None
     labels: list[str]
-    test_mcc: float | None
+    test_score: float | None
     family: str | None
     method: str | None
     private: bool = False
+    problem_type: str = "single_label"
+    metric: str = "mcc"
+
+    @property
+    def problem(self) -> Problem:
+        """What the model predicts (`hubtune.problems.Problem`)."""
+        return get_problem(self.problem_type)
+
+    @property
+    def metric_label(self) -> str:
+        """The headline metric's name in text: "MCC", "macro AUPRC", "Spearman"."""
+        return self.problem.metric_label if self.metric == self.problem.metric else self.metric
+
+    @property
+    def test_mcc(self) -> float | None:
+        """The test MCC of a single-label model (None for other problem types, whose headline is another metric)."""
+        return self.test_score if self.metric == "mcc" else None
 
 
 def _card_dict(model_info: Any) -> dict[str, Any]:
@@ -122,13 +151,31 @@ def _card_dict(model_info: Any) -> dict[str, Any]:
         return {}
 
 
-def _mcc_from_model_index(card: dict[str, Any]) -> float | None:
-    for entry in card.get("model-index") or []:
-        for result in (entry or {}).get("results") or []:
-            for metric in (result or {}).get("metrics") or []:
-                if metric.get("type") == "matthews_correlation" and isinstance(metric.get("value"), int | float):
-                    return float(metric["value"])
+def _score_from_model_index(card: dict[str, Any], metric_type: str) -> float | None:
+    """The first model-index value of `metric_type` (the headline comes first in hubtune's cards)."""
+    def dicts(value: Any) -> list[dict[str, Any]]:
+        return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+    for entry in dicts(card.get("model-index")):
+        for result in dicts(entry.get("results")):
+            for metric in dicts(result.get("metrics")):
+                value = metric.get("value")
+                if metric.get("type") == metric_type and isinstance(value, int | float) and not isinstance(value, bool):
+                    return float(value)
     return None
+
+
+def _headline(block: dict[str, Any], card: dict[str, Any]) -> tuple[Problem, str, float | None]:
+    """(problem, metric key, test value) from a card's hubtune block, read from any hubtune version: newer cards say
+    `problem_type`, `metric` and `test_score`; older ones only `test_mcc`; the model-index is the fallback."""
+    problem = get_problem(block.get("problem_type") if block.get("problem_type") in PROBLEMS else None)
+    metric = str(block.get("metric") or problem.metric)
+    for key in ("test_score", "test_mcc"):
+        value = block.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return problem, ("mcc" if key == "test_mcc" else metric), float(value)
+    index_type = problem.model_index_type if metric == problem.metric else None
+    return problem, metric, _score_from_model_index(card, index_type) if index_type else None
 
 
 def _matches_base(wanted: str, block: dict[str, Any], card: dict[str, Any]) -> bool:
@@ -148,7 +195,8 @@ def list_adapters(
     token: str | bool | None = None,
     endpoint: str | None = None,
 ) -> list[AdapterInfo]:
-    """hubtune models on a hub (tag `hubtune`), with labels, task, family and test MCC read from their card data.
+    """hubtune models on a hub (tag `hubtune`), with labels, task, family, problem type and headline test value (MCC,
+    macro AUPRC or Spearman, named by `AdapterInfo.metric_label`) read from their card data.
 
     Args:
         base_model: keep adapters of this base (repo id, its last part such as "tiny-nt", or a family name).
@@ -156,6 +204,10 @@ def list_adapters(
         author: only repos of this user or organisation.
         token: also list the token owner's private repos; False sends no token (public repos only).
         endpoint: the hub's URL; default: HF_ENDPOINT or huggingface.co.
+
+    Example:
+        >>> [(a.repo_id, a.metric_label, a.test_score) for a in list_adapters(task="activity")]  # doctest: +SKIP
+        [('alice/activity-lora', 'Spearman', 0.8123)]
     """
     from huggingface_hub import HfApi
 
@@ -173,16 +225,18 @@ def list_adapters(
             continue
         if task and str(block.get("task", "")).lower() != task.lower():
             continue
-        mcc = block.get("test_mcc")
+        problem, metric, score = _headline(block, card)
         found.append(AdapterInfo(
             repo_id=model.id,
             base_model=block.get("base_model") or card.get("base_model"),
             task=block.get("task"),
             labels=[str(label) for label in block.get("labels") or []],
-            test_mcc=float(mcc) if isinstance(mcc, int | float) else _mcc_from_model_index(card),
+            test_score=score,
             family=block.get("family"),
             method=block.get("method"),
             private=bool(getattr(model, "private", False)),
+            problem_type=problem.name,
+            metric=metric,
         ))
     return found
 

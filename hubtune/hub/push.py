@@ -5,8 +5,9 @@ Works against huggingface.co or any Hub-compatible server (`hubtune hub serve`);
 
 What a push contains: the method's weight files (`adapter_config.json` with `base_model_name_or_path` set to the
 base's repo id on that hub + `adapter_model.safetensors` for LoRA, with the base's `config.json` carrying the run's
-class names as `id2label`/`label2id` so that plain transformers code reads them; `config.json` + `model.safetensors`
-for full/freeze; `probe_head.safetensors` for probe), `hubtune.json` (local paths reduced to file names, base
+output names as `id2label`/`label2id`, `num_labels` and transformers' `problem_type` (single-label, multi-label or
+regression) so that plain transformers/peft code builds the right head; `config.json` (with its `problem_type`) +
+`model.safetensors` for full/freeze; `probe_head.safetensors` for probe), `hubtune.json` (local paths reduced to file names, base
 model = its repo id and commit), `metrics.json`, `leakage.json`, `training_log.json`, `base_probe_head.safetensors`,
 the tokenizer only when it differs from the base's (always for standalone models), and the generated `README.md`.
 Everything goes in one commit, so a failed push leaves the repo as it was; pushing identical content again creates no
@@ -281,19 +282,27 @@ def _hub_tokenizer_files(api, token: str, base: _Base, names: list[str]) -> dict
     return found
 
 
-def labelled_config(base_config: dict[str, Any], label_names: list[str]) -> dict[str, Any]:
-    """The base's config.json with the run's class names (``id2label``/``label2id``), for an adapter repo.
+def labelled_config(base_config: dict[str, Any], label_names: list[str],
+                    problem_type: str = "single_label_classification") -> dict[str, Any]:
+    """The base's config.json with the run's outputs, for an adapter repo: their names (``id2label``/``label2id``),
+    ``num_labels`` and transformers' ``problem_type`` (``single_label_classification``,
+    ``multi_label_classification`` or ``regression``: `hubtune.problems.Problem.hf_problem_type`).
 
-    ``AutoConfig.from_pretrained(adapter_repo)`` then gives the names to plain transformers/peft code
-    (``model.config.id2label``). ``auto_map`` is dropped: the adapter repo holds no modelling code.
+    ``AutoConfig.from_pretrained(adapter_repo)`` then gives plain transformers/peft code the names
+    (``model.config.id2label``) and a head of the right size and loss. ``auto_map`` is dropped: the adapter repo holds
+    no modelling code.
 
     Example:
         >>> labelled_config({"model_type": "esm"}, ["non-promoter", "promoter"])["id2label"]
         {'0': 'non-promoter', '1': 'promoter'}
+        >>> labelled_config({"model_type": "esm"}, ["activity"], "regression")["problem_type"]
+        'regression'
     """
     config = {k: v for k, v in base_config.items() if k != "auto_map"}
     config["id2label"] = {str(i): name for i, name in enumerate(label_names)}
     config["label2id"] = {name: i for i, name in enumerate(label_names)}
+    config["num_labels"] = len(label_names)
+    config["problem_type"] = problem_type
     return config
 
 
@@ -337,7 +346,8 @@ def push_to_hub(
             local base, `<namespace>/<name>` published first.
         token: write token; default: HF_TOKEN or the saved login.
         compare_report: a `hubtune compare` report folder: its table goes into the card, its plots into `compare/`.
-        commit_message: default: a summary of method, base, task and test MCC.
+        commit_message: default: a summary of method, base, task and the headline test metric (MCC, macro AUPRC or
+            Spearman).
         endpoint: the hub's URL; default: HF_ENDPOINT or huggingface.co.
 
     Raises:
@@ -390,10 +400,13 @@ def push_to_hub(
         adapter_config["revision"] = base.revision
         files[ADAPTER_CONFIG_FILE] = json_bytes(scrub_paths(adapter_config))
         base_config = _base_config(api, token, base)
-        if base_config is not None:  # the class names where plain transformers reads them (AutoConfig)
-            files[MODEL_CONFIG] = json_bytes(scrub_paths(labelled_config(base_config, list(run.info.label_names))))
+        if base_config is not None:  # the output names and problem type where plain transformers reads them
+            files[MODEL_CONFIG] = json_bytes(scrub_paths(labelled_config(
+                base_config, list(run.info.label_names), run.info.problem.hf_problem_type)))
     elif MODEL_CONFIG in method.weight_files:
-        files[MODEL_CONFIG] = json_bytes(scrub_paths(json.loads((run.path / MODEL_CONFIG).read_text())))
+        model_config = json.loads((run.path / MODEL_CONFIG).read_text())
+        model_config["problem_type"] = model_config.get("problem_type") or run.info.problem.hf_problem_type
+        files[MODEL_CONFIG] = json_bytes(scrub_paths(model_config))
     files[INFO_FILE] = json_bytes(public_run_info(run.info, base_repo=base.repo_id, base_revision=base.revision))
     for name in (METRICS_FILE, LEAKAGE_FILE, TRAINING_LOG_FILE, BASE_PROBE_FILE):
         if (run.path / name).is_file():
