@@ -136,8 +136,9 @@ def label_map(train: Records, label_names: list[str] | None) -> tuple[list[str],
         # Almost one class per row: a continuous target or an id column, not class labels.
         raise DataError(
             f"{train.origin}: the label column has {len(present)} distinct values in {len(train.labels)} rows "
-            f"(e.g. {fmt_list(train.labels[:3])}); hubtune trains classifiers and this looks like a continuous "
-            "target or an id column. Check --label-column."
+            f"(e.g. {fmt_list(train.labels[:3])}): almost one class per row, so this looks like an id column, not "
+            "class labels. Check --label-column (numbers are read as a regression target; for label sets pass "
+            "--problem-type multi_label)."
         )
     if all(is_number(x) for x in present):
         names = sorted(present, key=lambda x: (float(x), x))
