@@ -163,13 +163,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_probe_layers(args: argparse.Namespace) -> int:
     require_model(args)
-    from .layer_probe import probe_layers
+    from .layer_probe import layer_probe_text, probe_layers
 
     result = probe_layers(args.model, args.data, output=args.output, max_length=args.max_length,
-                          max_rows=args.max_rows, trust_remote_code=args.trust_remote_code, seed=args.seed)
-    print("layer  dev MCC  test MCC")
-    for row in result["layers"]:
-        print(f"{row['layer']:>5d}  {row['dev_mcc']:7.3f}  {row['test_mcc']:8.3f}")
+                          max_rows=args.max_rows, trust_remote_code=args.trust_remote_code, seed=args.seed,
+                          label_columns=args.label_columns, problem_type=args.problem_type,
+                          label_column=args.label_column, sequence_column=args.sequence_column)
+    print(layer_probe_text(result))
     print(f"plot: {result['plot']}\ntable: {result['csv']}")
     return 0
 
@@ -311,9 +311,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--revision", help="revision (branch, tag or commit) of a Hub repo")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("probe-layers", help="probe every layer of a pre-trained model; plot MCC per layer")
-    add_dataclass_options(p, TrainConfig, only=["model", "data", "max_length", "max_rows", "seed",
-                                                 "trust_remote_code"], required=["data"])
+    p = sub.add_parser("probe-layers", help="probe every layer of a pre-trained model; plot the task's metric per layer")
+    add_dataclass_options(p, TrainConfig, only=["model", "data", "max_length", "max_rows", "seed", "label_columns",
+                                                "problem_type", "label_column", "sequence_column",
+                                                "trust_remote_code"], required=["data"])
     p.add_argument("--output", default="runs/probe-layers", help="folder for layer_probe.{csv,png,json}")
     p.set_defaults(func=cmd_probe_layers)
 

@@ -38,8 +38,11 @@ def save_figure(fig: Any, path: str | Path) -> Path:
     return path
 
 
-def plot_layer_probe(rows: list[dict[str, Any]], path: Path, *, title: str = "") -> Path:
-    """MCC of a logistic-regression probe on each layer's mean embedding (as in the Nucleotide Transformer paper).
+def plot_layer_probe(rows: list[dict[str, Any]], path: Path, *, title: str = "", metric: str = "mcc",
+                     metric_label: str = "MCC") -> Path:
+    """The task's headline metric (`metric`, e.g. MCC, macro AUPRC or Spearman) of a linear probe on each layer's mean
+    embedding (as in the Nucleotide Transformer paper), dev and test; rows carry ``dev_<metric>`` and
+    ``test_<metric>``.
 
     Example:
         >>> plot_layer_probe([{"layer": 0, "dev_mcc": 0.1, "test_mcc": 0.2}], tmp_path / "layers.png")  # doctest: +SKIP
@@ -48,13 +51,19 @@ def plot_layer_probe(rows: list[dict[str, Any]], path: Path, *, title: str = "")
     ax = fig.subplots()
     layers = [r["layer"] for r in rows]
     for split, style in (("dev", "o--"), ("test", "o-")):
-        ax.plot(layers, [r[f"{split}_mcc"] for r in rows], style, label=split)
+        ax.plot(layers, [_number(r.get(f"{split}_{metric}")) for r in rows], style, label=split)
     ax.set_xlabel("layer (0 = embeddings)")
-    ax.set_ylabel("MCC")
-    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_ylabel(metric_label)
+    if metric != "auprc_macro":  # MCC and Spearman are 0 at chance
+        ax.axhline(0, color="grey", lw=0.8)
     ax.set_title(title or "layer probing", fontsize=10)
     ax.legend()
     return save_figure(fig, path)
+
+
+def _number(value: Any) -> float:
+    """A plotted value; NaN (a gap in the line) where none was measured."""
+    return float(value) if isinstance(value, int | float) else float("nan")
 
 
 __all__ = ["DPI", "new_figure", "plot_layer_probe", "save_figure"]

@@ -144,7 +144,8 @@ def test_grid_writes_report_tables_and_every_plot(grid):
     assert {(r["task"], r["method"]) for r in rows} == {(t, m) for t in ("promoter", "leaky") for m in ("lora", "probe")}
     for row in rows:
         assert row["n_seeds"] == "2"
-        assert row["probe_test_mcc"] and row["kmer_test_mcc"], "baselines beside every cell"
+        assert row["probe_test_score"] and row["kmer_test_score"], "baselines beside every cell"
+        assert (row["problem_type"], row["metric"]) == ("single_label", "mcc")
         assert int(row["trainable_params"]) > 0 and float(row["train_seconds_per_seed"]) > 0
         assert row["memory_measure"] in MEMORY_LABELS and float(row["peak_memory_mib"]) > 50
         assert (out / row["run_folder"] / "hubtune.json").is_file()
@@ -187,10 +188,10 @@ def test_mean_and_sd_are_over_the_seeds_of_each_run(grid):
     results = json.loads((report.parent / "results.json").read_text())
     for row in results["rows"]:
         per_seed = [s["test"]["mcc"] for s in Run(report.parent / row["run_folder"]).metrics["per_seed"]]
-        assert len(per_seed) == 2 and row["test_mcc_per_seed"] == pytest.approx(per_seed)
-        assert (row["test_mcc_mean"], row["test_mcc_sd"]) == pytest.approx(mean_sd(per_seed))
+        assert len(per_seed) == 2 and row["test_score_per_seed"] == pytest.approx(per_seed)
+        assert (row["test_score_mean"], row["test_score_sd"]) == pytest.approx(mean_sd(per_seed))
         # The table shows "mean ± sd" for several seeds.
-        assert f"{row['test_mcc_mean']:.3f} ± {row['test_mcc_sd']:.3f}" in grid_table([row]).rows[0]
+        assert f"{row['test_score_mean']:.3f} ± {row['test_score_sd']:.3f}" in grid_table([row]).rows[0]
 
 
 @pytest.mark.slow
@@ -223,8 +224,9 @@ def test_planted_duplicates_flag_leakage_with_the_deduplicated_metric(grid, leak
              if s not in train]
     probs = load_classifier(run_dir).predict_proba([s for s, _ in clean])
     expected = compute_metrics([y for _, y in clean], probs, list(LABELS))["mcc"]
-    assert verdict.details["test_mcc_dedup"] == pytest.approx(expected, abs=1e-6)
-    assert float(cells[("leaky", "probe")]["dedup_test_mcc"]) == pytest.approx(expected, abs=1e-6)
+    assert verdict.details["metric"] == "mcc" and "test MCC" in verdict.summary
+    assert verdict.details["test_score_dedup"] == pytest.approx(expected, abs=1e-6)
+    assert float(cells[("leaky", "probe")]["dedup_test_score"]) == pytest.approx(expected, abs=1e-6)
     assert cells[("leaky", "probe")]["leakage_status"] == "flagged"
 
 
@@ -284,6 +286,7 @@ def test_peak_memory_says_not_measured_where_no_peak_can_be_read(monkeypatch):
         pass
     assert (nothing.kind, nothing.peak_mib) == ("not measured", None)
     assert MEMORY_LABELS[nothing.kind].startswith("not measured")
+    # (a row as written before problem types, keyed test_mcc_mean: still read)
     row = {"task": "t", "model": "m", "method": "lora", "n_seeds": 1, "test_mcc_mean": 0.5,
            "peak_memory_mib": nothing.peak_mib}
     assert grid_table([row]).rows[0][8] == "–"

@@ -17,12 +17,13 @@ from ..data import load_task
 from ..errors import ConfigError, DataError, HubtuneError, ModelError, RunFolderError
 from ..methods import METHODS, get_method, help_field
 from ..models import resolve_model
+from ..problems import get_problem
 from ..run import INFO_FILE, RunInfo
 
 # Settings a finished cell must share with the grid to be reused: `TrainConfig` fields, compared with the
 # "training" block of the cell's hubtune.json.
 FINGERPRINT_KEYS = ("model", "data", "method", "epochs", "max_steps", "lr", "batch_size", "seed", "seeds", "max_rows",
-                    "patience", "eval_steps")
+                    "patience", "eval_steps", "label_columns")
 
 
 def _shared(name: str, help_text: str | None = None) -> Any:
@@ -45,8 +46,13 @@ class CompareConfig:
 
     models: list[str] = help_field(help="models to compare: Hub ids, local folders or tiny names (comma-separated)",
                                    default_factory=list)
-    data: list[str] = help_field(help="tasks: folders, files or dataset ids (comma-separated; each keeps its classes)",
+    data: list[str] = help_field(help="tasks: folders, files or dataset ids (comma-separated; each keeps its classes, "
+                                      "labels or targets, and is scored with its own metric)",
                                  default_factory=list)
+    label_columns: list[str] = help_field(
+        help="label or target columns of tasks without a 'label' column (comma-separated): TASK=COL+COL names a "
+             "task (its --data item or folder/file name) and its columns, e.g. activity=developmental+housekeeping; "
+             "names without TASK= are the columns of every other task", default_factory=list)
     methods: list[str] = help_field(help="methods to compare (comma-separated): " + ", ".join(METHODS),
                                     default_factory=lambda: list(METHODS))
     seeds: list[int] = help_field(help="training seeds of every cell (comma-separated): mean ± sd over them",
@@ -81,6 +87,7 @@ class Cell:
     task_key: str
     method: str
     baselines: bool
+    label_columns: str | None = None  # the task's label or target columns ("a,b"); None: its "label" column
 
     @property
     def name(self) -> str:
@@ -142,6 +149,7 @@ def train_config(config: CompareConfig, cell: Cell, output: Path) -> TrainConfig
         epochs=config.epochs, max_steps=config.max_steps, lr=config.lr, batch_size=config.batch_size,
         seed=config.split_seed, seeds=list(config.seeds), max_rows=config.max_rows, patience=config.patience,
         eval_steps=config.eval_steps, baselines=cell.baselines, trust_remote_code=config.trust_remote_code,
+        label_columns=cell.label_columns,
     )
 
 
@@ -180,13 +188,60 @@ def _model_keys(models: list[str]) -> dict[str, str]:
     return keys
 
 
+def _task_names(source: str) -> set[str]:
+    """The names a `--label-columns TASK=...` entry may use for a `--data` item: the item itself, its folder or file
+    name, and the file name without its extension."""
+    path = Path(source.rstrip("/\\"))
+    return {source, path.name, path.name.split(".")[0]}
+
+
+def task_columns(config: CompareConfig) -> dict[str, str | None]:
+    """Each `--data` item's label or target columns ("a,b"; None: its "label" column) from `--label-columns`.
+
+    Raises:
+        ConfigError: a TASK= entry that names no task, a task named twice, or an empty column list.
+
+    Example:
+        >>> task_columns(CompareConfig(data=["tasks/promoter", "tasks/activity"],
+        ...                            label_columns=["activity=developmental+housekeeping"]))
+        {'tasks/promoter': None, 'tasks/activity': 'developmental,housekeeping'}
+    """
+    named: dict[str, str] = {}
+    shared: list[str] = []
+    for entry in config.label_columns or []:
+        task, sep, columns = str(entry).partition("=")
+        if not sep:
+            shared.append(task.strip())
+            continue
+        names = [c.strip() for c in columns.split("+")]
+        if not task.strip() or not all(names):
+            raise ConfigError(f"--label-columns {entry!r}: write TASK=COLUMN+COLUMN, e.g. "
+                              "activity=developmental+housekeeping.")
+        if task.strip() in named:
+            raise ConfigError(f"--label-columns names the task {task.strip()!r} twice.")
+        named[task.strip()] = ",".join(names)
+    out: dict[str, str | None] = {}
+    used: set[str] = set()
+    for source in unique(list(config.data)):
+        matches = [name for name in named if name in _task_names(source)]
+        used.update(matches)
+        out[source] = named[matches[0]] if matches else (",".join(shared) if shared else None)
+    unknown = sorted(set(named) - used)
+    if unknown:
+        raise ConfigError(f"--label-columns names the task {unknown[0]!r}, which is none of the --data items "
+                          f"({', '.join(map(str, config.data))}); use an item as given or its folder or file name.")
+    return out
+
+
 def _tasks(data: list[str], config: CompareConfig) -> dict[str, dict[str, Any]]:
+    columns = task_columns(config)
     loaded = []
     for index, source in enumerate(data):
         path = Path(source).expanduser()
         location = str(path.resolve()) if path.exists() else source
         try:
-            task = load_task(location, seed=config.split_seed, max_rows=config.max_rows)
+            task = load_task(location, seed=config.split_seed, max_rows=config.max_rows,
+                             label_columns=columns[source])
         except HubtuneError as exc:
             raise DataError(f"--data item {index + 1} ({source}): {exc}") from None
         loaded.append((source, location, path, task))
@@ -199,10 +254,14 @@ def _tasks(data: list[str], config: CompareConfig) -> dict[str, dict[str, Any]]:
         key = _key(name)
         while key in tasks:
             key += "-2"
+        problem = get_problem(task.problem_type)
         tasks[key] = {"data": location, "source": source, "name": task.name, "label_names": list(task.label_names),
+                      "label_columns": columns[source], "problem_type": problem.name, "metric": problem.metric,
+                      "metric_label": problem.metric_label,
                       "split_sizes": {s: len(task.splits[s]) for s in ("train", "dev", "test") if s in task.splits}}
-    # Each task keeps its own classes (its report section names them); the tables and plots compare MCC, which does
-    # not depend on what the classes are called, so GUE tasks with different meanings share one report.
+    # Each task keeps its own classes, labels or targets (its report section names them) and its own headline
+    # metric (MCC, macro AUPRC or Spearman); tables and plots name each task's metric, so tasks of different problem
+    # types, or GUE tasks with different classes, share one report.
     return tasks
 
 
@@ -257,11 +316,13 @@ def plan_grid(config: CompareConfig) -> GridPlan:
     # Methods fitted without the Trainer (the probe) go first within each model × task: they extract the pre-trained
     # embeddings anyway, so they carry the baselines.
     ordered = sorted(methods, key=lambda m: get_method(m).uses_trainer)
-    cells = [Cell(model, model_keys[model], task["data"], task_key, method, baselines=(i == 0))
+    cells = [Cell(model, model_keys[model], task["data"], task_key, method, baselines=(i == 0),
+                  label_columns=task["label_columns"])
              for model in models for task_key, task in tasks.items() for i, method in enumerate(ordered)]
     plan = GridPlan(config, output, cells, tasks, model_keys)
     _mark_retrain(plan)
     return plan
 
 
-__all__ = ["FINGERPRINT_KEYS", "Cell", "CompareConfig", "GridPlan", "plan_grid", "train_config", "unique"]
+__all__ = ["FINGERPRINT_KEYS", "Cell", "CompareConfig", "GridPlan", "plan_grid", "task_columns", "train_config",
+           "unique"]

@@ -1,7 +1,9 @@
 """Figures of a `hubtune compare` report (matplotlib, headless). Each function writes one PNG and returns its path.
 
-`rows` are the report's result rows (`results.json` "rows"): dicts with at least task, model, method, test_mcc_mean,
-test_mcc_sd and, where a figure needs them, trainable_params, train_seconds_per_seed and peak_memory_mib.
+`rows` are the report's result rows (`results.json` "rows"): dicts with at least task, model, method, test_score_mean,
+test_score_sd (values of the task's headline metric; rows written before problem types say test_mcc_mean /
+test_mcc_sd) and, where a figure needs them, trainable_params, train_seconds_per_seed and peak_memory_mib. Every
+axis names the metric it shows (`metric_label`: "MCC", "macro AUPRC", "Spearman").
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import numpy as np
 
 from ..methods import METHODS
 from ..plots import new_figure, save_figure
+from ..tables import row_value
 from .grid import unique
 
 # One colour per registered method, by its position in the registry; methods beyond the palette take the fallbacks.
@@ -35,12 +38,13 @@ def method_colour(method: str, index: int = 0) -> str:
     return FALLBACK_PALETTE[index % len(FALLBACK_PALETTE)]
 
 
-def plot_task_mcc(rows: list[dict[str, Any]], probe: dict[str, float | None], kmer: float | None, path: Path, *,
-                  title: str = "") -> Path:
-    """Test MCC (mean ± sd over seeds) per method and model, beside the pre-trained probe and the k-mer baseline.
+def plot_task_score(rows: list[dict[str, Any]], probe: dict[str, float | None], kmer: float | None, path: Path, *,
+                    title: str = "", metric_label: str = "MCC") -> Path:
+    """The task's test score (mean ± sd over seeds) per method and model, beside the pre-trained probe and the k-mer
+    baseline; `metric_label` names the task's metric on the axis.
 
     Example:
-        >>> plot_task_mcc(rows, {"tiny-nt": 0.31}, 0.28, out / "mcc_tata.png", title="tata: test MCC")  # doctest: +SKIP
+        >>> plot_task_score(rows, {"tiny-nt": 0.31}, 0.28, out / "mcc_tata.png", title="tata: test MCC")  # doctest: +SKIP
     """
     models = unique([r["model"] for r in rows])
     methods = unique([r["method"] for r in rows])
@@ -57,7 +61,8 @@ def plot_task_mcc(rows: list[dict[str, Any]], probe: dict[str, float | None], km
                 row = next((r for r in rows if r["model"] == model and r["method"] == group), None)
                 if row is None:
                     continue
-                value, sd, colour, hatch = row["test_mcc_mean"], row["test_mcc_sd"], method_colour(group, g_index), None
+                value, sd = row_value(row, "test_score_mean"), row_value(row, "test_score_sd")
+                colour, hatch = method_colour(group, g_index), None
             if value is None:
                 continue
             ax.bar(g_index + offset, value, width * 0.92, yerr=sd or None, capsize=3, color=colour, hatch=hatch,
@@ -69,69 +74,72 @@ def plot_task_mcc(rows: list[dict[str, Any]], probe: dict[str, float | None], km
         ax.legend(fontsize=8, loc="best")
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xticks(range(len(groups)), groups)
-    ax.set_ylabel("test MCC (mean ± sd over seeds)")
+    ax.set_ylabel(f"test {metric_label} (mean ± sd over seeds)")
     model_note = "; ".join(f"M{i + 1} = {m}" for i, m in enumerate(models)) if len(models) > 1 else models[0]
     ax.set_title(f"{title}\n{model_note}" if title else model_note, fontsize=9)
     return save_figure(fig, path)
 
 
-def _scatter_by_model(ax: Any, rows: list[dict[str, Any]], x_key: str) -> None:
+def _scatter_by_model(ax: Any, rows: list[dict[str, Any]], x_key: str, metric_label: str) -> None:
     models = unique([r["model"] for r in rows])
     methods = unique([r["method"] for r in rows])
     for row in rows:
-        x = row.get(x_key)
-        if x is None or row.get("test_mcc_mean") is None:
+        x, y = row.get(x_key), row_value(row, "test_score_mean")
+        if x is None or y is None:
             continue
         marker = MODEL_MARKERS[models.index(row["model"]) % len(MODEL_MARKERS)]
         colour = method_colour(row["method"], methods.index(row["method"]))
-        ax.errorbar(x, row["test_mcc_mean"], yerr=row.get("test_mcc_sd") or None, fmt=marker, color=colour,
+        ax.errorbar(x, y, yerr=row_value(row, "test_score_sd") or None, fmt=marker, color=colour,
                     capsize=3, markersize=7)
-        ax.annotate(row["method"], (x, row["test_mcc_mean"]), textcoords="offset points", xytext=(5, 4), fontsize=7)
+        ax.annotate(row["method"], (x, y), textcoords="offset points", xytext=(5, 4), fontsize=7)
     handles = [ax.plot([], [], MODEL_MARKERS[i % len(MODEL_MARKERS)], color="black", label=m)[0]
                for i, m in enumerate(models)]
     if len(models) > 1:
         ax.legend(handles=handles, fontsize=7, loc="best")
-    ax.set_ylabel("test MCC")
+    ax.set_ylabel(f"test {metric_label}")
     ax.grid(alpha=0.3)
     ax.margins(x=0.15, y=0.12)  # room for the method labels at the edges
 
 
-def plot_mcc_vs_params(rows: list[dict[str, Any]], path: Path, *, title: str = "") -> Path:
-    """The efficiency trade-off: test MCC against the number of trainable parameters (log scale).
+def plot_score_vs_params(rows: list[dict[str, Any]], path: Path, *, title: str = "", metric_label: str = "MCC") -> Path:
+    """The efficiency trade-off: the task's test score against the number of trainable parameters (log scale).
 
     Example:
-        >>> plot_mcc_vs_params(rows, out / "params_tata.png")  # doctest: +SKIP
+        >>> plot_score_vs_params(rows, out / "params_tata.png")  # doctest: +SKIP
     """
     fig = new_figure((5.5, 3.6))
     ax = fig.subplots()
-    _scatter_by_model(ax, rows, "trainable_params")
+    _scatter_by_model(ax, rows, "trainable_params", metric_label)
     ax.set_xscale("log")
     ax.set_xlabel("trainable parameters")
-    ax.set_title(title or "MCC vs trainable parameters", fontsize=9)
+    ax.set_title(title or f"{metric_label} vs trainable parameters", fontsize=9)
     return save_figure(fig, path)
 
 
-def plot_mcc_vs_cost(rows: list[dict[str, Any]], path: Path, *, memory_label: str, title: str = "") -> Path:
-    """Test MCC against training time per seed and against peak memory of the cell.
+def plot_score_vs_cost(rows: list[dict[str, Any]], path: Path, *, memory_label: str, title: str = "",
+                       metric_label: str = "MCC") -> Path:
+    """The task's test score against training time per seed and against peak memory of the cell.
 
     Example:
-        >>> plot_mcc_vs_cost(rows, out / "cost_tata.png", memory_label="peak resident memory (MiB)")  # doctest: +SKIP
+        >>> plot_score_vs_cost(rows, out / "cost_tata.png", memory_label="peak resident memory (MiB)")  # doctest: +SKIP
     """
     fig = new_figure((9, 3.6))
     axes = fig.subplots(1, 2, sharey=True)
-    _scatter_by_model(axes[0], rows, "train_seconds_per_seed")
+    _scatter_by_model(axes[0], rows, "train_seconds_per_seed", metric_label)
     axes[0].set_xlabel("training time per seed (s)")
-    _scatter_by_model(axes[1], rows, "peak_memory_mib")
+    _scatter_by_model(axes[1], rows, "peak_memory_mib", metric_label)
     axes[1].set_xlabel(memory_label)
     axes[1].set_ylabel("")
     if any(r.get("peak_memory_mib") is None for r in rows):
         axes[1].text(0.02, 0.02, "cells without a measurement are not shown", transform=axes[1].transAxes, fontsize=7)
-    fig.suptitle(title or "MCC vs cost", fontsize=9)
+    fig.suptitle(title or f"{metric_label} vs cost", fontsize=9)
     return save_figure(fig, path)
 
 
-def plot_layer_curves(curves: dict[str, list[dict[str, Any]]], path: Path, *, title: str = "") -> Path:
-    """Layer probing: test (solid) and dev (dashed) MCC of a linear probe on each layer, one line per model.
+def plot_layer_curves(curves: dict[str, list[dict[str, Any]]], path: Path, *, title: str = "", metric: str = "mcc",
+                      metric_label: str = "MCC") -> Path:
+    """Layer probing: test (solid) and dev (dashed) score (`metric`, the task's headline metric; layer rows carry
+    ``dev_<metric>`` and ``test_<metric>``) of a linear probe on each layer, one line per model.
 
     Example:
         >>> plot_layer_curves({"tiny-nt": layer_rows}, out / "layers_tata.png")  # doctest: +SKIP
@@ -144,18 +152,21 @@ def plot_layer_curves(curves: dict[str, list[dict[str, Any]]], path: Path, *, ti
     for index, (model, layers) in enumerate(curves.items()):
         colour = f"C{index}"
         x = [r["layer"] for r in layers]
-        ax.plot(x, [r["test_mcc"] for r in layers], "o-", color=colour, label=f"{model} (test)")
-        ax.plot(x, [r["dev_mcc"] for r in layers], "o--", color=colour, alpha=0.5, label=f"{model} (dev)")
+        ax.plot(x, [_value(r, f"test_{metric}") for r in layers], "o-", color=colour, label=f"{model} (test)")
+        ax.plot(x, [_value(r, f"dev_{metric}") for r in layers], "o--", color=colour, alpha=0.5,
+                label=f"{model} (dev)")
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xlabel("layer (0 = embeddings)")
-    ax.set_ylabel("probe MCC")
+    ax.set_ylabel(f"probe {metric_label}")
     ax.legend(fontsize=7)
     ax.set_title(title or "layer probing", fontsize=9)
     return save_figure(fig, path)
 
 
-def plot_learning_curves(panels: list[dict[str, Any]], path: Path, *, title: str = "") -> Path:
-    """One row per cell: train/dev loss and dev MCC against the step, every seed, the kept checkpoint marked.
+def plot_learning_curves(panels: list[dict[str, Any]], path: Path, *, title: str = "",
+                         metric_label: str = "MCC") -> Path:
+    """One row per cell: train/dev loss and the dev score (the task's headline metric, `metric_label`) against the
+    step, every seed, the kept checkpoint marked.
 
     Each panel: {"label": str, "curves": [SeedCurve, ...], "kept": {seed_name: step}}.
 
@@ -173,15 +184,15 @@ def plot_learning_curves(panels: list[dict[str, Any]], path: Path, *, title: str
             colour = f"C{index}"
             loss_ax.plot(curve.train_steps, curve.train_loss, "-", color=colour, lw=1, label=f"train {curve.seed}")
             loss_ax.plot(curve.eval_steps, curve.eval_loss, "o--", color=colour, ms=3, label=f"dev {curve.seed}")
-            mcc_ax.plot(curve.eval_steps, curve.eval_mcc, "o-", color=colour, ms=3, label=curve.seed)
+            mcc_ax.plot(curve.eval_steps, curve.eval_score, "o-", color=colour, ms=3, label=curve.seed)
             kept = panel.get("kept", {}).get(curve.seed)
             if kept is not None:
                 for ax in (loss_ax, mcc_ax):
                     ax.axvline(kept, color=colour, ls=":", lw=1)
         loss_ax.set_ylabel("loss")
-        mcc_ax.set_ylabel("dev MCC")
+        mcc_ax.set_ylabel(f"dev {metric_label}")
         loss_ax.set_title(f"{panel['label']}: train (solid) / dev (dashed) loss", fontsize=8)
-        mcc_ax.set_title(f"{panel['label']}: dev MCC (dotted line = kept checkpoint)", fontsize=8)
+        mcc_ax.set_title(f"{panel['label']}: dev {metric_label} (dotted line = kept checkpoint)", fontsize=8)
         if not panel["curves"]:
             loss_ax.text(0.5, 0.5, "no training steps logged", ha="center", transform=loss_ax.transAxes)
         if row == 0 and panel["curves"]:
@@ -197,17 +208,21 @@ def plot_learning_curves(panels: list[dict[str, Any]], path: Path, *, title: str
 
 
 def plot_overview(rows: list[dict[str, Any]], tasks: list[str], path: Path, *,
-                  baselines: dict[str, dict[str, float | None]] | None = None) -> Path:
-    """Heatmap of mean test MCC: one row per model × method (and baseline), one column per task.
+                  baselines: dict[str, dict[str, float | None]] | None = None,
+                  metric_labels: dict[str, str] | None = None) -> Path:
+    """Heatmap of the mean test score: one row per model × method (and baseline), one column per task, each task
+    scored with its own metric (`metric_labels`, task -> "MCC", "macro AUPRC", "Spearman"; named under the task).
 
     Example:
         >>> plot_overview(rows, ["tata"], out / "overview.png", baselines={"k-mer baseline": {"tata": 0.28}})  # doctest: +SKIP
     """
+    metric_labels = {t: (metric_labels or {}).get(t, "MCC") for t in tasks}
     labels = unique([f"{r['model']} · {r['method']}" for r in rows])
     values = np.full((len(labels), len(tasks)), np.nan)
     for r in rows:
-        if r.get("test_mcc_mean") is not None:
-            values[labels.index(f"{r['model']} · {r['method']}"), tasks.index(r["task"])] = r["test_mcc_mean"]
+        if row_value(r, "test_score_mean") is not None:
+            values[labels.index(f"{r['model']} · {r['method']}"), tasks.index(r["task"])] = row_value(
+                r, "test_score_mean")
     for name, per_task in (baselines or {}).items():
         labels.append(name)
         values = np.vstack([values, [np.nan if per_task.get(t) is None else per_task[t] for t in tasks]])
@@ -220,11 +235,20 @@ def plot_overview(rows: list[dict[str, Any]], tasks: list[str], path: Path, *,
             text = "–" if np.isnan(values[i, j]) else f"{values[i, j]:.2f}"
             ax.text(j, i, text, ha="center", va="center", fontsize=8,
                     color="white" if np.isnan(values[i, j]) or values[i, j] < 0.5 else "black")
-    ax.set_xticks(range(len(tasks)), tasks, rotation=20, ha="right")
+    ax.set_xticks(range(len(tasks)), [f"{t}\n({metric_labels[t]})" for t in tasks], rotation=20, ha="right")
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
-    fig.colorbar(image, ax=ax, label="test MCC")
-    ax.set_title("test MCC (mean over seeds) per task", fontsize=9)
+    shared = set(metric_labels.values())
+    name = f"test {shared.pop()}" if len(shared) == 1 else "test score"
+    fig.colorbar(image, ax=ax, label=name)
+    ax.set_title(f"{name} (mean over seeds) per task" + ("" if name != "test score" else ", each task's metric"),
+                 fontsize=9)
     return save_figure(fig, path)
+
+
+def _value(row: dict[str, Any], key: str) -> float:
+    """A plotted value; NaN (a gap in the line) where none was measured."""
+    value = row.get(key)
+    return float(value) if isinstance(value, int | float) else float("nan")
 
 
 __all__ = [
@@ -232,8 +256,8 @@ __all__ = [
     "method_colour",
     "plot_layer_curves",
     "plot_learning_curves",
-    "plot_mcc_vs_cost",
-    "plot_mcc_vs_params",
     "plot_overview",
-    "plot_task_mcc",
+    "plot_score_vs_cost",
+    "plot_score_vs_params",
+    "plot_task_score",
 ]

@@ -55,12 +55,15 @@ def _layer_probe(plan: GridPlan, cell: Cell) -> None:
     config = plan.config
     folder = plan.layer_probe_dir(cell.model, cell.task_key)
     params = {"model": cell.model, "data": cell.data, "max_rows": config.max_rows, "seed": config.split_seed}
+    if cell.label_columns:
+        params["label_columns"] = cell.label_columns
     params_file = folder / "params.json"
     if (folder / "layer_probe.json").is_file() and params_file.is_file() and json.loads(params_file.read_text()) == params:
         return
     info(f"layer probing {cell.model} on {cell.task_key}")
     probe_layers(cell.model, cell.data, output=folder, max_rows=config.max_rows, seed=config.split_seed,
-                 trust_remote_code=config.trust_remote_code, batch_size=max(1, config.batch_size * 2))
+                 trust_remote_code=config.trust_remote_code, batch_size=max(1, config.batch_size * 2),
+                 label_columns=cell.label_columns)
     write_json(params_file, params)
 
 

@@ -3,14 +3,18 @@
 Each check returns a `Verdict` with the numbers behind it, so a reader can judge the call for themselves:
 
 - overfitting (`curves`): dev loss rising while train loss falls (per seed, from the Trainer's log), and the
-  train-dev MCC gap of the kept checkpoint;
-- underfitting (`curves`): train loss barely below its start, train MCC near chance (MCC 0), a zero learning rate;
+  train-dev gap of the kept checkpoint's score;
+- underfitting (`curves`): train loss barely below its start, a train score near chance, a zero learning rate;
   the cause is named where the metrics show one (`causes`): no learnable signal (the fine-tuned model, the
-  pre-trained probe and the k-mer baseline all at chance on test) or a majority collapse (one class predicted for
-  almost every sequence);
+  pre-trained probe and the k-mer baseline all at chance on test) or, for single-label tasks, a majority collapse
+  (one class predicted for almost every sequence);
 - catastrophic forgetting (`forgetting`): the share of the base model's pre-training gain (its masked-LM loss below a
   unigram reference on the task's test sequences) that the fine-tuned backbone lost;
-- data leakage (`leakage`): the run's leakage report, with the test metric recomputed on the deduplicated test set.
+- data leakage (`leakage`): the run's leakage report, with the test score recomputed on the deduplicated test set.
+
+The score is the run's headline metric (`hubtune.problems.Problem.metric`): MCC for single-label tasks (0 at
+chance), macro AUPRC for multi-label tasks (the mean label prevalence at chance), Spearman for regression (0 at
+chance); every verdict names it.
 
 A check the run does not allow is "not measurable", with the reason; one that was skipped is "not measured". Advice
 never names the method the run already uses.
@@ -28,8 +32,17 @@ from pathlib import Path
 
 from ..evaluate import INFERENCE_BATCH_SIZE
 from ..run import Run
-from .base import CHECK_NAMES, DIAGNOSTICS_VERSION, NOT_MEASURABLE, STATUSES, Verdict, format_verdicts
-from .causes import at_chance, learnable_signal, majority_collapse
+from .base import (
+    CHECK_NAMES,
+    DIAGNOSTICS_VERSION,
+    NOT_MEASURABLE,
+    STATUSES,
+    Verdict,
+    chance_level,
+    format_verdicts,
+    split_score,
+)
+from .causes import at_chance, collapse_applies, learnable_signal, majority_collapse
 from .curves import SeedCurve, check_overfitting, check_underfitting, learning_curves, parse_log_history
 from .forgetting import NAME as FORGETTING
 from .forgetting import (
@@ -82,10 +95,12 @@ __all__ = [
     "SeedCurve",
     "Verdict",
     "at_chance",
+    "chance_level",
     "check_forgetting",
     "check_leakage",
     "check_overfitting",
     "check_underfitting",
+    "collapse_applies",
     "diagnose_run",
     "format_verdicts",
     "forgetting_status",
@@ -97,5 +112,6 @@ __all__ = [
     "parse_log_history",
     "rule_notes",
     "shuffled_controls",
+    "split_score",
     "unigram_reference_loss",
 ]

@@ -11,6 +11,7 @@ from typing import Any
 from ..data import TaskData, load_task
 from ..errors import HubtuneError
 from ..methods import get_method
+from ..problems import MULTI_LABEL, Problem
 from ..run import Run
 
 # "not measurable": the run does not allow the check (the summary says why); "not measured": the check was skipped.
@@ -18,7 +19,7 @@ NOT_MEASURABLE = "not measurable"
 STATUSES = ("ok", "warning", "flagged", NOT_MEASURABLE, "not measured")
 CHECK_NAMES = ("overfitting", "underfitting", "catastrophic forgetting", "data leakage")
 # Bumped whenever a rule or threshold changes, so stored verdicts (e.g. in a compare report) are recomputed.
-DIAGNOSTICS_VERSION = 5
+DIAGNOSTICS_VERSION = 6
 # The training settings (hubtune.json "training" keys) that decide how `load_task` reads the data; the split and
 # sample seed is "data_seed" (runs written before it existed used "seed"), the class names "label_names".
 # The task of each open `Run`, so the checks of one `diagnose_run` load the data once; dropped with the `Run`.
@@ -79,16 +80,50 @@ def finite(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def split_mcc(run: Run, split: str) -> float | None:
-    """MCC of the run's kept model on `split` ("train", "dev", "test"), or None when not recorded.
+def split_score(run: Run, split: str) -> float | None:
+    """The run's headline metric (MCC, macro AUPRC or Spearman: `run.info.problem.metric`) of its kept model on
+    `split` ("train", "dev", "test"), or None when not recorded.
 
     Example:
-        >>> split_mcc(Run("runs/tata-lora"), "dev")  # doctest: +SKIP
+        >>> split_score(Run("runs/tata-lora"), "dev")  # doctest: +SKIP
         0.58
     """
     block = (run.metrics.get("finetuned") or {}).get(split) or {}
-    value = block.get("mcc")
+    value = block.get(run.info.problem.metric)
     return float(value) if finite(value) else None
+
+
+def chance_level(problem: Problem, block: dict[str, Any] | None) -> float | None:
+    """The headline metric of a model without signal on this split's scores: 0 for MCC and Spearman, the mean
+    prevalence of the scored labels for macro AUPRC (None when the block does not record the prevalences).
+
+    Example:
+        >>> from hubtune.problems import get_problem
+        >>> chance_level(get_problem("regression"), {})
+        0.0
+        >>> chance_level(get_problem("multi_label"), {"per_label": [{"auprc": 0.5, "prevalence": 0.2},
+        ...                                                          {"auprc": 0.3, "prevalence": 0.4}]})
+        0.3
+    """
+    if problem.name != MULTI_LABEL:
+        return 0.0
+    prevalences = [float(p["prevalence"]) for p in (block or {}).get("per_label") or []
+                   if isinstance(p, dict) and finite(p.get("auprc")) and finite(p.get("prevalence"))]
+    return round(sum(prevalences) / len(prevalences), 12) if prevalences else None
+
+
+def chance_text(problem: Problem, chance: float | None) -> str:
+    """How a verdict states the chance level of the headline metric.
+
+    Example:
+        >>> from hubtune.problems import get_problem
+        >>> chance_text(get_problem("single_label"), 0.0), chance_text(get_problem("multi_label"), 0.25)
+        ('chance = 0', 'chance = 0.250, the mean label prevalence')
+    """
+    if problem.name == MULTI_LABEL:
+        return ("chance = the mean label prevalence (not recorded)" if chance is None
+                else f"chance = {chance:.3f}, the mean label prevalence")
+    return "chance = 0"
 
 
 def trains_backbone(run: Run) -> bool:
@@ -132,5 +167,5 @@ def load_run_task(run: Run) -> TaskData:
     return task
 
 
-__all__ = ["CHECK_NAMES", "DIAGNOSTICS_VERSION", "NOT_MEASURABLE", "STATUSES", "NotMeasured", "Verdict", "finite",
-           "format_verdicts", "load_run_task", "split_mcc", "trains_backbone"]
+__all__ = ["CHECK_NAMES", "DIAGNOSTICS_VERSION", "NOT_MEASURABLE", "STATUSES", "NotMeasured", "Verdict", "chance_level",
+           "chance_text", "finite", "format_verdicts", "load_run_task", "split_score", "trains_backbone"]

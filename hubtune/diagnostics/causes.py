@@ -10,12 +10,14 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..problems import MULTI_LABEL, SINGLE_LABEL, Problem, get_problem
 from ..run import Run
 from ..tables import COMPARED_MODELS
-from .base import finite
+from .base import chance_level, finite
 
-# A model shows signal when its test MCC (its AUROC when it predicts one class) is off chance at the 95% level over
-# the three models compared (Bonferroni: 0.05 / 3 each, two-sided), so one lucky baseline does not hide a null result.
+# A model shows signal when its test score (the problem's headline metric: MCC, macro AUPRC or Spearman; AUROC for a
+# classifier that predicts one class) is off chance at the 95% level over the three models compared (Bonferroni:
+# 0.05 / 3 each, two-sided), so one lucky baseline does not hide a null result.
 CHANCE_Z = 2.394
 COLLAPSE_SHARE = 0.90  # majority collapse: one class takes at least this share of the predictions ...
 COLLAPSE_RECALL = 0.10  # ... and the other classes' rows are recognised at most this often (pooled recall)
@@ -23,22 +25,27 @@ COLLAPSE_RECALL = 0.10  # ... and the other classes' rows are recognised at most
 
 @dataclass
 class Score:
-    """One model's test MCC and whether it is distinguishable from chance."""
+    """One model's test score (the problem's headline metric) and whether it is distinguishable from chance."""
 
     key: str  # "finetuned", "probe", "kmer"
     title: str
-    mcc: float
+    metric_label: str  # "MCC", "macro AUPRC", "Spearman"
+    value: float
+    chance: float  # the metric's value without signal (0; macro AUPRC: the mean label prevalence)
     n: int | None
     ci95: list[float] | None
-    auroc: float | None
+    auroc: float | None  # single-label only: judged instead of MCC when one class is predicted
     at_chance: bool
     rule: str  # how `at_chance` was decided
 
     def text(self) -> str:
-        """`fine-tuned MCC 0.012 (95% CI -0.08–0.10), AUROC 0.51`."""
-        text = f"{self.title} MCC {self.mcc:.3f}"
-        text += (f" (95% CI {self.ci95[0]:.3f}–{self.ci95[1]:.3f})" if self.ci95
-                 else f" (n = {self.n})" if self.n else "")
+        """`fine-tuned MCC 0.012 (95% CI -0.08–0.10), AUROC 0.51` or `k-mer baseline macro AUPRC 0.31 (...; chance
+        0.300)`."""
+        text = f"{self.title} {self.metric_label} {self.value:.3f}"
+        inside = [f"95% CI {self.ci95[0]:.3f}–{self.ci95[1]:.3f}"] if self.ci95 else [f"n = {self.n}"] if self.n else []
+        if self.chance:
+            inside.append(f"chance {self.chance:.3f}")
+        text += f" ({'; '.join(inside)})" if inside else ""
         return text + (f", AUROC {self.auroc:.2f}" if self.auroc is not None else "")
 
 
@@ -64,8 +71,8 @@ class Signal:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready details."""
         return {"absent": self.absent, "missing": list(self.missing),
-                "scores": [{"model": s.key, "mcc": s.mcc, "n": s.n, "ci95": s.ci95, "auroc": s.auroc,
-                            "at_chance": s.at_chance, "rule": s.rule}
+                "scores": [{"model": s.key, "metric": s.metric_label, "value": s.value, "chance": s.chance, "n": s.n,
+                            "ci95": s.ci95, "auroc": s.auroc, "at_chance": s.at_chance, "rule": s.rule}
                            for s in self.scores]}
 
 
@@ -79,60 +86,72 @@ def _auroc_null_se(block: dict[str, Any]) -> float | None:
     return math.sqrt((n0 + n1 + 1) / (12 * n0 * n1))
 
 
-def at_chance(block: dict[str, Any]) -> tuple[bool, str] | None:
-    """Is a split's score indistinguishable from chance? |MCC| within `CHANCE_Z` standard errors of 0, the standard
-    error read from the stored 95% bootstrap interval (without one, as in older metrics.json files: 1/sqrt(n)).
-    A model that predicts (almost) one class has an MCC near 0 whatever it learnt: for two classes its AUROC is
-    judged instead (within `CHANCE_Z` null standard errors of 0.5). None when the block cannot tell.
+def at_chance(block: dict[str, Any], problem: str | Problem | None = None) -> tuple[bool, str] | None:
+    """Is a split's score indistinguishable from chance? The problem's headline metric (MCC, macro AUPRC or
+    Spearman) within `CHANCE_Z` standard errors of its chance level (`chance_level`: 0, or the mean label
+    prevalence for macro AUPRC), the standard error read from the stored 95% bootstrap interval (without one, as in
+    older metrics.json files: 1/sqrt(n) for MCC and Spearman; macro AUPRC cannot then be judged). A single-label
+    model that predicts (almost) one class has an MCC near 0 whatever it learnt: for two classes its AUROC is judged
+    instead (within `CHANCE_Z` null standard errors of 0.5). None when the block cannot tell.
 
     Example:
         >>> at_chance({"mcc": 0.05, "n": 400, "mcc_ci95": [-0.04, 0.14]})[0]
         True
         >>> at_chance({"mcc": 0.3, "n": 400})[0]
         False
+        >>> at_chance({"spearman": 0.02, "n": 100, "spearman_ci95": [-0.17, 0.21]}, "regression")[0]
+        True
     """
-    mcc = block.get("mcc")
-    if not finite(mcc):
+    chosen = get_problem(problem)
+    value = block.get(chosen.metric)
+    if not finite(value):
         return None
-    if _collapse_on(block.get("confusion_matrix") or []) is not None:
+    if chosen.name == SINGLE_LABEL and _collapse_on(block.get("confusion_matrix") or []) is not None:
         auroc, auroc_se = block.get("auroc"), _auroc_null_se(block)
         if not finite(auroc) or auroc_se is None:
             return None
         return (abs(float(auroc) - 0.5) <= CHANCE_Z * auroc_se,
                 f"one class predicted: |AUROC - 0.5| <= {CHANCE_Z} x its null SE {auroc_se:.3f}")
-    ci, n = block.get("mcc_ci95"), block.get("n")
+    chance = chance_level(chosen, block)
+    if chance is None:
+        return None
+    ci, n = block.get(f"{chosen.metric}_ci95"), block.get("n")
     if isinstance(ci, list | tuple) and len(ci) == 2 and all(finite(v) for v in ci):
         se, rule = (ci[1] - ci[0]) / (2 * 1.96), "the SE read from its 95% bootstrap interval"
-    elif finite(n) and n > 0:
+    elif chosen.name != MULTI_LABEL and finite(n) and n > 0:
         se, rule = 1 / math.sqrt(n), "SE 1/sqrt(n)"
     else:
         return None
-    return abs(float(mcc)) <= CHANCE_Z * se, f"|MCC| <= {CHANCE_Z} x {rule}"
+    distance = f"|{chosen.metric_label} - {chance:.3f}|" if chance else f"|{chosen.metric_label}|"
+    return abs(float(value) - chance) <= CHANCE_Z * se, f"{distance} <= {CHANCE_Z} x {rule}"
 
 
-def _score(key: str, title: str, blocks: list[dict[str, Any]]) -> Score | None:
+def _score(key: str, title: str, blocks: list[dict[str, Any]], problem: Problem) -> Score | None:
     """A model's test score; with several seeds it is at chance only when every seed is."""
-    if not blocks or any(finite(b.get("mcc")) and at_chance(b) is None for b in blocks):
+    metric = problem.metric
+    if not blocks or any(finite(b.get(metric)) and at_chance(b, problem) is None for b in blocks):
         return None  # a score that cannot be judged: nothing is concluded
-    judged = [(b, j) for b in blocks if (j := at_chance(b)) is not None]
+    judged = [(b, j) for b in blocks if (j := at_chance(b, problem)) is not None]
     if not judged:
         return None
     first = judged[0][0]
-    n, auroc = first.get("n"), first.get("auroc")
-    return Score(key, title, float(first["mcc"]), int(n) if finite(n) else None,
-                 first.get("mcc_ci95") if len(judged) == 1 else None, float(auroc) if finite(auroc) else None,
+    n, auroc = first.get("n"), first.get("auroc") if problem.name == SINGLE_LABEL else None
+    return Score(key, title, problem.metric_label, float(first[metric]), chance_level(problem, first) or 0.0,
+                 int(n) if finite(n) else None, first.get(f"{metric}_ci95") if len(judged) == 1 else None,
+                 float(auroc) if finite(auroc) else None,
                  all(j[0] for _, j in judged), judged[0][1][1] + (f", every one of {len(judged)} seeds"
                                                                    if len(judged) > 1 else ""))
 
 
 def learnable_signal(run: Run) -> Signal:
-    """The test MCC of the fine-tuned model, the pre-trained probe and the k-mer baseline against chance.
+    """The test score (the run's headline metric) of the fine-tuned model, the pre-trained probe and the k-mer
+    baseline against chance.
 
     Example:
         >>> learnable_signal(Run("runs/shuffled-labels")).absent  # doctest: +SKIP
         True
     """
-    metrics = run.metrics
+    metrics, problem = run.metrics, run.info.problem
     signal = Signal()
     for key, title in COMPARED_MODELS:
         if key == "finetuned":
@@ -140,11 +159,12 @@ def learnable_signal(run: Run) -> Signal:
             blocks = blocks or [((metrics.get(key) or {}).get("test") or {})]
         else:
             blocks = [((metrics.get(key) or {}).get("test") or {})]
-        score = _score(key, title, blocks)
+        score = _score(key, title, blocks, problem)
         if score is not None:
             signal.scores.append(score)
-        elif any(finite(b.get("mcc")) for b in blocks):
-            signal.missing.append(f"{title} (one class predicted and no AUROC to judge)")
+        elif any(finite(b.get(problem.metric)) for b in blocks):
+            signal.missing.append(f"{title} (one class predicted and no AUROC to judge)" if problem.name == SINGLE_LABEL
+                                  else f"{title} (no interval or chance level to judge its {problem.metric_label})")
         else:
             signal.missing.append(f"{title} (not run)")
     return signal
@@ -154,7 +174,7 @@ def no_signal_text(signal: Signal) -> str:
     """The verdict text for a run without learnable signal.
 
     Example:
-        >>> no_signal_text(Signal([Score("kmer", "k-mer baseline", 0.01, 400, None, 0.5, True, "")]))[:40]
+        >>> no_signal_text(Signal([Score("kmer", "k-mer baseline", "MCC", 0.01, 0.0, 400, None, 0.5, True, "")]))[:40]
         'no learnable signal: check labels and sp'
     """
     sizes = sorted({s.n for s in signal.scores if s.n})
@@ -217,13 +237,27 @@ def _collapse_on(confusion: list[list[int]]) -> tuple[int, float, float, float] 
     return top, share, recall, accuracy
 
 
+def collapse_applies(run: Run) -> bool:
+    """Whether a majority collapse can be read from the run: single-label classification only (one class per
+    sequence and a confusion matrix); multi-label and regression runs have no class to collapse onto.
+
+    Example:
+        >>> collapse_applies(Run("runs/activity-lora"))  # doctest: +SKIP
+        False
+    """
+    return run.info.problem.name == SINGLE_LABEL
+
+
 def majority_collapse(run: Run) -> Collapse | None:
-    """The kept model's collapse onto one class, read from the confusion matrix of test (else dev, else train).
+    """The kept model's collapse onto one class, read from the confusion matrix of test (else dev, else train);
+    None without a collapse and for runs where it does not apply (`collapse_applies`).
 
     Example:
         >>> majority_collapse(Run("runs/skewed")).text()  # doctest: +SKIP
         'majority collapse: the model predicts negative for 100% of test sequences; it is 95% of train; ...'
     """
+    if not collapse_applies(run):
+        return None
     blocks = run.metrics.get("finetuned") or {}
     names = run.label_names
     train_rows = [sum(row) for row in (blocks.get("train") or {}).get("confusion_matrix") or []]
@@ -288,5 +322,5 @@ def lighter_options(run: Run) -> list[str]:
 
 
 __all__ = ["CHANCE_Z", "COLLAPSE_RECALL", "COLLAPSE_SHARE", "Collapse", "Score", "Signal", "at_chance",
-           "collapse_advice", "learnable_signal", "lighter_options", "majority_collapse", "no_signal_text",
+           "collapse_advice", "collapse_applies", "learnable_signal", "lighter_options", "majority_collapse", "no_signal_text",
            "other_methods"]

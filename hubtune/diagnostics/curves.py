@@ -7,10 +7,12 @@ from typing import Any
 
 import numpy as np
 
+from ..problems import Problem
 from ..run import Run
-from .base import NOT_MEASURABLE, Verdict, finite, split_mcc, trains_backbone
+from .base import NOT_MEASURABLE, Verdict, chance_level, chance_text, finite, split_score, trains_backbone
 from .causes import (
     collapse_advice,
+    collapse_applies,
     learnable_signal,
     lighter_options,
     majority_collapse,
@@ -18,37 +20,41 @@ from .causes import (
     other_methods,
 )
 
-# Thresholds. MCC is 0 at chance for any number of classes, so the same limits serve binary and multi-class tasks.
-OVERFIT_GAP_FLAG = 0.30  # train MCC - dev MCC of the kept checkpoint
+# Thresholds on the run's headline metric (MCC, macro AUPRC or Spearman). MCC and Spearman are 0 at chance for any
+# number of classes or targets, macro AUPRC the mean label prevalence; each is at most 1, so the same limits serve all.
+OVERFIT_GAP_FLAG = 0.30  # train score - dev score of the kept checkpoint
 OVERFIT_GAP_WARN = 0.15
 DEV_RISE_FLAG = 0.20  # dev loss at the end / its minimum - 1 ...
 DEV_RISE_WARN = 0.05
 TRAIN_FALL_MIN = 0.05  # ... while train loss fell by at least this fraction over the same steps
 LOSS_DROP_MIN = 0.05  # underfitting: train loss fell by less than this fraction
-CHANCE_MCC = 0.20  # underfitting: train MCC below this is "near chance"
+CHANCE_LIFT = 0.20  # underfitting: a train score less than this above its chance level is "near chance"
 
 
 @dataclass
 class SeedCurve:
-    """One seed's learning curve, split out of the Trainer's log_history."""
+    """One seed's learning curve, split out of the Trainer's log_history; `eval_score` is the dev value of `metric`
+    (the run's headline metric) at each evaluation."""
 
     seed: str
     train_steps: list[int]
     train_loss: list[float]
     eval_steps: list[int]
     eval_loss: list[float]
-    eval_mcc: list[float]
+    eval_score: list[float]
+    metric: str = "mcc"
 
 
-def parse_log_history(seed: str, history: list[dict[str, Any]]) -> SeedCurve:
-    """Split a Trainer log_history into train-loss and dev-loss/MCC series (by step).
+def parse_log_history(seed: str, history: list[dict[str, Any]], metric: str = "mcc") -> SeedCurve:
+    """Split a Trainer log_history into train-loss and dev-loss / dev-score series (by step); `metric` is the key
+    of the headline metric the Trainer logged (``eval_<metric>``: "mcc", "auprc_macro", "spearman").
 
     Example:
         >>> curve = parse_log_history("seed-1", [{"step": 2, "loss": 0.7}, {"step": 2, "eval_loss": 0.6, "eval_mcc": 0.1}])
-        >>> curve.train_loss, curve.eval_mcc
+        >>> curve.train_loss, curve.eval_score
         ([0.7], [0.1])
     """
-    curve = SeedCurve(seed, [], [], [], [], [])
+    curve = SeedCurve(seed, [], [], [], [], [], metric)
     for entry in history:
         step = entry.get("step")
         if step is None:
@@ -59,7 +65,7 @@ def parse_log_history(seed: str, history: list[dict[str, Any]]) -> SeedCurve:
         if "eval_loss" in entry and finite(entry["eval_loss"]):
             curve.eval_steps.append(int(step))
             curve.eval_loss.append(float(entry["eval_loss"]))
-            curve.eval_mcc.append(float(entry.get("eval_mcc", float("nan"))))
+            curve.eval_score.append(float(entry.get(f"eval_{metric}", float("nan"))))
     return curve
 
 
@@ -70,7 +76,8 @@ def learning_curves(run: Run) -> dict[str, SeedCurve]:
         >>> sorted(learning_curves(Run("runs/tata-lora")))  # doctest: +SKIP
         ['seed-1', 'seed-2']
     """
-    return {seed: parse_log_history(seed, history) for seed, history in run.training_log.items()}
+    metric = run.info.problem.metric
+    return {seed: parse_log_history(seed, history, metric) for seed, history in run.training_log.items()}
 
 
 def _mean_between(steps: list[int], values: list[float], low: int, high: int) -> float | None:
@@ -87,12 +94,12 @@ def _kept_checkpoints(run: Run, logs: dict[str, SeedCurve]) -> list[dict[str, An
     return kept
 
 
-def _kept_text(kept: list[dict[str, Any]]) -> str:
+def _kept_text(kept: list[dict[str, Any]], problem: Problem) -> str:
     parts = [f"seed {k['seed']} step {k['best_step']} of {k['last_step']}" for k in kept
              if k.get("best_step") is not None]
     if not parts:
         return ""
-    return "kept checkpoint (best dev MCC): " + ", ".join(parts)
+    return f"kept checkpoint (best dev {problem.metric_label}): " + ", ".join(parts)
 
 
 def _dev_rise(curve: SeedCurve) -> dict[str, Any]:
@@ -114,21 +121,24 @@ def _dev_rise(curve: SeedCurve) -> dict[str, Any]:
 
 
 def check_overfitting(run: Run, logs: dict[str, SeedCurve] | None = None) -> Verdict:
-    """Dev loss rising while train loss falls, or a large train-dev MCC gap of the kept model.
+    """Dev loss rising while train loss falls, or a large train-dev gap of the kept model's headline metric (MCC,
+    macro AUPRC or Spearman).
 
     Example:
         >>> check_overfitting(Run("runs/tata-full")).status  # doctest: +SKIP
         'flagged'
     """
     logs = learning_curves(run) if logs is None else logs
-    train_mcc, dev_mcc = split_mcc(run, "train"), split_mcc(run, "dev")
-    gap = None if train_mcc is None or dev_mcc is None else train_mcc - dev_mcc
+    problem = run.info.problem
+    name = problem.metric_label
+    train_score, dev_score = split_score(run, "train"), split_score(run, "dev")
+    gap = None if train_score is None or dev_score is None else train_score - dev_score
     kept = _kept_checkpoints(run, logs)
     curves = [_dev_rise(curve) for curve in logs.values() if len(curve.eval_loss) >= 3 and curve.train_loss]
     diverging = [c for c in curves if c["train_loss_fall"] is not None and c["train_loss_fall"] >= TRAIN_FALL_MIN]
     worst = max(diverging, key=lambda c: c["dev_loss_rise"], default=None)
-    details = {"train_mcc": train_mcc, "dev_mcc": dev_mcc, "train_dev_mcc_gap": gap, "curves": curves,
-               "kept_checkpoints": kept,
+    details = {"metric": problem.metric, "train_score": train_score, "dev_score": dev_score, "train_dev_gap": gap,
+               "curves": curves, "kept_checkpoints": kept,
                "thresholds": {"gap_flag": OVERFIT_GAP_FLAG, "gap_warning": OVERFIT_GAP_WARN,
                               "dev_rise_flag": DEV_RISE_FLAG, "dev_rise_warning": DEV_RISE_WARN}}
     if gap is None and not curves:
@@ -141,7 +151,7 @@ def check_overfitting(run: Run, logs: dict[str, SeedCurve] | None = None) -> Ver
         status = "warning"
     parts = []
     if gap is not None:
-        parts.append(f"train MCC {train_mcc:.3f} vs dev MCC {dev_mcc:.3f} (gap {gap:+.3f})")
+        parts.append(f"train {name} {train_score:.3f} vs dev {name} {dev_score:.3f} (gap {gap:+.3f})")
     if worst is not None:
         parts.append(
             f"dev loss rose {worst['dev_loss_rise']:+.0%} after its minimum at step {worst['dev_loss_min_step']} "
@@ -151,7 +161,7 @@ def check_overfitting(run: Run, logs: dict[str, SeedCurve] | None = None) -> Ver
     elif curves:
         rise = max(c["dev_loss_rise"] for c in curves)
         parts.append(f"no dev-loss rise with falling train loss (dev loss ends {rise:+.0%} above its minimum)")
-    kept_text = _kept_text(kept)
+    kept_text = _kept_text(kept, problem)
     if kept_text:
         parts.append(kept_text)
     if status != "ok":
@@ -178,37 +188,54 @@ def _loss_drops(logs: dict[str, SeedCurve]) -> list[dict[str, Any]]:
     return drops
 
 
+def _train_lift(run: Run, problem: Problem) -> tuple[float | None, float | None]:
+    """The kept model's train score and how far it is above its chance level (None when either is unknown)."""
+    train_score = split_score(run, "train")
+    chance = chance_level(problem, (run.metrics.get("finetuned") or {}).get("train"))
+    return train_score, None if train_score is None or chance is None else train_score - chance
+
+
 def check_underfitting(run: Run, logs: dict[str, SeedCurve] | None = None) -> Verdict:
-    """Train loss barely below its start, train MCC near chance, or a zero learning rate, with the cause named where
-    the metrics show one: no learnable signal (the fine-tuned model and both baselines at chance on test) or a
-    majority collapse (one class predicted for (almost) every sequence), instead of the generic cure.
+    """Train loss barely below its start, a train score (the headline metric) near chance, or a zero learning rate,
+    with the cause named where the metrics show one: no learnable signal (the fine-tuned model and both baselines at
+    chance on test) or, for single-label runs, a majority collapse (one class predicted for (almost) every
+    sequence), instead of the generic cure.
+
+    Chance is 0 for MCC and Spearman and the mean label prevalence for macro AUPRC. A majority collapse does not
+    apply to multi-label and regression runs: their details say so (`collapse_checked` False), nothing is claimed.
 
     Example:
         >>> check_underfitting(Run("runs/tata-lora-lr0")).status  # doctest: +SKIP
         'flagged'
     """
     logs = learning_curves(run) if logs is None else logs
+    problem = run.info.problem
+    name = problem.metric_label
     training = run.info.training
     lr = training.get("learning_rate")
-    train_mcc = split_mcc(run, "train")
+    train_score, lift = _train_lift(run, problem)
+    chance_value = chance_level(problem, (run.metrics.get("finetuned") or {}).get("train"))
     drops = _loss_drops(logs)
     best_drop = max(drops, key=lambda d: d["relative_drop"], default=None)
     signal, collapse = learnable_signal(run), majority_collapse(run)
-    details: dict[str, Any] = {"train_mcc": train_mcc, "dev_mcc": split_mcc(run, "dev"), "learning_rate": lr,
-                               "loss": drops, "signal": signal.to_dict(),
+    details: dict[str, Any] = {"metric": problem.metric, "train_score": train_score,
+                               "dev_score": split_score(run, "dev"), "train_chance": chance_value,
+                               "learning_rate": lr, "loss": drops, "signal": signal.to_dict(),
                                "collapse": collapse.to_dict() if collapse else None,
-                               "thresholds": {"loss_drop": LOSS_DROP_MIN, "chance_mcc": CHANCE_MCC}}
+                               "collapse_checked": collapse_applies(run),
+                               "thresholds": {"loss_drop": LOSS_DROP_MIN, "chance_lift": CHANCE_LIFT}}
     backbone = trains_backbone(run)
-    if train_mcc is None and (best_drop is None or not backbone):
-        return Verdict("underfitting", NOT_MEASURABLE, "no train metrics and no train loss in the run", details)
+    if lift is None and (best_drop is None or not backbone):
+        what = "no train metrics" if train_score is None else f"no chance level for the train {name}"
+        return Verdict("underfitting", NOT_MEASURABLE, f"{what} and no train loss in the run", details)
     zero_lr = backbone and lr is not None and float(lr) == 0.0
     flat = backbone and best_drop is not None and best_drop["relative_drop"] < LOSS_DROP_MIN
-    chance = train_mcc is not None and train_mcc < CHANCE_MCC
+    chance = lift is not None and lift < CHANCE_LIFT
     if not backbone:
         status = "flagged" if chance else "ok"
-    elif zero_lr or (flat and chance) or (flat and train_mcc is None):
+    elif zero_lr or (flat and chance) or (flat and lift is None):
         status = "flagged"
-    elif chance or (flat and train_mcc is not None and train_mcc < 2 * CHANCE_MCC):
+    elif chance or (flat and lift is not None and lift < 2 * CHANCE_LIFT):
         status = "warning"
     else:
         status = "ok"
@@ -229,32 +256,38 @@ def check_underfitting(run: Run, logs: dict[str, SeedCurve] | None = None) -> Ve
         parts.append(f"{collapse.text()}; {collapse_advice(run, collapse)}")
         if signal.absent:
             parts.append("the baselines show no signal either: check the labels and splits as well")
+    score_text = (f"train {name} {train_score:.3f} ({chance_text(problem, chance_value)})"
+                  if train_score is not None else "")
     if not backbone:
-        parts.append(f"frozen-embedding probe: train MCC {train_mcc:.3f} (chance = 0)")
+        parts.append(f"frozen-embedding probe: {score_text or f'train {name} not recorded'}")
     else:
         if best_drop is not None:
             parts.append(f"train loss {best_drop['train_loss_start']:.3f} -> {best_drop['train_loss_end']:.3f} "
                          f"({-best_drop['relative_drop']:+.1%}) over {best_drop['steps']} steps")
-        if train_mcc is not None:
-            parts.append(f"train MCC {train_mcc:.3f} (chance = 0)")
+        if score_text:
+            parts.append(score_text)
     if status != "ok" and cause in (None, "zero learning rate"):
         if backbone:
-            parts += _underfitting_advice(training, drops, lr)
+            parts += _underfitting_advice(training, drops, lr, problem)
         else:
-            parts.append("the pre-trained features barely separate the classes: fine-tune ("
+            parts.append("the pre-trained features barely carry the signal: fine-tune ("
                          + "/".join(other_methods(run, "lora", "full")) + ") instead")
         if signal.missing and cause is None:
             parts.append(f"whether the labels carry any signal is not measurable: {', '.join(signal.missing)}")
+        if cause is None and not collapse_applies(run):
+            parts.append(f"majority collapse not checked ({problem.description.split(' (')[0]}: no single class "
+                         "per sequence)")
     return Verdict("underfitting", status, "; ".join(parts), details)
 
 
-def _underfitting_advice(training: dict[str, Any], drops: list[dict[str, Any]], lr: float | None) -> list[str]:
+def _underfitting_advice(training: dict[str, Any], drops: list[dict[str, Any]], lr: float | None,
+                         problem: Problem) -> list[str]:
     advice = []
     budget = training.get("max_steps")
     stopped = [f"{d['seed']} at step {d['last_step']}" for d in drops if budget and d["last_step"] < budget]
     if stopped and training.get("patience"):
-        advice.append(f"early stopping ended {', '.join(stopped)} of {budget} (dev MCC stopped improving); "
-                      "raise --patience or disable it")
+        advice.append(f"early stopping ended {', '.join(stopped)} of {budget} (dev {problem.metric_label} stopped "
+                      "improving); raise --patience or disable it")
     steps = f"{budget} steps" if budget else f"{training.get('epochs')} epochs"
     advice.append(f"try more steps (budget {steps}) or a higher learning rate (used {lr:g})" if lr is not None
                   else "try more steps or a higher learning rate")

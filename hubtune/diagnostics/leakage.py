@@ -1,4 +1,5 @@
-"""Data leakage: the run's leakage report, with the test metric recomputed on the deduplicated test set."""
+"""Data leakage: the run's leakage report, with the test metric (the run's headline metric: MCC, macro AUPRC or
+Spearman) recomputed on the deduplicated test set."""
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ import numpy as np
 from ..data import LeakageReport, deduplicate
 from ..errors import HubtuneError
 from ..evaluate import INFERENCE_BATCH_SIZE
-from ..metrics import compute_metrics
 from ..predict import Classifier
 from ..run import Run, load_run_model
-from .base import NOT_MEASURABLE, NotMeasured, Verdict, load_run_task, split_mcc
+from .base import NOT_MEASURABLE, NotMeasured, Verdict, load_run_task, split_score
 
 LEAK_FRACTION_FLAG = 0.05  # at least this fraction of test rows removed by deduplication ...
-LEAK_MCC_FLAG = 0.02  # ... or at least this difference in test MCC between all rows and deduplicated rows
+LEAK_SCORE_FLAG = 0.02  # ... or at least this difference in the test score between all rows and deduplicated rows
 NAME = "data leakage"
 
 
@@ -27,8 +27,9 @@ def _shared_rows(report: dict[str, Any]) -> tuple[dict[str, int], dict[str, int]
     return shared, within
 
 
-def _dedup_mcc(run: Run, batch_size: int) -> dict[str, Any]:
-    """Test MCC of the run's model on all test rows and on the deduplicated ones (same predictions)."""
+def _dedup_scores(run: Run, batch_size: int) -> dict[str, Any]:
+    """The test score (headline metric) of the run's model on all test rows and on the deduplicated ones (same
+    predictions; multi-label F1 at the run's dev-tuned thresholds)."""
     report = run.leakage
     task = load_run_task(run)
     clean = deduplicate(task, LeakageReport.from_dict(report, task=task.name))
@@ -37,21 +38,27 @@ def _dedup_mcc(run: Run, batch_size: int) -> dict[str, Any]:
         raise NotMeasured(f"the data's labels {task.label_names} differ from the run's {labels}")
     classifier = Classifier.from_loaded(load_run_model(run.path, info=run.info))
     test, clean_test = task.splits["test"], clean.splits["test"]
-    probs = classifier.predict_proba(test.sequences, batch_size=batch_size)
+    problem = run.info.problem
+    outputs = classifier.predict_outputs(test.sequences, batch_size=batch_size)
     by_sequence: dict[str, np.ndarray] = {}
-    for seq, row in zip(test.sequences, probs, strict=True):
+    for seq, row in zip(test.sequences, outputs, strict=True):
         by_sequence.setdefault(seq, row)
-    clean_probs = np.stack([by_sequence[s] for s in clean_test.sequences])
-    return {"all": compute_metrics(test.labels, probs, labels, interval=False)["mcc"],
-            "dedup": compute_metrics(clean_test.labels, clean_probs, labels, interval=False)["mcc"],
+    clean_outputs = np.stack([by_sequence[s] for s in clean_test.sequences])
+
+    def score(split_labels: Any, split_outputs: np.ndarray) -> float:
+        scores = problem.score(split_labels, split_outputs, labels, interval=False, thresholds=run.info.thresholds)
+        return float(scores[problem.metric])
+
+    return {"all": score(test.labels, outputs), "dedup": score(clean_test.labels, clean_outputs),
             "n_test": len(test), "n_test_dedup": len(clean_test)}
 
 
 def check_leakage(run: Run, *, batch_size: int = INFERENCE_BATCH_SIZE) -> Verdict:
-    """The run's leakage report; when test rows are shared with train/dev, the test MCC without them.
+    """The run's leakage report; when test rows are shared with train/dev, the test score (the run's headline
+    metric) without them.
 
     Example:
-        >>> check_leakage(Run("runs/leaky-probe")).details["test_mcc_dedup"]  # doctest: +SKIP
+        >>> check_leakage(Run("runs/leaky-probe")).details["test_score_dedup"]  # doctest: +SKIP
         0.41
     """
     try:
@@ -60,6 +67,8 @@ def check_leakage(run: Run, *, batch_size: int = INFERENCE_BATCH_SIZE) -> Verdic
         return Verdict(NAME, NOT_MEASURABLE, f"no leakage report: {exc}")
     if not isinstance(report.get("pairs"), dict):
         return Verdict(NAME, NOT_MEASURABLE, "the run's leakage report does not compare the splits")
+    problem = run.info.problem
+    name = problem.metric_label
     shared, within = _shared_rows(report)
     sizes = report.get("split_sizes", {})
     details: dict[str, Any] = {"shared_rows": shared, "duplicate_rows_within": within, "split_sizes": sizes}
@@ -76,24 +85,24 @@ def check_leakage(run: Run, *, batch_size: int = INFERENCE_BATCH_SIZE) -> Verdic
     if not test_shared and not within.get("test"):
         return Verdict(NAME, "warning", f"{'; '.join(found)}: dev scores (model selection) are optimistic", details)
     try:
-        scores = _dedup_mcc(run, batch_size)
+        scores = _dedup_scores(run, batch_size)
     except (NotMeasured, HubtuneError) as exc:
         big = test_shared >= LEAK_FRACTION_FLAG * max(1, sizes.get("test", 0))
         return Verdict(NAME, "flagged" if big else "warning",
-                       f"{'; '.join(found)}; deduplicated test MCC not measured: {exc}", details)
+                       f"{'; '.join(found)}; deduplicated test {name} not measured: {exc}", details)
     n_test, n_dedup = scores["n_test"], scores["n_test_dedup"]
-    all_mcc, dedup_mcc = scores["all"], scores["dedup"]
+    all_rows, dedup = scores["all"], scores["dedup"]
     removed = n_test - n_dedup
-    inflation = all_mcc - dedup_mcc
-    details.update(test_mcc_reported=split_mcc(run, "test"), test_mcc_all_rows=all_mcc, test_mcc_dedup=dedup_mcc,
-                   n_test=n_test, n_test_dedup=n_dedup, inflation=inflation)
+    inflation = all_rows - dedup
+    details.update(metric=problem.metric, test_score_reported=split_score(run, "test"), test_score_all_rows=all_rows,
+                   test_score_dedup=dedup, n_test=n_test, n_test_dedup=n_dedup, inflation=inflation)
     # A handful of shared rows that moves nothing is worth knowing (warning); a large share or a visible effect on
     # the headline metric is not a detail (flagged).
-    flagged = removed >= LEAK_FRACTION_FLAG * n_test or abs(inflation) >= LEAK_MCC_FLAG
-    summary = (f"{'; '.join(found)}; test MCC {all_mcc:.3f} on all {n_test} rows vs {dedup_mcc:.3f} on the "
+    flagged = removed >= LEAK_FRACTION_FLAG * n_test or abs(inflation) >= LEAK_SCORE_FLAG
+    summary = (f"{'; '.join(found)}; test {name} {all_rows:.3f} on all {n_test} rows vs {dedup:.3f} on the "
                f"{n_dedup} deduplicated rows ({removed / n_test:.1%} removed; all rows minus deduplicated "
                f"{inflation:+.3f}); re-split the data or train with --dedup")
     return Verdict(NAME, "flagged" if flagged else "warning", summary, details)
 
 
-__all__ = ["LEAK_FRACTION_FLAG", "LEAK_MCC_FLAG", "check_leakage"]
+__all__ = ["LEAK_FRACTION_FLAG", "LEAK_SCORE_FLAG", "check_leakage"]
