@@ -1,5 +1,9 @@
 """hubtune Space: classify pasted or uploaded DNA with shared hubtune adapters, side by side with the pre-trained base.
 
+Single-label models answer with a class and class probabilities, multi-label models with a label set and per-label
+probabilities, regression models with predicted values per target; in-silico mutagenesis explains a chosen class,
+label or target.
+
 UI wiring only: the work is done by `hubtune.serving` (limits, input, model cache: one base per base id, adapters
 switched with peft's `set_adapter`) and the drawing by `render.py` next to this file (escaped HTML, figures). Runs on
 CPU anywhere and on GPU Spaces (CUDA + half precision, `@spaces.GPU` on ZeroGPU).
@@ -10,6 +14,7 @@ Run locally::
     HUBTUNE_SPACE_ADAPTERS=user/promoter-lora python space/app.py --port 7860
 
 Named API endpoints (gradio_client): /classify, /compare, /ism, /export_csv (and /run, /explain used by the page).
+/ism takes an optional third argument, the class, label or target to explain.
 """
 
 from __future__ import annotations
@@ -60,13 +65,14 @@ from render import (  # noqa: E402
     adapters_overview_html,
     column_widths,
     figure_ism,
-    figure_probabilities,
+    figure_outputs,
     figure_projection,
     figure_track,
     metrics_html,
     note_html,
     status_html,
     table_value,
+    value_text,
 )
 
 from hubtune.errors import DataError, HubtuneError  # noqa: E402
@@ -100,9 +106,10 @@ CSS = """
 INTRO = """
 # hubtune: classify DNA with shared adapters
 Paste sequences (one per line, or FASTA with ids) or upload a file, pick one or more hubtune adapters, and see each
-fine-tuned model's answer next to the **pre-trained base model's** (the probe head shipped with the adapter). Adapters
-of the same base share one model in memory, so switching between them is instant. *Explain* draws an in-silico
-mutagenesis map and, for long sequences, the per-window score track.
+fine-tuned model's answer next to the **pre-trained base model's** (the probe head shipped with the adapter): a class
+with its probabilities, a set of labels with per-label probabilities, or predicted values (activity, expression...).
+Adapters of the same base share one model in memory, so switching between them is instant. *Explain* draws an
+in-silico mutagenesis map of a chosen class, label or target and, for long sequences, the per-window score track.
 """
 
 
@@ -208,20 +215,20 @@ def build_app(
         return comparison, projection
 
     @GPU(duration=120)
-    def gpu_explain(record: tuple[str, str], adapter: str):
+    def gpu_explain(record: tuple[str, str], adapter: str, target: str | None):
         track = backend.window_track(record, adapter)
         seq_id, seq = record
         if len(seq) > limits.max_ism_bp:
             return None, track, (f"{seq_id} is {len(seq):,} bp; in-silico mutagenesis is limited to "
                                  f"{limits.max_ism_bp:,} bp, so only the score track is shown.")
         try:
-            return backend.ism(record, adapter), track, ""
+            return backend.ism(record, adapter, target=target), track, ""
         except DataError as exc:  # too many model windows for this adapter's window and stride
             return None, track, f"{public_message(exc)} Only the score track is shown."
 
     @GPU(duration=120)
-    def gpu_ism(record: tuple[str, str], adapter: str):
-        return backend.ism(record, adapter)
+    def gpu_ism(record: tuple[str, str], adapter: str, target: str | None):
+        return backend.ism(record, adapter, target=target)
 
     # -- page handlers ---------------------------------------------------------------------------------------
     def validate(text: str | None, file: str | None) -> str:
@@ -258,6 +265,21 @@ def build_app(
         return (gr.Dataset(samples=samples or [[""]], sample_labels=labels or [""], visible=bool(samples)),
                 note_html(note))
 
+    def targets_for(adapter: str | None):
+        """The explain chooser: the adapter's classes, labels or targets (empty: the default one)."""
+        hidden = gr.Dropdown(choices=[], value=None, label="Explain")
+        if not adapter:
+            return hidden
+        try:
+            meta: AdapterMeta = backend.cache.meta(adapter)
+        except Exception:  # noqa: BLE001 - the explain button reports a bad adapter; the chooser just stays empty
+            return hidden
+        kind = meta.problem.output_kind
+        default = {"class": "the predicted class", "label": "the most probable label",
+                   "target": "the first target"}[kind]
+        return gr.Dropdown(choices=list(meta.label_names), value=None, label=f"Explain {kind}",
+                           info=f"default: {default}")
+
     def refresh():
         fresh, problem = _list(listing_fn)
         return gr.Dropdown(choices=adapter_choices(fresh, preselected)), adapters_overview_html(fresh, problem)
@@ -268,14 +290,15 @@ def build_app(
             start = time.perf_counter()
             records = backend.parse(text, file)  # limits first, then models, then inference
             comparison, projection = gpu_classify(records, backend.prepare(parse_adapter_list(chosen)), True)
-            figures = (figure_probabilities(comparison),
+            figures = (figure_outputs(comparison),
                        figure_projection(projection) if projection is not None else None)
         except Exception as exc:  # noqa: BLE001
             return (status_html(public_message(exc), ok=False), *cleared)
         seconds = time.perf_counter() - start
         log.info("classified %d sequences (%d bp) with %d adapter(s) in %.2f s", len(records),
                  sum(len(seq) for _, seq in records), len(comparison.predictions), seconds)
-        parts = [f"Classified {len(records)} sequence(s) with {len(comparison.predictions)} adapter(s) in "
+        verb = "Classified" if comparison.problem.is_classification else "Predicted values of"
+        parts = [f"{verb} {len(records)} sequence(s) with {len(comparison.predictions)} adapter(s) in "
                  f"{seconds:.1f} s."]
         for pred in comparison.predictions:
             if pred.agree is not None:
@@ -294,7 +317,7 @@ def build_app(
             [list(r) for r in records],
         )
 
-    def explain(records: list[list[str]] | None, pick: str | None, adapter: str | None):
+    def explain(records: list[list[str]] | None, pick: str | None, adapter: str | None, target: str | None = None):
         hidden = (gr.Plot(value=None, visible=False), gr.Plot(value=None, visible=False))
         if not records:
             return status_html("Classify some sequences first, then pick one to explain.", ok=False), *hidden
@@ -307,7 +330,7 @@ def build_app(
             return status_html("Pick an adapter to explain with.", ok=False), *hidden
         try:
             start = time.perf_counter()
-            ism, track, ism_note = gpu_explain((seq_id, seq), backend.prepare([adapter])[0])
+            ism, track, ism_note = gpu_explain((seq_id, seq), backend.prepare([adapter])[0], target or None)
             figures = (figure_ism(ism) if ism is not None else None,
                        figure_track(track) if len(track.starts) > 1 else None)
         except Exception as exc:  # noqa: BLE001
@@ -317,9 +340,9 @@ def build_app(
         if ism is None:
             notes.append(ism_note)
         else:
-            target = ism.label_names[ism.target]
-            notes.append(f"In-silico mutagenesis of {seq_id}: {3 * len(seq):,} variants, ΔP({target}) per base; "
-                         f"P({target}) = {ism.reference[ism.target]:.3f}.")
+            quantity = ism.quantity
+            notes.append(f"In-silico mutagenesis of {seq_id}: {3 * len(seq):,} variants, Δ {quantity} per base; "
+                         f"{quantity} = {value_text(ism.problem, float(ism.reference[ism.target]))}.")
         many = len(track.starts) > 1
         if not many:
             notes.append("The sequence fits one model window, so there is no per-window track.")
@@ -332,8 +355,8 @@ def build_app(
 
     # -- API-only handlers (errors become gr.Error, which gradio_client raises as AppError) -----------------------
     def classify(sequences: str, adapter: str) -> dict:
-        """Classify DNA (raw lines or FASTA) with one adapter; each sequence's label and probabilities, the base
-        model's answer and whether they agree."""
+        """Classify DNA (raw lines or FASTA) with one adapter; each sequence's label and probabilities (label set and
+        per-label probabilities, or predicted values), the base model's answer and whether they agree."""
         try:
             records = backend.parse(sequences)
             comparison, _ = gpu_classify(records, backend.prepare(parse_adapter_list(adapter)[:1]), False)
@@ -350,12 +373,14 @@ def build_app(
             raise _api_error(exc) from None
         return comparison.to_dict()
 
-    def ism(sequence: str, adapter: str) -> dict:
-        """In-silico mutagenesis of one sequence: change in P(predicted class) for every position x base (A,C,G,T)."""
+    def ism(sequence: str, adapter: str, target: str = "") -> dict:
+        """In-silico mutagenesis of one sequence: the change of P(target class), P(target label) or the target's
+        predicted value for every position x base (A,C,G,T); target default: the predicted class, the most probable
+        label or the first target."""
         try:
             record = backend.parse_one(sequence)
             backend.check_ism(*record)
-            return gpu_ism(record, backend.prepare([adapter])[0]).to_dict()
+            return gpu_ism(record, backend.prepare([adapter])[0], target or None).to_dict()
         except Exception as exc:  # noqa: BLE001
             raise _api_error(exc) from None
 
@@ -388,8 +413,8 @@ def build_app(
                 picker = gr.Dropdown(
                     choices=adapter_choices(listed, preselected), value=preselected, multiselect=True,
                     allow_custom_value=True, label="Adapters",
-                    info="Grouped by base model, with labels and test MCC. Type any repo id (user/name) and press "
-                         "Enter to add it; choose several adapters of one task to compare them.",
+                    info="Grouped by base model, with labels and test metric. Type any repo id (user/name) and "
+                         "press Enter to add it; choose several adapters of one task to compare them.",
                     elem_id="adapters",
                 )
                 with gr.Row():
@@ -408,17 +433,20 @@ def build_app(
                              elem_id="results", max_height=480, buttons=["copy", "fullscreen"], pinned_columns=1)
         csv_file = gr.File(label="Download the table (CSV)", interactive=False, elem_id="csv")
         with gr.Row():
-            prob_plot = gr.Plot(label="Class probabilities", format="png", show_label=False, elem_id="prob-plot")
+            prob_plot = gr.Plot(label="Model outputs", format="png", show_label=False, elem_id="prob-plot")
             pca_plot = gr.Plot(label="Embeddings: base vs fine-tuned (PCA)", format="png", show_label=False,
                                elem_id="pca-plot")
         gr.Markdown("### Explain one sequence")
         with gr.Row():
             seq_pick = gr.Dropdown(label="Sequence", choices=[], interactive=True, elem_id="pick")
             explain_adapter = gr.Dropdown(label="Adapter", choices=preselected,
-                                          value=preselected[0] if preselected else None, interactive=True)
+                                          value=preselected[0] if preselected else None, interactive=True,
+                                          elem_id="explain-adapter")
+            explain_target = gr.Dropdown(label="Explain", choices=[], value=None, interactive=True,
+                                         elem_id="explain-target")
             explain_button = gr.Button("Explain", elem_id="explain")
         explain_status = gr.HTML(elem_id="explain-status")
-        ism_plot = gr.Plot(label="In-silico mutagenesis (Δ probability per position × base)", format="png",
+        ism_plot = gr.Plot(label="In-silico mutagenesis (Δ output per position × base)", format="png",
                            show_label=False, visible=False, elem_id="ism-plot")
         track_plot = gr.Plot(label="Per-window score track", format="png", show_label=False, visible=False,
                              elem_id="track-plot")
@@ -432,6 +460,8 @@ def build_app(
         picker.change(examples_for, [picker], [examples, examples_note], api_visibility="private")
         demo.load(examples_for, [picker], [examples, examples_note], api_visibility="private")
         refresh_button.click(refresh, None, [picker, overview], api_visibility="private")
+        explain_adapter.change(targets_for, [explain_adapter], [explain_target], api_visibility="private")
+        demo.load(targets_for, [explain_adapter], [explain_target], api_visibility="private")
 
         model = {"concurrency_limit": limit, "concurrency_id": "model"}
         run_button.click(
@@ -439,7 +469,7 @@ def build_app(
             [status, metrics, table, csv_file, prob_plot, pca_plot, seq_pick, explain_adapter, records_state],
             api_name="run", api_visibility="undocumented", **model,
         )
-        explain_button.click(explain, [records_state, seq_pick, explain_adapter],
+        explain_button.click(explain, [records_state, seq_pick, explain_adapter, explain_target],
                              [explain_status, ism_plot, track_plot], api_name="explain",
                              api_visibility="undocumented", **model)
 

@@ -357,11 +357,13 @@ def test_user_text_is_escaped_in_html_and_defused_in_csv(tmp_path):
         base_model: str = "<script>base</script>"
         task: str = "<u>t</u>"
         labels: list[str] = field(default_factory=lambda: ["<a>", "b"])
-        test_mcc: float = 0.25
+        test_score: float = 0.25
         method: str = "lora"
+        metric_label: str = "<s>MCC</s>"
 
     overview = render.adapters_overview_html([Listed()])
     assert "<script>" not in overview and "<i>" not in overview and "<u>" not in overview and "0.250" in overview
+    assert "<s>" not in overview and "&lt;s&gt;MCC&lt;/s&gt; 0.250" in overview
     assert csv_safe("=HYPERLINK(1)") == "'=HYPERLINK(1)" and csv_safe("seq1") == "seq1" and csv_safe(0.5) == 0.5
     probs = np.array([[0.9, 0.1]])
     comparison = Comparison([("=cmd|'/c calc'!A1", "ACGT")], ["a", "b"],

@@ -1,5 +1,6 @@
 """The Space in a real headless Chromium: paste sequences, see inline validation, classify, see the table and the
-plots, explain one sequence; a screenshot goes to test-artifacts/space.png.
+plots, explain one sequence; a screenshot goes to test-artifacts/space.png. A regression model is shown the same way:
+predicted values beside the base model's, mutagenesis of a chosen target (test-artifacts/space-regression.png).
 
 Needs Debian's `chromium` package (`apt-get install -y chromium`) and the `playwright` Python package; Playwright's
 own browser download is not used.
@@ -7,13 +8,14 @@ own browser download is not used.
 
 from __future__ import annotations
 
+import csv
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from shared_runs import one_torch_thread
-from test_space import XSS_ID, RunningSpace, shared_adapters, start_space
+from test_space import XSS_ID, RunningSpace, SpaceAdapters, shared_adapters, start_space
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -101,3 +103,71 @@ def test_paste_classify_and_explain_in_a_real_browser(browser_space):
         finally:
             browser.close()
     assert (ARTIFACTS / "space.png").stat().st_size > 10_000
+
+
+REGRESSION_REPO = "alice/space-activity"
+
+
+@pytest.fixture(scope="module")
+def regression_space(hub_server, regression_run) -> Iterator[RunningSpace]:
+    """The Space serving a regression model (two targets) pushed to the local hub."""
+    from hubtune.hub import push_to_hub
+
+    push_to_hub(regression_run, REGRESSION_REPO, token=hub_server.token)
+    adapters = SpaceAdapters([REGRESSION_REPO], [regression_run], [])
+    with one_torch_thread():
+        running = start_space(adapters)
+        try:
+            yield running
+        finally:
+            running.close()
+
+
+def test_a_regression_model_shows_values_beside_its_base_and_explains_a_chosen_target(regression_space):
+    from playwright.sync_api import expect, sync_playwright
+
+    from hubtune.data.example_tasks import activity_task_path
+
+    with open(activity_task_path() / "test.csv", newline="") as handle:
+        seqs = [row["sequence"] for row in csv.DictReader(handle)][:3]
+    long_seq = (seqs[1] + seqs[2])[:300]  # two windows of the tiny model
+    text = f">enhancer_1\n{seqs[0]}\n>long_enhancer\n{long_seq}\n"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = _launch_chromium(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(TIMEOUT_MS)
+            expect.set_options(timeout=TIMEOUT_MS)
+            page.goto(regression_space.url, wait_until="domcontentloaded")
+            page.locator("#sequences textarea").fill(text)
+            expect(page.locator("#validation")).to_contain_text("2 sequence(s)")
+            page.locator("#classify").click()
+
+            results = page.locator("#results")
+            expect(results).to_contain_text("long_enhancer")
+            for column in ("space-activity: developmental", "space-activity: housekeeping",
+                           "space-activity: base developmental", "space-activity: base housekeeping"):
+                expect(results).to_contain_text(column)
+            expect(results).not_to_contain_text("agree")
+            expect(page.locator("#status")).to_contain_text("Predicted values of 2 sequence(s) with 1 adapter(s)")
+            expect(page.locator("#metrics")).to_contain_text("test Spearman")
+            expect(page.locator("#prob-plot img")).to_be_visible()
+            expect(page.locator("#pca-plot img")).to_be_visible()
+
+            # Explain the second target of the long sequence, chosen from the adapter's targets.
+            page.locator("#pick input").click()
+            page.get_by_role("option", name="long_enhancer (300 bp)").click()
+            page.locator("#explain-target input").click()
+            page.get_by_role("option", name="housekeeping").click()
+            page.locator("#explain").click()
+            status = page.locator("#explain-status")
+            expect(status).to_contain_text("In-silico mutagenesis of long_enhancer")
+            expect(status).to_contain_text("Δ predicted housekeeping per base; predicted housekeeping = ")
+            expect(page.locator("#ism-plot img")).to_be_visible()
+            expect(page.locator("#track-plot img")).to_be_visible()
+            page.wait_for_timeout(500)  # let the last image paint before the screenshot
+            page.screenshot(path=str(ARTIFACTS / "space-regression.png"), full_page=True)
+        finally:
+            browser.close()
+    assert (ARTIFACTS / "space-regression.png").stat().st_size > 10_000

@@ -269,7 +269,7 @@ def test_ids_and_class_names_are_drawn_as_plain_text_in_every_figure(tmp_path):
     comparison = Comparison([(hostile, "ACGT")], ["neg", label], [AdapterPrediction("alice/x", ["neg", label], probs,
                                                                                    probs, [probs])], [meta])
     figures = [
-        render.figure_probabilities(comparison),
+        render.figure_outputs(comparison),
         render.figure_ism(IsmResult("alice/x", hostile, "ACGT", ["neg", label], 1, probs[0], np.zeros((4, 4)))),
         render.figure_track(WindowTrack("alice/x", hostile, 600, [0, 300], 378, np.array([[0.2, 0.8], [0.4, 0.6]]),
                                         ["neg", label])),

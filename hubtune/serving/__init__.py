@@ -12,7 +12,7 @@ metadata, the model cache and `SpaceBackend`, the facade the Gradio app calls. N
 | `analysis` | window positions and counts, in-silico mutagenesis, 2-D PCA |
 | `messages` | what a visitor may read of an error (paths and hub URLs scrubbed, a generic sentence otherwise) |
 | `results` | `Comparison` (table rows, CSV, JSON), `IsmResult`, `WindowTrack`, `Projection` |
-| `backend` | `SpaceBackend`: classify, compare, explain, project |
+| `backend` | `SpaceBackend`: classify, compare, explain, project (classes, label sets or values per problem type) |
 
 Example:
     >>> from hubtune.serving import Limits, ModelCache, SpaceBackend
@@ -40,7 +40,18 @@ from .inputs import (
 )
 from .messages import GENERIC_ERROR, public_message, scrub_message
 from .repos import DownloadStats, RepoCache, RepoPolicy
-from .results import AdapterPrediction, Comparison, IsmResult, Projection, WindowTrack, csv_safe, short_names
+from .results import (
+    AdapterPrediction,
+    Comparison,
+    IsmResult,
+    Projection,
+    WindowTrack,
+    csv_safe,
+    label_sets,
+    output_quantity,
+    outputs_title,
+    short_names,
+)
 
 __all__ = [
     "BASES",
@@ -71,6 +82,9 @@ __all__ = [
     "ism_importance",
     "ism_model_inputs",
     "ism_scan",
+    "label_sets",
+    "output_quantity",
+    "outputs_title",
     "parse_adapter_list",
     "pca_2d",
     "public_message",

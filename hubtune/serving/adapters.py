@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..data import clean_sequence
 from ..errors import DataError, HubError
+from ..problems import MULTI_LABEL, Problem
 from ..run import INFO_FILE, METRICS_FILE, RunInfo
 
 MAX_EXAMPLES = 8
@@ -69,6 +71,29 @@ class AdapterMeta:
         return list(self.info.label_names)
 
     @property
+    def problem(self) -> Problem:
+        """What the model predicts: classes, label sets or values (`hubtune.problems.Problem`)."""
+        return self.info.problem
+
+    @property
+    def thresholds(self) -> list[float] | None:
+        """Multi-label: the run's per-label decision thresholds (tuned on dev); None otherwise, or when the run has
+        none (0.5 then applies)."""
+        if self.problem.name != MULTI_LABEL:
+            return None
+        return _thresholds(self.info.thresholds, len(self.label_names))
+
+    @property
+    def base_thresholds(self) -> list[float] | None:
+        """Multi-label: the pre-trained probe's per-label thresholds, tuned on dev when the probe was scored
+        (metrics.json `probe.dev.thresholds`); None otherwise (0.5 then applies)."""
+        if self.problem.name != MULTI_LABEL:
+            return None
+        probe = self.metrics.get("probe")
+        dev = probe.get("dev") if isinstance(probe, dict) else None
+        return _thresholds(dev.get("thresholds") if isinstance(dev, dict) else None, len(self.label_names))
+
+    @property
     def window_bp(self) -> int:
         return self.info.window_bp
 
@@ -84,6 +109,15 @@ class AdapterMeta:
             '>e1\\nACGT\\n'
         """
         return "".join(f">{seq_id}\n{seq}\n" for seq_id, seq in self.examples)
+
+
+def _thresholds(values: Any, n: int) -> list[float] | None:
+    """`n` finite numbers as floats, else None (a repo's files are not trusted to hold what they should)."""
+    if not isinstance(values, list) or len(values) != n:
+        return None
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+        return None
+    return [float(v) for v in values]
 
 
 def shipped_examples(items: list[Any]) -> list[tuple[str, str]]:

@@ -45,21 +45,23 @@ def ism_model_inputs(length: int, window_bp: int, stride_bp: int) -> int:
     return len(starts) + 3 * sum(min(window_bp, length - s) for s in starts)
 
 
-def ism_scan(sequence: str, window_bp: int, stride_bp: int, window_probs: Callable[[list[str]], np.ndarray], *,
+def ism_scan(sequence: str, window_bp: int, stride_bp: int, window_scores: Callable[[list[str]], np.ndarray], *,
              target: int | None = None, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray, int]:
-    """Every single-base substitution of `sequence`, scored as the change in P(target) of the windowed classifier.
+    """Every single-base substitution of `sequence`, scored as the change of one output of the windowed model:
+    P(target class), P(target label) or the target's predicted value.
 
-    The classifier's answer for a long sequence is the mean over its windows, and a substitution only changes the
-    windows that contain it, so only those are re-scored: about 3 x length x (window/stride) model inputs instead of
-    3 x length whole sequences, with exactly the same result.
+    The model's answer for a long sequence is the mean of its outputs over its windows, and a substitution only
+    changes the windows that contain it, so only those are re-scored: about 3 x length x (window/stride) model inputs
+    instead of 3 x length whole sequences, with exactly the same result.
 
     Args:
-        window_probs: class probabilities for a list of strings of at most `window_bp` bases, shape (n, n_classes).
-        target: class index; default: the class predicted for the unmutated sequence.
+        window_scores: the model's outputs (probabilities or values) for a list of strings of at most `window_bp`
+            bases, shape (n, outputs).
+        target: output index; default: the largest output of the unmutated sequence (the predicted class).
         chunk: variants scored per call (bounds memory).
 
     Returns:
-        (delta (length, 4) in BASES order, reference probabilities (n_classes,), target).
+        (delta (length, 4) in BASES order, reference outputs (outputs,), target).
 
     Example:
         >>> gc = lambda seqs: np.array([[1 - s.count("G") / 4, s.count("G") / 4] for s in seqs])
@@ -69,7 +71,7 @@ def ism_scan(sequence: str, window_bp: int, stride_bp: int, window_probs: Callab
     """
     starts = window_starts(len(sequence), window_bp, stride_bp)
     windows = [sequence[s : s + window_bp] for s in starts]
-    ref_w = np.asarray(window_probs(windows), dtype=np.float64)
+    ref_w = np.asarray(window_scores(windows), dtype=np.float64)
     reference = ref_w.mean(axis=0)
     t = int(reference.argmax()) if target is None else int(target)
     variants: list[str] = []
@@ -82,7 +84,7 @@ def ism_scan(sequence: str, window_bp: int, stride_bp: int, window_probs: Callab
                     where.append((wi, start + offset, bi))
     scores = np.empty(len(variants), dtype=np.float64)
     for lo in range(0, len(variants), chunk):
-        scores[lo : lo + chunk] = np.asarray(window_probs(variants[lo : lo + chunk]), dtype=np.float64)[:, t]
+        scores[lo : lo + chunk] = np.asarray(window_scores(variants[lo : lo + chunk]), dtype=np.float64)[:, t]
     delta = np.zeros((len(sequence), len(BASES)), dtype=np.float64)
     if where:
         idx = np.asarray(where)
@@ -91,7 +93,8 @@ def ism_scan(sequence: str, window_bp: int, stride_bp: int, window_probs: Callab
 
 
 def ism_importance(sequence: str, delta: np.ndarray) -> np.ndarray:
-    """Per position: mean drop in P(target) over the possible substitutions (positive = the base matters).
+    """Per position: mean drop of the explained output over the possible substitutions (positive = the base
+    matters).
 
     Example:
         >>> ism_importance("A", np.array([[0.0, -0.3, -0.3, 0.0]])).round(2).tolist()

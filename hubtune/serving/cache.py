@@ -1,6 +1,6 @@
 """The Space's models in memory: base models shared by their adapters, adapters switched per request, LRU eviction.
 
-`ModelCache` keeps one base model instance per (base id, revision, number of classes). The first adapter of a base
+`ModelCache` keeps one base model instance per (base id, revision, number of outputs). The first adapter of a base
 is loaded with the one loader (`hubtune.run.load_run_model`), which wraps the base in a `PeftModel`; further
 adapters of that base are attached by their method (`attach`) and chosen per request with `set_adapter`, so switching
 adapters costs microseconds instead of a model load. Past `max_adapters` the least recently used adapter is removed
@@ -101,7 +101,7 @@ class ModelCache:
     Example:
         >>> cache = ModelCache(max_adapters=4, device="cpu")  # doctest: +SKIP
         >>> with cache.use("alice/promoter-lora") as classifier:  # doctest: +SKIP
-        ...     classifier.predict_proba(["ACGT" * 30])
+        ...     classifier.predict_outputs(["ACGT" * 30])
     """
 
     def __init__(self, *, max_adapters: int = 4, max_bases: int = 2, device: str | None = None,
@@ -207,7 +207,7 @@ class ModelCache:
 
         Example:
             >>> with cache.serve("alice/promoter-lora") as served:  # doctest: +SKIP
-            ...     answer(served, ["ACGT" * 30], batch_size=32).base_probs
+            ...     answer(served, ["ACGT" * 30], batch_size=32).base_outputs
         """
         key = self.resolve_id(adapter)
         with self._pinned(key), self._use(key) as served:
@@ -251,11 +251,14 @@ class ModelCache:
         return problems
 
     def loaded(self) -> dict[str, list[str]]:
-        """Adapters in memory per base model (least recently used first), e.g. {"alice/tiny-nt (2 classes)": [...]}."""
+        """Adapters in memory per base model (least recently used first), e.g. {"alice/tiny-nt (2 outputs)": [...]}.
+
+        Adapters of one base with the same number of outputs share it whatever they predict (classes, labels or
+        values): the problem type only changes the training loss, never the forward pass."""
         def name(key: tuple[Any, ...]) -> str:
             if key[0] == "standalone":
                 return f"{key[1]} (standalone)"
-            return f"{key[0]}{f'@{key[1]}' if key[1] else ''} ({key[2]} classes)"
+            return f"{key[0]}{f'@{key[1]}' if key[1] else ''} ({key[2]} outputs)"
 
         with self._lock:
             return {name(key): list(base.adapters) for key, base in self._bases.items()}
@@ -276,7 +279,7 @@ class ModelCache:
 
         def build() -> Any:
             return load_base_model(info.base_model, len(labels), label_names=labels, resolved=resolved,
-                                   token=self.token)
+                                   token=self.token, problem_type=info.problem.hf_problem_type)
 
         return build
 

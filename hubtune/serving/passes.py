@@ -1,6 +1,6 @@
 """The Space's forward passes: each model runs once over a request's distinct windows and returns both what its
-classification head says and the mean-pooled last hidden state, so one pass answers the classifier, its probe head
-and the embedding projection.
+head says and the mean-pooled last hidden state, so one pass answers the model, its base probe head and the embedding
+projection.
 
 * Windows are cut once per request, identical windows are computed once, and they are tokenized once and grouped by
   token length into batches of at most `batch_size` windows and a token budget (`CPU_BATCH_TOKENS` on CPU,
@@ -13,8 +13,9 @@ and the embedding projection.
 * Results are kept per window in a `WindowMemo` (one per base model in memory, bounded in bytes): the base model's
   answer is computed once for every adapter of that base and reused by later requests and by the projection.
 
-Probabilities equal `hubtune.predict.Classifier`'s (`predict_windows`, `predict_base_proba`, `embeddings`) up to
-float rounding (about 1e-7).
+Outputs follow the run's problem type (`Classifier.problem.outputs` of the logits: class probabilities, per-label
+probabilities or values in the targets' units) and equal `hubtune.predict.Classifier`'s (`predict_windows`,
+`predict_outputs`, `predict_base_proba`, `embeddings`) up to float rounding (about 1e-7, relative for values).
 
 Example:
     >>> memo = WindowMemo(max_bytes=1 << 20)
@@ -34,7 +35,6 @@ from typing import Any
 import numpy as np
 
 from ..evaluate import Windowing
-from ..metrics import softmax
 from ..predict import Classifier
 
 BASE_ROLE = "__base__"  # memo role of the pre-trained model (every adapter disabled)
@@ -46,7 +46,7 @@ DEFAULT_MEMO_BYTES = 64 << 20
 
 
 class WindowMemo:
-    """Per-window outputs (classification logits or None, pooled last hidden state) kept in LRU order within a byte
+    """Per-window outputs (head logits or None, pooled last hidden state) kept in LRU order within a byte
     budget, keyed by (role, tokenizer, max_length, window).
 
     Example:
@@ -135,12 +135,12 @@ class WindowOutputs:
 
 @dataclass
 class Answer:
-    """A model's answer for whole sequences: mean probabilities over windows and each sequence's window track, for
-    the adapter and (when the run ships a base probe head) for the pre-trained model."""
+    """A model's answer for whole sequences: its outputs (probabilities or values) averaged over windows and each
+    sequence's window track, for the adapter and (when the run ships a base probe head) for the pre-trained model."""
 
-    probs: np.ndarray
+    outputs: np.ndarray
     tracks: list[np.ndarray]
-    base_probs: np.ndarray | None
+    base_outputs: np.ndarray | None
     base_tracks: list[np.ndarray] | None
 
 
@@ -180,44 +180,47 @@ def window_outputs(served: ServedModel, windows: Sequence[str], *, adapter: bool
 
 
 def answer(served: ServedModel, sequences: Sequence[str], *, batch_size: int, base: bool = True) -> Answer:
-    """The adapter's (and, with `base`, the pre-trained model's) probabilities for validated sequences, averaged over
-    sliding windows as `Classifier.predict_windows` / `predict_base_proba` compute them.
+    """The adapter's (and, with `base`, the pre-trained model's) outputs for validated sequences, averaged over
+    sliding windows as `Classifier.predict_windows` / `predict_base_proba` compute them: class probabilities,
+    per-label probabilities or values, as the run's problem type says.
 
     Example:
-        >>> answer(served, ["ACGT" * 300], batch_size=32).probs.shape  # doctest: +SKIP
+        >>> answer(served, ["ACGT" * 300], batch_size=32).outputs.shape  # doctest: +SKIP
         (1, 2)
     """
     clf = served.classifier
     pieces, owner = cut_windows(sequences, served.windowing)
     fine = window_outputs(served, pieces, adapter=True, batch_size=batch_size, logits=clf.probe_head is None)
-    probs, tracks = _per_sequence(_adapter_probs(clf, fine), owner, len(sequences))
+    outputs, tracks = _per_sequence(_adapter_outputs(clf, fine), owner, len(sequences))
     if not base or clf.base_probe_head is None:
-        return Answer(probs, tracks, None, None)
+        return Answer(outputs, tracks, None, None)
     pooled = fine.pooled if not served.has_base else window_outputs(
         served, pieces, adapter=False, batch_size=batch_size, logits=False).pooled
-    base_probs, base_tracks = _per_sequence(clf.base_probe_head.probs(pooled), owner, len(sequences))
-    return Answer(probs, tracks, base_probs, base_tracks)
+    base_outputs, base_tracks = _per_sequence(clf.problem.outputs(clf.base_probe_head.logits(pooled)), owner,
+                                              len(sequences))
+    return Answer(outputs, tracks, base_outputs, base_tracks)
 
 
-def window_probs(served: ServedModel, windows: Sequence[str], *, batch_size: int, memo: bool = True) -> np.ndarray:
-    """The adapter's class probabilities for each window (strings of at most `window_bp` bases), shape
-    (n, n_classes); `memo=False` for one-off inputs such as mutagenesis variants.
+def window_predictions(served: ServedModel, windows: Sequence[str], *, batch_size: int,
+                       memo: bool = True) -> np.ndarray:
+    """The adapter's outputs for each window (strings of at most `window_bp` bases), shape (n, outputs): class
+    probabilities, per-label probabilities or values; `memo=False` for one-off inputs such as mutagenesis variants.
 
     Example:
-        >>> window_probs(served, ["ACGT" * 30], batch_size=32, memo=False).shape  # doctest: +SKIP
+        >>> window_predictions(served, ["ACGT" * 30], batch_size=32, memo=False).shape  # doctest: +SKIP
         (1, 2)
     """
     clf = served.classifier
     outputs = window_outputs(served, windows, adapter=True, batch_size=batch_size, logits=clf.probe_head is None,
                              memo=memo)
-    return _adapter_probs(clf, outputs)
+    return _adapter_outputs(clf, outputs)
 
 
-def _adapter_probs(clf: Classifier, outputs: WindowOutputs) -> np.ndarray:
-    if clf.probe_head is not None:  # probe runs: the probe head on the model's embeddings is the classifier
-        return clf.probe_head.probs(outputs.pooled)
+def _adapter_outputs(clf: Classifier, outputs: WindowOutputs) -> np.ndarray:
+    if clf.probe_head is not None:  # probe runs: the probe head on the model's embeddings is the model
+        return clf.problem.outputs(clf.probe_head.logits(outputs.pooled))
     assert outputs.logits is not None
-    return softmax(outputs.logits)
+    return clf.problem.outputs(outputs.logits)
 
 
 def embeddings(served: ServedModel, sequences: Sequence[str], *, fine_tuned: bool, batch_size: int) -> np.ndarray:
@@ -247,12 +250,12 @@ def cut_windows(sequences: Sequence[str], windowing: Windowing) -> tuple[list[st
     return pieces, owner
 
 
-def _per_sequence(window_probs: np.ndarray, owner: list[int], n: int) -> tuple[np.ndarray, list[np.ndarray]]:
+def _per_sequence(per_window: np.ndarray, owner: list[int], n: int) -> tuple[np.ndarray, list[np.ndarray]]:
     tracks: list[list[np.ndarray]] = [[] for _ in range(n)]
-    for row, i in zip(window_probs, owner, strict=True):
+    for row, i in zip(per_window, owner, strict=True):
         tracks[i].append(row)
-    per_window = [np.stack(t) for t in tracks]
-    return np.stack([t.mean(axis=0) for t in per_window]), per_window
+    stacked = [np.stack(t) for t in tracks]
+    return np.stack([t.mean(axis=0) for t in stacked]), stacked
 
 
 def token_batches(lengths: Sequence[int], max_rows: int, max_tokens: int) -> list[list[int]]:
@@ -431,5 +434,5 @@ __all__ = [
     "encode_windows",
     "merged_lora_weights",
     "token_batches",
-    "window_probs",
+    "window_predictions",
 ]
