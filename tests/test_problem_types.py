@@ -254,3 +254,28 @@ def test_the_kmer_baseline_finds_the_planted_regression_signal():
                            len(task.label_names), task.label_names, problem="regression")
     assert result["test"]["spearman"] > 0.8
     assert result["regularisation"] == "alpha" and result["dev"]["spearman"] > 0.8
+
+
+def test_datasets_give_label_sets_and_several_targets(tmp_path):
+    """A `datasets` dataset: a list-valued label column (names, or ClassLabel ids) holds label sets; several numeric
+    columns are regression targets, as in tables."""
+    from datasets import ClassLabel, Dataset, Features, Sequence, Value
+
+    seqs = _random_rows(60, seed=3)
+    sets = [["CTCF", "GATA"][: i % 3] for i in range(60)]
+    Dataset.from_dict({"sequence": seqs, "marks": sets}).save_to_disk(str(tmp_path / "names"))
+    task = load_task(tmp_path / "names", label_column="marks", problem_type="multi_label")
+    assert task.label_names == ["CTCF", "GATA"]
+    by_id = dict(zip(seqs, sets, strict=True))
+    for split in task.splits.values():
+        for seq, label in zip(split.sequences, split.labels, strict=True):
+            assert label == (int("CTCF" in by_id[seq]), int("GATA" in by_id[seq]))
+    features = Features({"sequence": Value("string"), "marks": Sequence(ClassLabel(names=["CTCF", "GATA"]))})
+    ids = [[0, 1][: i % 3] for i in range(60)]
+    Dataset.from_dict({"sequence": seqs, "marks": ids}, features=features).save_to_disk(str(tmp_path / "ids"))
+    same = load_task(tmp_path / "ids", label_column="marks", problem_type="multi_label")
+    assert same.splits["test"].labels == task.splits["test"].labels
+    Dataset.from_dict({"sequence": seqs, "a": [i / 3 for i in range(60)], "b": [i % 7 / 2 for i in range(60)]}
+                      ).save_to_disk(str(tmp_path / "values"))
+    values = load_task(tmp_path / "values", label_columns="a,b")
+    assert values.problem_type == "regression" and values.label_names == ["a", "b"]

@@ -75,13 +75,25 @@ def load_hf(source: str, folder: Path | None) -> Any:
         ) from exc
 
 
+def _label_set_text(value: Any, feature: Any) -> Any:
+    """A list-valued label cell (a label set) as ``a;b`` text; names from a ``Sequence(ClassLabel)`` feature."""
+    if not isinstance(value, list | tuple):
+        return value
+    inner = getattr(feature, "feature", None)
+    names = list(inner.names) if type(inner).__name__ == "ClassLabel" else None
+    return ";".join(names[v] if names is not None and isinstance(v, int) else str(v) for v in value)
+
+
 def records_from_hf(
-    source: str, dataset: Any, sequence_column: str, label_column: str
+    source: str, dataset: Any, sequence_column: str, label_column: str, *,
+    label_columns: list[str] | None = None, empty_labels: bool = False,
 ) -> tuple[dict[str, Records] | None, Records | None, list[str] | None, list[str]]:
     """Convert a Dataset/DatasetDict into records. Returns ``(given, single, class_label_names, warnings)``.
 
     Splits named train/validation/dev/test are kept (others are ignored with a warning); one split is returned as
-    ``single`` (its split column, if any, is honoured later). A ``ClassLabel`` label column gives the class names.
+    ``single`` (its split column, if any, is honoured later). A ``ClassLabel`` label column gives the class names; a
+    list-valued label column (a ``Sequence`` of names or of ``ClassLabel`` ids) holds label sets, read as
+    ``a;b``. `label_columns` and `empty_labels` are as for tables (`records_from_table`).
 
     Raises:
         DataError: no train split, two splits for one name, a missing column or a bad row.
@@ -116,16 +128,19 @@ def records_from_hf(
         if seq_i is None:
             raise missing_column_error(origin, "sequence", sequence_column, cols, "--sequence-column", "row")
         lab_i = find_column(cols, label_column)
-        if lab_i is None:
+        if lab_i is None and not label_columns:
             raise missing_column_error(origin, "label", label_column, cols, "--label-column", "row")
-        feat = ds.features.get(cols[lab_i])
+        feat = ds.features.get(cols[lab_i]) if lab_i is not None else None
         if feat is not None and type(feat).__name__ == "ClassLabel":
             class_names = list(feat.names)
         columns = [ds[c] for c in cols]
+        if lab_i is not None and not label_columns:
+            columns[lab_i] = [_label_set_text(value, feat) for value in columns[lab_i]]
         rows = [list(r) for r in zip(*columns, strict=True)]
         table = Table(Path(origin), cols, rows, list(range(1, len(rows) + 1)), unit="row")
         rec = records_from_table(
-            table, cols[seq_i], cols[lab_i], origin_name=split_name, use_split_column=len(mapped) == 1
+            table, cols[seq_i], cols[lab_i] if lab_i is not None else label_column, origin_name=split_name,
+            use_split_column=len(mapped) == 1, label_columns=label_columns, empty_labels=empty_labels,
         )
         rec.origin = origin
         records[key] = rec

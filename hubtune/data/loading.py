@@ -191,9 +191,9 @@ def load_task(
             given = _load_folder(path, files, sequence_column, label_column, labels, **table_options)
             label_desc = f"column {label_column!r} of {given['train'].short}"
         else:
-            _tables_only(columns, source_text)
             ds = load_hf(source_text, path)
-            given, single, hf_names, hf_warn = records_from_hf(source_text, ds, sequence_column, label_column)
+            given, single, hf_names, hf_warn = records_from_hf(source_text, ds, sequence_column, label_column,
+                                                               **table_options)
             warnings.extend(hf_warn)
     elif path.exists():
         name = file_stem(path)
@@ -211,9 +211,9 @@ def load_task(
             near = f" The folder {parent} holds {folder_listing(parent)}." if parent.is_dir() else ""
             raise DataError(f"{source_text}: no such file or folder.{near} Check the path.")
         name = source_text.rstrip("/").rsplit("/", 1)[-1]
-        _tables_only(columns, source_text)
         ds = load_hf(source_text, None)
-        given, single, hf_names, hf_warn = records_from_hf(source_text, ds, sequence_column, label_column)
+        given, single, hf_names, hf_warn = records_from_hf(source_text, ds, sequence_column, label_column,
+                                                           **table_options)
         warnings.extend(hf_warn)
 
     if hf_names is not None and label_names is None:
@@ -256,12 +256,6 @@ def load_task(
             task.name = f"{group}_{folder}" if folder.isdigit() else folder
     task.dataset = dataset
     return task
-
-
-def _tables_only(columns: list[str] | None, source: str) -> None:
-    if columns:
-        raise ConfigError(f"--label-columns reads several columns of CSV/TSV/Parquet files; {source} is a dataset. "
-                          "Export it to a table (Dataset.to_csv) or use one label column.")
 
 
 def _fits_catalogue(dataset: dict[str, Any], sources: list[Records], warnings: list[str]) -> bool:
