@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -129,6 +129,30 @@ def bootstrap_mcc_ci(labels: Sequence[int] | np.ndarray, predictions: Sequence[i
     return [float(lo), float(hi)]
 
 
+_RESAMPLE_CHUNK_CELLS = 100_000  # resampled cells per bootstrap chunk: small arrays stay in cache and bound the memory
+
+
+def bootstrap_resample_counts(n: int, resamples: int = BOOTSTRAP_RESAMPLES,
+                              seed: int = BOOTSTRAP_SEED) -> Iterator[np.ndarray]:
+    """How often each of `n` rows is drawn in each bootstrap resample, as (chunk, n) float arrays in resample order:
+    the resamples of the regression and multi-label intervals.
+
+    Resample b takes the rows ``rng.integers(0, n, size=n)`` of the b-th draw from ``np.random.default_rng(seed)``,
+    so the draws do not depend on how the resamples are chunked.
+
+    Example:
+        >>> [c.sum(axis=1).tolist() for c in bootstrap_resample_counts(3, 2)]
+        [[3.0, 3.0]]
+    """
+    rng = np.random.default_rng(seed)
+    chunk = max(1, _RESAMPLE_CHUNK_CELLS // max(n, 1))
+    for start in range(0, resamples, chunk):
+        size = min(chunk, resamples - start)
+        picks = np.stack([rng.integers(0, n, size=n) for _ in range(size)])
+        offsets = (np.arange(size) * n)[:, None]
+        yield np.bincount((picks + offsets).ravel(), minlength=size * n).reshape(size, n).astype(np.float64)
+
+
 def seed_summary(test_scores: Sequence[dict[str, Any]], seeds: Sequence[int], best_seed: int,
                  metric: str = "mcc") -> dict[str, Any]:
     """The one test statistic of a run, used by the terminal summary, metrics.json, the card and its model-index.
@@ -241,6 +265,7 @@ def mean_sd(values: Sequence[float]) -> tuple[float, float]:
 
 __all__ = [
     "BOOTSTRAP_RESAMPLES",
+    "bootstrap_resample_counts",
     "bootstrap_mcc_ci",
     "compute_metrics",
     "format_score",

@@ -7,14 +7,13 @@ A label is scored (enters the macro averages) when it has both positive and nega
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .metrics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+from .metrics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, bootstrap_resample_counts
 
-_CHUNK_CELLS = 100_000  # resampled cells per bootstrap chunk: small arrays stay in cache and bound the memory
 DEFAULT_THRESHOLD = 0.5
 
 
@@ -86,26 +85,6 @@ def fit_thresholds(labels: np.ndarray, probs: np.ndarray) -> list[float]:
     return thresholds
 
 
-def _resample_counts(n: int, resamples: int = BOOTSTRAP_RESAMPLES,
-                    seed: int = BOOTSTRAP_SEED) -> Iterator[np.ndarray]:
-    """How often each of `n` rows is drawn in each bootstrap resample, as (chunk, n) float arrays in resample order.
-
-    Resample b takes the rows ``rng.integers(0, n, size=n)`` of the b-th draw from ``np.random.default_rng(seed)``
-    (the same resamples as the regression metrics' bootstrap).
-
-    Example:
-        >>> [c.sum(axis=1).tolist() for c in _resample_counts(3, 2)]
-        [[3.0, 3.0]]
-    """
-    rng = np.random.default_rng(seed)
-    chunk = max(1, _CHUNK_CELLS // max(n, 1))
-    for start in range(0, resamples, chunk):
-        size = min(chunk, resamples - start)
-        picks = np.stack([rng.integers(0, n, size=n) for _ in range(size)])
-        offsets = (np.arange(size) * n)[:, None]
-        yield np.bincount((picks + offsets).ravel(), minlength=size * n).reshape(size, n).astype(np.float64)
-
-
 def bootstrap_auprc(labels: np.ndarray, probs: np.ndarray, *, resamples: int = BOOTSTRAP_RESAMPLES,
                     seed: int = BOOTSTRAP_SEED) -> np.ndarray:
     """Average precision per label in each bootstrap resample of the rows, shape (resamples, labels).
@@ -125,7 +104,7 @@ def bootstrap_auprc(labels: np.ndarray, probs: np.ndarray, *, resamples: int = B
     plans = [_descending_groups(p[:, j]) for j in range(width)]
     out = np.empty((resamples, width), dtype=np.float64)
     start = 0
-    for counts in _resample_counts(n, resamples, seed):
+    for counts in bootstrap_resample_counts(n, resamples, seed):
         stop = start + len(counts)
         for j, (order, ends) in enumerate(plans):
             weights = counts[:, order]

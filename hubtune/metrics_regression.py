@@ -7,14 +7,12 @@ below two rows).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .metrics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
-
-_CHUNK_CELLS = 100_000  # resampled cells per bootstrap chunk: small arrays stay in cache and bound the memory
+from .metrics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, bootstrap_resample_counts
 
 
 def _as_matrix(values: np.ndarray, what: str) -> np.ndarray:
@@ -52,26 +50,6 @@ def mean_spearman(targets: np.ndarray, predictions: np.ndarray) -> float:
     p = np.asarray(predictions, dtype=np.float64).reshape(len(predictions), -1)
     values = [_spearman(y[:, j], p[:, j]) for j in range(y.shape[1])]
     return float(np.mean(values)) if values else 0.0
-
-
-def _resample_counts(n: int, resamples: int = BOOTSTRAP_RESAMPLES,
-                    seed: int = BOOTSTRAP_SEED) -> Iterator[np.ndarray]:
-    """How often each of `n` rows is drawn in each bootstrap resample, as (chunk, n) float arrays in resample order.
-
-    Resample b takes the rows ``rng.integers(0, n, size=n)`` of the b-th draw from ``np.random.default_rng(seed)``,
-    so the draws do not depend on how the resamples are chunked.
-
-    Example:
-        >>> [c.sum(axis=1).tolist() for c in _resample_counts(3, 2)]
-        [[3.0, 3.0]]
-    """
-    rng = np.random.default_rng(seed)
-    chunk = max(1, _CHUNK_CELLS // max(n, 1))
-    for start in range(0, resamples, chunk):
-        size = min(chunk, resamples - start)
-        picks = np.stack([rng.integers(0, n, size=n) for _ in range(size)])
-        offsets = (np.arange(size) * n)[:, None]
-        yield np.bincount((picks + offsets).ravel(), minlength=size * n).reshape(size, n).astype(np.float64)
 
 
 def _rank_plan(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -112,7 +90,7 @@ def bootstrap_spearman(targets: np.ndarray, predictions: np.ndarray, *, resample
     plans = [(_rank_plan(y[:, j]), _rank_plan(p[:, j])) for j in range(width)]
     out = np.empty((resamples, width), dtype=np.float64)
     start = 0
-    for counts in _resample_counts(n, resamples, seed):
+    for counts in bootstrap_resample_counts(n, resamples, seed):
         stop = start + len(counts)
         for j, ((order_y, starts_y, group_y), (order_p, starts_p, group_p)) in enumerate(plans):
             ranks_y, distinct_y = _centred_group_ranks(counts, order_y, starts_y)

@@ -78,6 +78,24 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return shared_tiny_run(tmp_path_factory)
 
 
+@pytest.fixture(scope="module")
+def quiet_single_thread() -> Iterator[None]:
+    """No progress bars and one torch thread for a whole test module (tiny models train faster on a shared 2-core
+    runner without thread oversubscription). Use with `pytestmark = pytest.mark.usefixtures("quiet_single_thread")`."""
+    from shared_runs import one_torch_thread
+
+    old = os.environ.get("HUBTUNE_NO_PROGRESS")
+    os.environ["HUBTUNE_NO_PROGRESS"] = "1"
+    try:
+        with one_torch_thread():
+            yield
+    finally:
+        if old is None:
+            os.environ.pop("HUBTUNE_NO_PROGRESS", None)
+        else:
+            os.environ["HUBTUNE_NO_PROGRESS"] = old
+
+
 @pytest.fixture(scope="session")
 def regression_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small LoRA run on the generated regression task (two targets), shared by every test file."""

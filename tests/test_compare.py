@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import random
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from shared_runs import one_torch_thread
 
 import hubtune.comparison.measure as measure_module
 import hubtune.comparison.runner as runner_module
@@ -37,18 +34,7 @@ EXAMPLE = str(example_task_path())
 LABELS = ("background", "promoter")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _quiet_single_thread() -> Iterator[None]:
-    old_env = os.environ.get("HUBTUNE_NO_PROGRESS")
-    os.environ["HUBTUNE_NO_PROGRESS"] = "1"
-    try:
-        with one_torch_thread():
-            yield
-    finally:
-        if old_env is None:
-            os.environ.pop("HUBTUNE_NO_PROGRESS", None)
-        else:
-            os.environ["HUBTUNE_NO_PROGRESS"] = old_env
+pytestmark = pytest.mark.usefixtures("quiet_single_thread")
 
 
 def _rc(seq: str) -> str:

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from shared_runs import one_torch_thread
 
 from hubtune.config import TrainConfig
 from hubtune.data import Split, TaskData
@@ -44,18 +41,7 @@ from hubtune.train import finetune
 NAMES = ["negative", "positive"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _quiet_single_thread() -> Iterator[None]:
-    old = os.environ.get("HUBTUNE_NO_PROGRESS")
-    os.environ["HUBTUNE_NO_PROGRESS"] = "1"
-    try:
-        with one_torch_thread():
-            yield
-    finally:
-        if old is None:
-            os.environ.pop("HUBTUNE_NO_PROGRESS", None)
-        else:
-            os.environ["HUBTUNE_NO_PROGRESS"] = old
+pytestmark = pytest.mark.usefixtures("quiet_single_thread")
 
 
 # ---------------------------------------------------------------------------------------------------------------------

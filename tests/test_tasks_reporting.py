@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
-from shared_runs import one_torch_thread
 
 import hubtune.comparison.plots as compare_plots
 from hubtune.comparison import CompareConfig, compare
@@ -28,19 +25,7 @@ from hubtune.problems import get_problem
 from hubtune.run import Run
 from hubtune.tables import PROBLEM_COLUMNS, comparison_table, fmt, grid_table
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _quiet_single_thread() -> Iterator[None]:
-    old = os.environ.get("HUBTUNE_NO_PROGRESS")
-    os.environ["HUBTUNE_NO_PROGRESS"] = "1"
-    try:
-        with one_torch_thread():
-            yield
-    finally:
-        if old is None:
-            os.environ.pop("HUBTUNE_NO_PROGRESS", None)
-        else:
-            os.environ["HUBTUNE_NO_PROGRESS"] = old
+pytestmark = pytest.mark.usefixtures("quiet_single_thread")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
