@@ -15,7 +15,7 @@ from .data.targets import parse_label_columns
 from .errors import ConfigError
 from .methods import METHODS, LoraMethodConfig, MethodConfig, help_field, make_method
 from .models.registry import FAMILIES, TINY_MODELS
-from .problems import SINGLE_LABEL, get_problem
+from .problems import REGRESSION, get_problem
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -48,7 +48,8 @@ class TrainConfig:
     seeds: list[int] | None = help_field(None, "several seeds, e.g. 1,2,3: reports mean ± sd (overrides --seed)")
     eval_steps: int | None = help_field(None, "evaluate on dev every N steps (default: ~10 times per run)")
     patience: int | None = help_field(5, "early-stopping patience in evaluations (0 disables)")
-    class_weights: bool = help_field(False, "weight the loss by inverse class frequency")
+    class_weights: bool = help_field(False, "weight the loss by inverse class frequency (multi-label: each label's "
+                                            "positives by negatives / positives)")
     weight_decay: float = help_field(0.01, "AdamW weight decay")
     warmup_ratio: float = help_field(0.05, "fraction of steps with linear learning-rate warm-up")
     dedup: bool = help_field(False, "remove duplicates: leaked train sequences from dev/test, and exact or "
@@ -109,9 +110,9 @@ class TrainConfig:
         parse_label_columns(self.label_columns)
         if self.problem_type is not None:
             get_problem(self.problem_type)
-        if self.class_weights and self.problem_type not in (None, SINGLE_LABEL):
-            raise ConfigError("--class-weights weights single-label classes; it does not apply to "
-                              f"--problem-type {self.problem_type}.")
+        if self.class_weights and self.problem_type is not None and get_problem(self.problem_type).name == REGRESSION:
+            raise ConfigError("--class-weights weights classes (or, multi-label, each label's positives); it does not "
+                              "apply to regression.")
         self.method_config()  # raises for an unknown method or bad method options
 
     def task_options(self) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from .methods import MethodConfig, quiet_deprecations, trainable_parameters
 from .metrics import seed_summary, summary_text
 from .models import load_base_model, load_tokenizer, resolve_model
 from .models.output_layer import fold_output_scaling
-from .problems import REGRESSION, SINGLE_LABEL, Problem, get_problem
+from .problems import MULTI_LABEL, REGRESSION, SINGLE_LABEL, Problem, get_problem
 from .progress import info, progress_enabled
 from .run import (
     BASE_PROBE_FILE,
@@ -110,9 +110,10 @@ def training_labels(problem: Problem, labels: list[Any], scaling: tuple[list[flo
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-def _trainer_class(class_weights: list[float] | None, eval_order: list[int]):
+def _trainer_class(class_weights: list[float] | None, eval_order: list[int], *, multi_label: bool = False):
     """transformers' Trainer, evaluating in `eval_order` (dev sorted by length, longest first: little padding, and a
-    known order, so the kept checkpoint's dev logits can be reused) and, when asked, weighting the loss per class."""
+    known order, so the kept checkpoint's dev logits can be reused) and, when asked, weighting the loss per class
+    (cross-entropy weights) or, for multi-label tasks, per label (BCE positive weights)."""
     from transformers import Trainer
 
     class HubtuneTrainer(Trainer):
@@ -130,10 +131,30 @@ def _trainer_class(class_weights: list[float] | None, eval_order: list[int]):
             labels = inputs.pop("labels")
             outputs = model(**inputs)
             weight = torch.tensor(class_weights, dtype=outputs.logits.dtype, device=outputs.logits.device)
-            loss = torch.nn.functional.cross_entropy(outputs.logits, labels, weight=weight)
+            if multi_label:
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                    outputs.logits, labels.to(outputs.logits.dtype), pos_weight=weight)
+            else:
+                loss = torch.nn.functional.cross_entropy(outputs.logits, labels, weight=weight)
             return (loss, outputs) if return_outputs else loss
 
     return HubtuneTrainer
+
+
+def loss_weights(problem: Problem, labels: list[Any], n_outputs: int) -> list[float]:
+    """`--class-weights`: inverse class frequency (single-label: n / (classes * count)), or per-label positive weights
+    (multi-label: negatives / positives in train, 1 for a label without positives).
+
+    Example:
+        >>> loss_weights(get_problem("multi_label"), [(1, 0), (0, 0), (0, 1), (0, 1)], 2)
+        [3.0, 1.0]
+    """
+    if problem.name == MULTI_LABEL:
+        y = problem.label_array(labels)
+        positives = y.sum(axis=0).astype(float)
+        return np.where(positives > 0, (len(y) - positives) / np.maximum(positives, 1), 1.0).tolist()
+    counts = np.bincount(labels, minlength=n_outputs).astype(float)
+    return (counts.sum() / (n_outputs * np.maximum(counts, 1))).tolist()
 
 
 def precision_flags(precision: str) -> dict[str, bool]:
@@ -359,11 +380,8 @@ def _train_one_seed(ctx: _Context, seed: int) -> SeedResult:
     n_train = len(task.splits["train"].labels)
     steps_per_epoch = max(1, math.ceil(n_train / (config.batch_size * config.grad_accum * world_size)))
     total_steps = config.max_steps or math.ceil(steps_per_epoch * config.epochs)
-    class_weights = None
-    if config.class_weights:
-        n_classes = len(ctx.labels)
-        counts = np.bincount(task.splits["train"].labels, minlength=n_classes).astype(float)
-        class_weights = (counts.sum() / (n_classes * np.maximum(counts, 1))).tolist()
+    class_weights = loss_weights(ctx.problem, task.splits["train"].labels, len(ctx.labels)) if config.class_weights \
+        else None
     ctx.total_steps = total_steps
     args = _training_arguments(ctx, seed, total_steps)
 
@@ -384,7 +402,7 @@ def _train_one_seed(ctx: _Context, seed: int) -> SeedResult:
                                    outputs, ctx.labels, interval=False)
         return {k: v for k, v in scores.items() if isinstance(v, float)}
 
-    trainer = _trainer_class(class_weights, eval_order)(
+    trainer = _trainer_class(class_weights, eval_order, multi_label=ctx.problem.name == MULTI_LABEL)(
         model=model,
         args=args,
         train_dataset=ctx.datasets["train"],
@@ -582,6 +600,9 @@ def finetune(config: TrainConfig) -> Run | None:
     max_length = config.max_length or family.default_max_length(longest)
     window_bp = family.window_bp(max_length)
     problem = get_problem(task.problem_type)
+    if config.class_weights and problem.name == REGRESSION:
+        raise ConfigError(f"--class-weights weights classes or labels, but {config.data} holds numbers (regression: "
+                          f"{', '.join(task.label_names)}); leave the option out.")
     info(f"model {config.model} ({family.display_name}), method {method.name}, max length {max_length} tokens "
          f"(~{window_bp} bp), {len(task.splits['train'])} train / {len(task.splits['dev'])} dev / "
          f"{len(task.splits['test'])} test sequences; {problem.description}")

@@ -84,9 +84,27 @@ def test_a_constant_target_is_refused(tmp_path):
         load_task(table, label_columns="x,y")
 
 
-def test_class_weights_do_not_apply_to_other_problem_types():
+def test_class_weights_do_not_apply_to_regression(tmp_path):
     with pytest.raises(ConfigError, match="--class-weights"):
         TrainConfig(model="tiny-nt", data=ACTIVITY, problem_type="regression", class_weights=True).validate()
+    with pytest.raises(ConfigError, match="--class-weights.*holds numbers"):  # regression read from the labels
+        finetune(TrainConfig(data=ACTIVITY, label_columns=",".join(ACTIVITY_TARGETS), class_weights=True,
+                             output=str(tmp_path / "run"), **FAST))
+    assert not (tmp_path / "run").exists()
+
+
+def test_multilabel_class_weights_weight_each_labels_positives(tmp_path, multilabel_full):
+    """--class-weights on a multi-label task: BCE with per-label positive weights negatives / positives."""
+    from hubtune.train import loss_weights
+
+    problem = get_problem("multi_label")
+    train = load_task(BINDING, label_columns=list(BINDING_LABELS), max_rows=80).splits["train"]
+    weights = loss_weights(problem, train.labels, len(BINDING_LABELS))
+    y = np.asarray(train.labels)
+    assert weights == pytest.approx(((len(y) - y.sum(axis=0)) / y.sum(axis=0)).tolist())
+    weighted = _train(tmp_path / "weighted", BINDING, BINDING_LABELS, method="full", class_weights=True)
+    assert weighted.info.training["class_weights"] is True
+    assert weighted.metrics["finetuned"]["test"] != multilabel_full.metrics["finetuned"]["test"]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
