@@ -2,8 +2,9 @@
 
 Flow: load + validate data, leakage report (and optional dedup) -> resolve the model family -> tokenize once
 (`datasets`) -> for each seed: seed, build the model, let the method prepare it, train with transformers' Trainer
-(model selection on dev MCC, early stopping, best checkpoint reloaded the way users load it) -> pre-trained probe and
-k-mer baselines on the same splits -> write the run folder atomically.
+(`hubtune.trainer`; model selection on the problem's dev metric — MCC, macro AUPRC or Spearman —, early stopping,
+best checkpoint reloaded the way users load it) -> pre-trained probe and k-mer baselines on the same splits -> write
+the run folder atomically.
 
 Runs under `accelerate launch` (several processes, DeepSpeed/FSDP configs) because the Trainer does; only the main
 process writes files.
@@ -11,9 +12,7 @@ process writes files.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .config import TrainConfig
-from .data import as_model_input, deduplicate, leakage_report, load_task
+from .data import deduplicate, leakage_report, load_task
 from .data.balance import imbalance_warnings
 from .data.targets import stratify_keys
 from .embedding_cache import base_embeddings
@@ -47,191 +46,25 @@ from .run import (
     library_versions,
 )
 from .run_output import claim_output, commit_run_folder, open_staging
+from .trainer import (
+    EVAL_COST_SHARE,
+    evaluation_interval,
+    is_main_process,
+    last_complete_checkpoint,
+    log_lines_callback,
+    loss_weights,
+    precision_flags,
+    target_scaling,
+    tokenize_split,
+    trainer_class,
+    training_labels,
+    world,
+)
 
 SPLITS = ("train", "dev", "test")
-EVAL_COST_SHARE = 0.2  # in-loop dev evaluation may cost at most about this share of training compute
 # Train-split metrics come from a stratified sample (data seed) whose prediction costs about EVAL_COST_SHARE of the
 # training compute, between these bounds.
 TRAIN_METRICS_SAMPLE = (200, 1000)
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# Tokenized splits
-# ---------------------------------------------------------------------------------------------------------------------
-
-
-def tokenize_split(tokenizer: Any, sequences: list[str], labels: list[Any], max_length: int):
-    """A `datasets.Dataset` of token ids, attention masks and labels, truncated to `max_length` (not padded).
-
-    Padding happens per batch (`DataCollatorWithPadding`), so a batch is only as long as its longest sequence.
-    `labels` are class ids, or one list of floats per row (multi-label 0/1, regression targets).
-
-    Example:
-        >>> tokenize_split(tokenizer, ["ACGTAC"], [1], max_length=8).column_names  # doctest: +SKIP
-        ['input_ids', 'attention_mask', 'labels']
-    """
-    from datasets import Dataset
-
-    encoded = tokenizer(as_model_input(sequences), truncation=True, max_length=max_length, return_token_type_ids=False)
-    return Dataset.from_dict({"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"],
-                              "labels": list(labels)})
-
-
-def target_scaling(labels: list[tuple[float, ...]]) -> tuple[list[float], list[float]]:
-    """Per-target mean and sd of the train targets (sd 1 for a constant target): regression trains on
-    `(value - mean) / sd`, and the shipped model has the inverse folded into its output layer.
-
-    Example:
-        >>> target_scaling([(1.0,), (3.0,)])
-        ([2.0], [1.0])
-    """
-    values = np.asarray(labels, dtype=np.float64).reshape(len(labels), -1)
-    sd = values.std(axis=0)
-    return values.mean(axis=0).tolist(), np.where(sd > 0, sd, 1.0).tolist()
-
-
-def training_labels(problem: Problem, labels: list[Any], scaling: tuple[list[float], list[float]] | None) -> list[Any]:
-    """Labels as the loss takes them: class ids, 0/1 floats per label (BCE), standardised floats per target (MSE).
-
-    Example:
-        >>> training_labels(get_problem("regression"), [(1.0,), (3.0,)], ([2.0], [1.0]))
-        [[-1.0], [1.0]]
-    """
-    if problem.name == SINGLE_LABEL:
-        return [int(y) for y in labels]
-    if scaling is None:
-        return [[float(v) for v in y] for y in labels]
-    mean, sd = scaling
-    return [[(float(v) - m) / d for v, m, d in zip(y, mean, sd, strict=True)] for y in labels]
-
-
-# ---------------------------------------------------------------------------------------------------------------------
-# Trainer
-# ---------------------------------------------------------------------------------------------------------------------
-
-
-def _trainer_class(class_weights: list[float] | None, eval_order: list[int], *, multi_label: bool = False):
-    """transformers' Trainer, evaluating in `eval_order` (dev sorted by length, longest first: little padding, and a
-    known order, so the kept checkpoint's dev logits can be reused) and, when asked, weighting the loss per class
-    (cross-entropy weights) or, for multi-label tasks, per label (BCE positive weights)."""
-    from transformers import Trainer
-
-    class HubtuneTrainer(Trainer):
-        def _get_eval_sampler(self, eval_dataset):
-            if self.args.world_size > 1 or eval_dataset is None or len(eval_dataset) != len(eval_order):
-                return super()._get_eval_sampler(eval_dataset)
-            return eval_order
-
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            if class_weights is None:
-                return super().compute_loss(model, inputs, return_outputs=return_outputs,
-                                            num_items_in_batch=num_items_in_batch)
-            import torch
-
-            labels = inputs.pop("labels")
-            outputs = model(**inputs)
-            weight = torch.tensor(class_weights, dtype=outputs.logits.dtype, device=outputs.logits.device)
-            if multi_label:
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                    outputs.logits, labels.to(outputs.logits.dtype), pos_weight=weight)
-            else:
-                loss = torch.nn.functional.cross_entropy(outputs.logits, labels, weight=weight)
-            return (loss, outputs) if return_outputs else loss
-
-    return HubtuneTrainer
-
-
-def loss_weights(problem: Problem, labels: list[Any], n_outputs: int) -> list[float]:
-    """`--class-weights`: inverse class frequency (single-label: n / (classes * count)), or per-label positive weights
-    (multi-label: negatives / positives in train, 1 for a label without positives).
-
-    Example:
-        >>> loss_weights(get_problem("multi_label"), [(1, 0), (0, 0), (0, 1), (0, 1)], 2)
-        [3.0, 1.0]
-    """
-    if problem.name == MULTI_LABEL:
-        y = problem.label_array(labels)
-        positives = y.sum(axis=0).astype(float)
-        return np.where(positives > 0, (len(y) - positives) / np.maximum(positives, 1), 1.0).tolist()
-    counts = np.bincount(labels, minlength=n_outputs).astype(float)
-    return (counts.sum() / (n_outputs * np.maximum(counts, 1))).tolist()
-
-
-def precision_flags(precision: str) -> dict[str, bool]:
-    """TrainingArguments flags for `--precision`.
-
-    GPUs: `auto` picks bf16 where supported, else fp16. CPUs: fp32 unless `bf16` is asked for explicitly (bf16
-    autocast; fast on CPUs with AMX / AVX512-BF16, but no longer bit-identical to fp32, so never the default); fp16
-    is GPU-only and falls back to fp32 on a CPU.
-
-    Example:
-        >>> precision_flags("fp32")
-        {}
-    """
-    import torch
-
-    if precision == "fp32":
-        return {}
-    if not torch.cuda.is_available():
-        return {"bf16": True} if precision == "bf16" else {}
-    if precision == "bf16" or (precision == "auto" and torch.cuda.is_bf16_supported()):
-        return {"bf16": True}
-    return {"fp16": True}
-
-
-def _world() -> tuple[int, int]:
-    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def _is_main() -> bool:
-    return _world()[0] == 0
-
-
-def _log_lines_callback(problem: Problem):
-    """A Trainer callback printing one readable line per log event (main process only) to stderr."""
-    from transformers import TrainerCallback
-
-    class LogLines(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if not state.is_world_process_zero or not logs:
-                return
-            if f"eval_{problem.metric}" in logs:
-                info(f"  step {state.global_step}: dev loss {logs.get('eval_loss', float('nan')):.4f}, "
-                     f"dev {problem.metric_label} {logs[f'eval_{problem.metric}']:.3f}")
-            elif "loss" in logs:
-                info(f"  step {state.global_step}: train loss {logs['loss']:.4f}")
-
-    return LogLines()
-
-
-def _checkpoint_is_complete(path: Path) -> bool:
-    """The Trainer writes trainer_state.json last and not atomically: a kill can leave it truncated."""
-    try:
-        json.loads((path / "trainer_state.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return True
-
-
-def last_complete_checkpoint(directory: str | Path) -> Path | None:
-    """The newest `checkpoint-N` in `directory` whose trainer state was written completely, or None.
-
-    Example:
-        >>> last_complete_checkpoint("runs/tata-lora.partial/checkpoints/seed-42")  # doctest: +SKIP
-        PosixPath('runs/tata-lora.partial/checkpoints/seed-42/checkpoint-200')
-    """
-    from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
-
-    directory = Path(directory)
-    if not directory.is_dir():
-        return None
-    last = get_last_checkpoint(str(directory))
-    if last is not None and _checkpoint_is_complete(Path(last)):
-        return Path(last)
-    # The newest one was cut short: fall back to the newest complete one.
-    complete = [p for p in directory.glob(f"{PREFIX_CHECKPOINT_DIR}-*")
-                if p.name.rsplit("-", 1)[-1].isdigit() and p.is_dir() and _checkpoint_is_complete(p)]
-    return max(complete, key=lambda p: int(p.name.rsplit("-", 1)[-1])) if complete else None
 
 
 @dataclass
@@ -308,25 +141,12 @@ def _fit_probe(ctx: _Context, method: Any, seed: int) -> SeedResult:
                       train_seconds=seconds)
 
 
-def evaluation_interval(total_steps: int, n_dev: int, sequences_per_step: int) -> int:
-    """Steps between dev evaluations: about ten per run, but never so often that evaluating costs more than about a
-    fifth of training (a dev pass is one forward per dev sequence, a step three per training sequence), and at least
-    once, at the last step.
-
-    Example:
-        >>> evaluation_interval(2000, 600, 32), evaluation_interval(15, 613, 8), evaluation_interval(200, 60, 32)
-        (200, 15, 20)
-    """
-    affordable = math.ceil(n_dev / (EVAL_COST_SHARE * 3 * max(1, sequences_per_step)))
-    return max(1, min(total_steps, max(math.ceil(total_steps / 10), affordable)))
-
-
 def _training_arguments(ctx: _Context, seed: int, total_steps: int):
     import torch
     from transformers import TrainingArguments
 
     config = ctx.config
-    per_step = config.batch_size * config.grad_accum * _world()[1]
+    per_step = config.batch_size * config.grad_accum * world()[1]
     eval_steps = config.eval_steps or evaluation_interval(total_steps, len(ctx.task.splits["dev"]), per_step)
     passthrough = {k: v for k, v in (("deepspeed", config.deepspeed), ("fsdp", config.fsdp)) if v}
 
@@ -353,7 +173,7 @@ def _training_arguments(ctx: _Context, seed: int, total_steps: int):
         data_seed=seed,
         train_sampling_strategy="group_by_length",
         report_to="none",
-        disable_tqdm=not (_is_main() and progress_enabled()),
+        disable_tqdm=not (is_main_process() and progress_enabled()),
         dataloader_num_workers=config.num_workers,
         remove_unused_columns=False,
         use_cpu=not torch.cuda.is_available(),
@@ -376,7 +196,7 @@ def _train_one_seed(ctx: _Context, seed: int) -> SeedResult:
     set_seed(seed)
     model = method.prepare(ctx.load_base(), ctx.resolved.family)
     trainable, total = trainable_parameters(model)
-    world_size = _world()[1]
+    world_size = world()[1]
     n_train = len(task.splits["train"].labels)
     steps_per_epoch = max(1, math.ceil(n_train / (config.batch_size * config.grad_accum * world_size)))
     total_steps = config.max_steps or math.ceil(steps_per_epoch * config.epochs)
@@ -402,7 +222,7 @@ def _train_one_seed(ctx: _Context, seed: int) -> SeedResult:
                                    outputs, ctx.labels, interval=False)
         return {k: v for k, v in scores.items() if isinstance(v, float)}
 
-    trainer = _trainer_class(class_weights, eval_order, multi_label=ctx.problem.name == MULTI_LABEL)(
+    trainer = trainer_class(class_weights, eval_order, multi_label=ctx.problem.name == MULTI_LABEL)(
         model=model,
         args=args,
         train_dataset=ctx.datasets["train"],
@@ -414,7 +234,7 @@ def _train_one_seed(ctx: _Context, seed: int) -> SeedResult:
     )
     # Keep stdout for results: the Trainer's raw log dicts become short lines on stderr.
     trainer.remove_callback(PrinterCallback)
-    trainer.add_callback(_log_lines_callback(ctx.problem))
+    trainer.add_callback(log_lines_callback(ctx.problem))
     resume_from = last_complete_checkpoint(args.output_dir) if config.resume else None
     if resume_from:
         info(f"resuming seed {seed} from {resume_from}")
@@ -426,7 +246,7 @@ def _train_one_seed(ctx: _Context, seed: int) -> SeedResult:
     placeholder = {ctx.problem.metric: 0.0}
     result = SeedResult(seed, {"train": None, "dev": placeholder, "test": placeholder}, None, method,
                         list(trainer.state.log_history), trainable, total, seconds, best_step)
-    if not _is_main():
+    if not is_main_process():
         return result
     # Reload the kept model exactly as users will (the method's own loader on the saved checkpoint). The Trainer's
     # in-place best-checkpoint restore is not reliable here: it misses peft's modules_to_save, and transformers 5
@@ -449,7 +269,7 @@ def _final_scores(ctx: _Context, model: Any, dev_logits: np.ndarray | None) -> d
     was one (the same computation); train from a stratified sample sized to the run (`TRAIN_METRICS_SAMPLE`),
     labelled `sampled_from`."""
     task, batch_size = ctx.task, ctx.config.batch_size * 2
-    trained_on = ctx.total_steps * ctx.config.batch_size * ctx.config.grad_accum * _world()[1]
+    trained_on = ctx.total_steps * ctx.config.batch_size * ctx.config.grad_accum * world()[1]
     low, high = TRAIN_METRICS_SAMPLE
     budget = min(high, max(low, int(EVAL_COST_SHARE * 3 * trained_on)))
     train_rows = _train_sample(stratify_keys(task.splits["train"].labels, ctx.problem.name), budget,
@@ -589,7 +409,7 @@ def finetune(config: TrainConfig) -> Run | None:
     config.validate()
     method = config.method_config()
     output = Path(config.output or f"runs/{Path(str(config.data)).name or 'task'}-{method.name}")
-    staging = claim_output(output, overwrite=config.overwrite, resume=config.resume, main_process=_is_main())
+    staging = claim_output(output, overwrite=config.overwrite, resume=config.resume, main_process=is_main_process())
 
     task, leakage = _load_checked_task(config)
     resolved = resolve_model(config.model, revision=config.revision)
@@ -610,14 +430,14 @@ def finetune(config: TrainConfig) -> Run | None:
     datasets = {split: tokenize_split(tokenizer, task.splits[split].sequences,
                                       training_labels(problem, task.splits[split].labels, scaling), max_length)
                 for split in SPLITS}
-    if _is_main():
+    if is_main_process():
         # Created only now that data and model are known to be usable: a refused run leaves nothing behind.
         open_staging(staging, overwrite=config.overwrite, resume=config.resume)
-    if not method.uses_trainer and not _is_main():
+    if not method.uses_trainer and not is_main_process():
         return None
     ctx = _Context(config, resolved, tokenizer, task, max_length, datasets, staging, None, problem, scaling)
     base_head = None
-    if (config.baselines or not method.uses_trainer) and _is_main():
+    if (config.baselines or not method.uses_trainer) and is_main_process():
         ctx.base_embeddings, base_head = _base_probe(ctx, config.seed_list[0])
 
     results: list[SeedResult] = []
@@ -625,7 +445,7 @@ def finetune(config: TrainConfig) -> Run | None:
         for seed in config.seed_list:
             info(f"training seed {seed}")
             results.append(_train_one_seed(ctx, seed))
-    if not _is_main():
+    if not is_main_process():
         return None
 
     best = max(results, key=lambda r: problem.headline(r.dev) or -math.inf)
@@ -654,7 +474,7 @@ def finetune(config: TrainConfig) -> Run | None:
         trainable_parameters=best.trainable,
         total_parameters=best.total,
         train_seconds=sum(r.train_seconds for r in results),
-        world_size=_world()[1],
+        world_size=world()[1],
         training=config.to_dict(),
         dedup=config.dedup,
         versions=library_versions(),
@@ -673,4 +493,4 @@ def finetune(config: TrainConfig) -> Run | None:
     return Run(output)
 
 
-__all__ = ["SeedResult", "TrainConfig", "finetune", "last_complete_checkpoint", "precision_flags", "tokenize_split"]
+__all__ = ["SeedResult", "TrainConfig", "finetune"]

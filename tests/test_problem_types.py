@@ -95,7 +95,7 @@ def test_class_weights_do_not_apply_to_regression(tmp_path):
 
 def test_multilabel_class_weights_weight_each_labels_positives(tmp_path, multilabel_full):
     """--class-weights on a multi-label task: BCE with per-label positive weights negatives / positives."""
-    from hubtune.train import loss_weights
+    from hubtune.trainer import loss_weights
 
     problem = get_problem("multi_label")
     train = load_task(BINDING, label_columns=list(BINDING_LABELS), max_rows=80).splits["train"]

@@ -122,7 +122,7 @@ def test_resume_skips_a_checkpoint_whose_trainer_state_was_cut_off(tmp_path: Pat
     Taking any checkpoint that merely has the file would make `hubtune train --resume` die in the Trainer with a
     json.JSONDecodeError.
     """
-    from hubtune.train import last_complete_checkpoint
+    from hubtune.trainer import last_complete_checkpoint
 
     seed_dir = tmp_path / "checkpoints" / "seed-3"
     for step in (4, 8):

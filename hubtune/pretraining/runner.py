@@ -25,7 +25,7 @@ from ..progress import info, progress_enabled
 from ..repo_ids import public_source
 from ..run import library_versions
 from ..run_output import open_staging
-from ..train import last_complete_checkpoint, precision_flags
+from ..trainer import last_complete_checkpoint, precision_flags
 from .config import PretrainConfig
 from .corpus import Corpus, read_corpus
 from .folder import PLOT_FILE, RECORD_FILE, RECORD_FORMAT, RECORD_VERSION, claim_pretrain_output, commit_pretrained
