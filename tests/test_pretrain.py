@@ -185,11 +185,11 @@ def standin() -> Path:
 
 def test_the_pretrained_standin_was_made_by_pretrain_and_resolves_by_name(standin):
     from hubtune.models import resolve_model
-    from hubtune.pretraining.standin import STANDIN_RECIPE
+    from hubtune.pretraining.standin import STANDIN_BASE, STANDIN_RECIPE
 
     assert is_pretrained_folder(standin)
     record = read_pretraining_record(standin).record
-    assert record["base_model"] == "tiny-nt" and record["steps"] == STANDIN_RECIPE["max_steps"]
+    assert record["base_model"] == STANDIN_BASE == "tiny-nt-tied" and record["steps"] == STANDIN_RECIPE["max_steps"]
     assert {k: record["settings"][k if k != "lr" else "learning_rate"] for k in STANDIN_RECIPE} == STANDIN_RECIPE
     before, after = record["eval"]["before"], record["eval"]["after"]
     assert after["loss"] < before["loss"] - 1.0, "held-out masked-LM loss clearly lower after pre-training"
@@ -210,7 +210,7 @@ def test_the_shipped_standin_weights_are_the_manifests_and_load_as_float32(stand
     from hubtune.pretraining.standin import STANDIN_GENOME_BP, STANDIN_RECIPE
 
     shipped = shipped_standin("tiny-nt-pretrained")
-    assert shipped is not None and (shipped / "model.safetensors").stat().st_size < 2_000_000
+    assert shipped is not None and (shipped / "model.safetensors").stat().st_size < 1_000_000
     entry = json.loads((SHIPPED_STANDIN_DIR / SHIPPED_MANIFEST).read_text())["tiny-nt-pretrained"]
     assert hashlib.sha256((shipped / "model.safetensors").read_bytes()).hexdigest() == entry["sha256"]
     assert (entry["recipe"], entry["genome_bp"], entry["genome_seed"]) == (STANDIN_RECIPE, STANDIN_GENOME_BP,
@@ -218,6 +218,29 @@ def test_the_shipped_standin_weights_are_the_manifests_and_load_as_float32(stand
     half, full = load_file(str(shipped / "model.safetensors")), load_file(str(standin / "model.safetensors"))
     assert half.keys() == full.keys()
     assert all(full[k].dtype == torch.float32 and torch.equal(full[k], half[k].float()) for k in half)
+
+
+def test_the_standin_starts_from_tiny_nt_with_a_tied_decoder_so_tiny_nt_is_its_random_twin(tmp_path, standin):
+    import torch
+    from safetensors.torch import load_file
+
+    from hubtune.models import load_base_model, tiny_model_path
+    from hubtune.models.tiny import build_tiny_nt_tied
+
+    def read_local_config(folder: Path) -> dict:
+        return json.loads((folder / "config.json").read_text())
+
+    tied = load_file(str(build_tiny_nt_tied(tmp_path / "tiny-nt-tied") / "model.safetensors"))
+    random = load_file(str(tiny_model_path("tiny-nt") / "model.safetensors"))
+    encoder = [k for k in random if k.startswith("esm.")]
+    assert encoder and all(torch.equal(tied[k], random[k]) for k in encoder), "same encoder as tiny-nt"
+    assert "lm_head.decoder.weight" in random and "lm_head.decoder.weight" not in tied  # tied: not stored
+    assert read_local_config(tmp_path / "tiny-nt-tied")["tie_word_embeddings"] is True
+    mlm = load_base_model("tiny-nt-pretrained", task="mlm")
+    assert read_local_config(standin)["tie_word_embeddings"] is True
+    assert torch.equal(mlm.lm_head.decoder.weight, mlm.esm.embeddings.word_embeddings.weight)
+    trained = load_file(str(standin / "model.safetensors"))["esm.embeddings.word_embeddings.weight"]
+    assert not torch.equal(trained, random["esm.embeddings.word_embeddings.weight"]), "pre-training moved them"
 
 
 @pytest.mark.slow

@@ -2,13 +2,13 @@
 
 What the generator plants, chromosome by chromosome (deterministic for a given seed):
 
-* **isochores**: blocks of 4-16 kb whose GC content is drawn from 0.36-0.54, as in mammalian genomes;
+* **isochores**: blocks of 4-16 kb whose GC content is drawn from 0.30-0.58, as in mammalian genomes;
 * **CpG depletion**: outside CpG islands most CG dinucleotides have decayed to TG or CA (methylated cytosines
   deaminate), so CG is rare in bulk DNA;
-* **genes** every few kb, on either strand, with the promoter grammar of the bundled example task
-  (:mod:`hubtune.data.example_task`): a GC-leaning core with a CpG island around the transcription start site
-  (TSS), a TATA box (TATAAA-like, sometimes with one mismatch) starting 25-35 bp upstream of the TSS in 80 % of
-  promoters, an initiator (YYANWYY) on the TSS in half of them;
+* **genes** every two kb or so (a quarter of the planted pieces are promoters), on either strand, with the
+  promoter grammar of the bundled example task (:mod:`hubtune.data.example_task`): a GC-leaning core with a CpG
+  island around the transcription start site (TSS), a TATA box (TATAAA-like, sometimes with one mismatch) starting
+  25-35 bp upstream of the TSS in 80 % of promoters, an initiator (YYANWYY) on the TSS in half of them;
 * **interspersed repeats**: copies of three families (a GC-rich ~300 bp SINE with a poly-A tail, a 1.2 kb LINE of
   which mostly 5'-truncated fragments are inserted, an AT-rich DNA transposon), each copy 4-18 % diverged from its
   consensus, in lowercase (soft-masked, as RepeatMasker writes assemblies);
@@ -35,6 +35,7 @@ GENOME_SEED = 0
 TATA_VARIANTS = ("TATAAA", "TATAAAA", "TATATA", "TATAAAAG", "TATATAA", "TATAAT")  # as in the example task
 TATA_WEIGHTS = (5, 3, 3, 2, 2, 1)
 _CHROMOSOME_BP = 10_000
+ISOCHORE_GC = (0.30, 0.58)  # GC content of isochores: the range of mammalian genomes
 _MICROSATELLITES = ("CA", "A", "AT", "GGC", "TTTC")
 _COMPLEMENT = str.maketrans("ACGTacgtNn", "TGCAtgcaNn")
 
@@ -107,23 +108,23 @@ def _repeat_copy(rng: random.Random, families: list[tuple[str, float, bool]]) ->
 def _chromosome(rng: random.Random, length: int, families: list[tuple[str, float, bool]]) -> str:
     pieces: list[str] = []
     size = 0
-    gc = rng.uniform(0.36, 0.54)
+    gc = rng.uniform(ISOCHORE_GC[0], ISOCHORE_GC[1])
     next_isochore = rng.randint(4000, 16000)
     while size < length:
         if size >= next_isochore:
-            gc = rng.uniform(0.36, 0.54)
+            gc = rng.uniform(ISOCHORE_GC[0], ISOCHORE_GC[1])
             next_isochore = size + rng.randint(4000, 16000)
         roll = rng.random()
-        if roll < 0.10:
+        if roll < 0.25:
             piece = _promoter(rng)
             if rng.random() < 0.5:
                 piece = _reverse_complement(piece)
-        elif roll < 0.45:
+        elif roll < 0.55:
             piece = _repeat_copy(rng, families)
-        elif roll < 0.50:
+        elif roll < 0.60:
             unit = rng.choice(_MICROSATELLITES)
             piece = (unit * rng.randint(8, 30)).lower()
-        elif roll < 0.505 and pieces:
+        elif roll < 0.605 and pieces:
             piece = "N" * rng.randint(50, 400)  # an assembly gap
         else:
             piece = _deplete_cpg(rng, _dna(rng, rng.randint(150, 900), gc))

@@ -189,9 +189,11 @@ FAMILIES: dict[str, ModelFamily] = {
     ),
 }
 
-# Tiny stand-ins with trained weights: name -> (family, "module:function" of the builder). Each is the family's random
-# tiny model pre-trained by `hubtune pretrain` on hubtune's synthetic genome (`hubtune.data.genome`), deterministically,
-# built on first use and cached like the random ones (`hubtune.models.tiny.tiny_model_path`).
+# Tiny stand-ins with trained weights: name -> (family, "module:function" of the builder). `tiny-nt-pretrained` is
+# `tiny-nt` with a tied masked-LM decoder (`build_tiny_nt_tied`; the encoder is tiny-nt's, so tiny-nt stays its fair
+# random-init twin) pre-trained by `hubtune pretrain` on hubtune's synthetic genome (`hubtune.data.genome`),
+# deterministically; its weights ship in the package and are copied into the cache on first use
+# (`hubtune.models.tiny.tiny_model_path`), or built when absent.
 PRETRAINED_TINY_MODELS: dict[str, tuple[str, str]] = {
     "tiny-nt-pretrained": ("nt", "hubtune.pretraining.standin:build_tiny_nt_pretrained"),
 }

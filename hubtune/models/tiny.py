@@ -38,6 +38,7 @@ __all__ = [
     "TINY_FORMAT_VERSION",
     "build_tiny_dnabert2",
     "build_tiny_nt",
+    "build_tiny_nt_tied",
     "build_tiny_ntv2",
     "composition_embeddings",
     "nt_vocabulary",
@@ -53,7 +54,7 @@ __all__ = [
 # Bump when a tiny builder changes so cached copies are rebuilt.
 TINY_FORMAT_VERSION = 2
 # Bump when the pre-trained stand-ins (their genome, their pre-training recipe, the shipped weights) change.
-PRETRAINED_TINY_VERSION = 2
+PRETRAINED_TINY_VERSION = 3
 # The pre-trained stand-ins ship with hubtune (float16 weights; `python -m hubtune.pretraining.standin` made them).
 SHIPPED_STANDIN_DIR = Path(__file__).resolve().parent / "standin"
 SHIPPED_MANIFEST = "manifest.json"
@@ -272,6 +273,26 @@ def build_tiny_nt(path: Path, seed: int = 0) -> Path:
         >>> build_tiny_nt(Path("tiny-nt"))  # doctest: +SKIP
         PosixPath('tiny-nt')
     """
+    return _build_nt(path, seed, tied_decoder=False)
+
+
+def build_tiny_nt_tied(path: Path, seed: int = 0) -> Path:
+    """Build `tiny-nt` with its masked-LM decoder tied to the token embeddings (ESM's own layout): the starting point
+    of the pre-trained stand-in.
+
+    Its encoder (embeddings and layers) is `tiny-nt`'s, tensor for tensor, so `tiny-nt` is its random-init twin for
+    probes. The tied decoder scores a 6-mer by its bases (the embeddings are `composition_embeddings`), and every
+    masked-LM step also trains the token embeddings, which is what lets a few hundred CPU steps change the encoder's
+    features. No decoder weight is stored (transformers ties it on loading).
+
+    Example:
+        >>> build_tiny_nt_tied(Path("tiny-nt-tied"))  # doctest: +SKIP
+        PosixPath('tiny-nt-tied')
+    """
+    return _build_nt(path, seed, tied_decoder=True)
+
+
+def _build_nt(path: Path, seed: int, *, tied_decoder: bool) -> Path:
     import torch
     from transformers import EsmConfig, EsmForMaskedLM
 
@@ -290,7 +311,7 @@ def build_tiny_nt(path: Path, seed: int = 0) -> Path:
         pad_token_id=1,
         mask_token_id=2,
         emb_layer_norm_before=False,
-        tie_word_embeddings=False,
+        tie_word_embeddings=tied_decoder,
         is_folding_model=False,
         architectures=["EsmForMaskedLM"],
     )
