@@ -121,7 +121,7 @@ def command(variant: str, setting: Setting, model: Path, data: Path, out: Path, 
     if variant.startswith("reference"):
         schedule = ["--eval_strategy", "no", "--save_strategy", "no"]
         if variant == "reference-bf16":
-            schedule += ["--bf16", "True"]
+            schedule += ["--bf16", "True", "--use_cpu", "True"]
         if reference_eval_steps:
             schedule = ["--eval_strategy", "steps", "--save_strategy", "steps", "--eval_steps",
                         str(reference_eval_steps), "--save_steps", str(reference_eval_steps),
