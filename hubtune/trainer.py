@@ -203,15 +203,18 @@ def last_complete_checkpoint(directory: str | Path) -> Path | None:
 
 def evaluation_interval(total_steps: int, n_dev: int, sequences_per_step: int) -> int:
     """Steps between dev evaluations: about ten per run, but never so often that evaluating costs more than about a
-    fifth of training (a dev pass is one forward per dev sequence, a step three per training sequence), and at least
-    once, at the last step.
+    fifth of training (a dev pass is one forward per dev sequence, a step three per training sequence), and spread
+    evenly: the Trainer also evaluates at the last step, so the last segment is never a short one whose evaluation
+    costs more than its share.
 
     Example:
         >>> evaluation_interval(2000, 600, 32), evaluation_interval(15, 613, 8), evaluation_interval(200, 60, 32)
         (200, 15, 20)
     """
     affordable = math.ceil(n_dev / (EVAL_COST_SHARE * 3 * max(1, sequences_per_step)))
-    return max(1, min(total_steps, max(math.ceil(total_steps / 10), affordable)))
+    wanted = max(math.ceil(total_steps / 10), affordable)
+    evaluations = max(1, total_steps // max(1, wanted))
+    return max(1, math.ceil(total_steps / evaluations))
 
 
 

@@ -291,3 +291,22 @@ def test_run_info_refuses_foreign_damaged_and_newer_files(lora_run: Run, tmp_pat
     (tmp_path / "hubtune.json").write_text("{not json")
     with pytest.raises(RunFolderError, match="not valid JSON"):
         RunInfo.read(tmp_path)
+
+
+@pytest.mark.parametrize(("total", "n_dev", "per_step"), [(150, 613, 8), (2000, 600, 32), (1839, 613, 8), (15, 613, 8),
+                                                         (300, 100, 16)])
+def test_dev_evaluations_cost_about_a_fifth_of_training_at_most(total, n_dev, per_step):
+    """Evaluations (every `interval` steps, plus the Trainer's own at the last step) cost at most ~20% of training
+    compute (3 forwards per trained sequence) once a run can afford one, and there are at most about ten."""
+    import math
+
+    from hubtune.trainer import evaluation_interval
+
+    interval = evaluation_interval(total, n_dev, per_step)
+    evaluations = total // interval + (total % interval != 0)
+    assert evaluations <= 11
+    if 0.2 * 3 * total * per_step >= n_dev:  # the run affords one evaluation
+        assert evaluations * n_dev <= 0.2 * 3 * total * per_step * 1.1
+    else:
+        assert evaluations == 1
+    assert interval == total or total - (evaluations - 1) * interval >= math.floor(0.5 * interval)
