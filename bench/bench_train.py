@@ -255,6 +255,8 @@ def table_rows(setting: Setting, med: dict[str, dict[str, float]]) -> list[str]:
     rows = [
         row(f"{setting.title}, {steps} — training samples/s", ref.get("train_samples_per_second"),
             train_hub.get("train_samples_per_second"), "rate", True),
+        row("same — training samples/s without hubtune's in-loop dev evaluation", ref.get("train_samples_per_second"),
+            train_hub.get("train_samples_per_second_without_eval"), "rate", True),
         row("same — training time", ref.get("train_runtime"), train_hub.get("train_runtime"), "s", False),
     ]
     if hub:
@@ -270,12 +272,18 @@ def table_rows(setting: Setting, med: dict[str, dict[str, float]]) -> list[str]:
     if hub_bf16:
         rows.append(row("same — training samples/s, hubtune `--precision bf16` vs the reference (fp32)",
                         ref.get("train_samples_per_second"), hub_bf16.get("train_samples_per_second"), "rate", True))
+        rows.append(row("same — the same without hubtune's in-loop dev evaluation", ref.get("train_samples_per_second"),
+                        hub_bf16.get("train_samples_per_second_without_eval"), "rate", True))
+        rows.append(row("same — whole command wall time, hubtune `--precision bf16 --no-baselines --no-diagnostics`",
+                        ref.get("wall_s"), hub_bf16.get("wall_s"), "s", False))
         rows.append(f"| same — test MCC, hubtune bf16 (random weights) | {_fmt(ref.get('test_mcc'), 'mcc')} | "
                     f"{_fmt(hub_bf16.get('test_mcc'), 'mcc')} | — |")
     if hub_bf16 and ref_bf16:
-        rows.append(row("same — training samples/s, both bf16 (reference `--bf16`)",
-                        ref_bf16.get("train_samples_per_second"), hub_bf16.get("train_samples_per_second"), "rate",
-                        True))
+        rows.append(row("same — training samples/s, both bf16 (reference `--bf16`), hubtune without its dev evaluation",
+                        ref_bf16.get("train_samples_per_second"), hub_bf16.get("train_samples_per_second_without_eval"),
+                        "rate", True))
+        rows.append(row("same — whole command wall time, both bf16", ref_bf16.get("wall_s"), hub_bf16.get("wall_s"),
+                        "s", False))
     if default and train_hub:
         d, w = default.get("train_samples_per_second"), train_hub.get("train_samples_per_second")
         ratio = f"{d / w:.2f}×" if d and w else "—"

@@ -259,7 +259,10 @@ def _train_one_seed(ctx: _Context, seed: int) -> SeedResult:
     result.trained = method.load_model(best_dir, ctx.load_base, num_labels=len(ctx.labels), label_names=ctx.labels)
     if ctx.scaling is not None:  # saved (and scored) in the targets' own units
         fold_output_scaling(result.trained, ctx.scaling[1], ctx.scaling[0])
-    kept_dev = dev_logits.get(best_step) if best_checkpoint else None
+    # The Trainer's dev logits are reused only when they are what the saved model computes: not under mixed precision
+    # (reported metrics are always those of the saved weights run in fp32, as users load them).
+    mixed = bool(args.bf16 or args.fp16)
+    kept_dev = dev_logits.get(best_step) if best_checkpoint and not mixed else None
     result.scores = _final_scores(ctx, result.trained, None if kept_dev is None else ctx.unscale(kept_dev))
     return result
 

@@ -86,6 +86,23 @@ def test_saved_adapter_reproduces_reported_metrics(lora_run: Run):
         assert scores["auroc"] == pytest.approx(reported["auroc"], abs=1e-6)
 
 
+def test_bf16_training_on_a_cpu_reports_the_saved_weights_fp32_metrics(tmp_path: Path):
+    """--precision bf16 trains under CPU autocast; the reported dev and test metrics are still those of the saved
+    weights run in fp32, as users load them (the Trainer's bf16 dev logits are not reused)."""
+    from hubtune import data
+    from hubtune.metrics import compute_metrics
+
+    run = _train(tmp_path, "bf16", method="full", precision="bf16", baselines=False)
+    assert run.info.training["precision"] == "bf16"
+    task = data.load_task(EXAMPLE, max_rows=FAST["max_rows"], seed=42)
+    classifier = load_classifier(run.path, device="cpu")
+    for split in ("dev", "test"):
+        scores = compute_metrics(task.splits[split].labels, classifier.predict_proba(task.splits[split].sequences))
+        reported = run.metrics["finetuned"][split]
+        assert scores["auroc"] == pytest.approx(reported["auroc"], abs=1e-9)
+        assert scores["confusion_matrix"] == reported["confusion_matrix"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["lora", "full", "freeze", "probe"])
 def test_same_seed_gives_bit_identical_metrics(tmp_path: Path, method: str):
