@@ -177,3 +177,27 @@ def test_probe_fits_and_describes_the_problem_type():
     assert "macro AUPRC" in probe.describe(None, problem="multi_label")[0][1]
     assert "ridge regression" in probe.describe(None, problem="regression")[0][1]
     assert "alpha = 100" in ProbeConfig(c=0.01, c_fixed=True).describe(None, problem="regression")[0][1]
+
+
+def test_kmer_features_count_every_acgt_kmer_of_each_sequence_and_skip_others():
+    """Frequencies equal a direct count of the k-mers of each sequence (N and ends never counted, lowercase read as
+    uppercase), column i being the i-th k-mer of itertools.product("ACGT")."""
+    import random
+    from itertools import product
+
+    rng = random.Random(0)
+    sequences = ["".join(rng.choice("ACGTN" if i % 3 == 0 else "acgt") for _ in range(rng.randint(1, 40)))
+                 for i in range(120)]
+    ks = (1, 2, 3, 6)
+    expected = []
+    for seq in (s.upper() for s in sequences):
+        row = []
+        for k in ks:
+            vocabulary = {"".join(p): i for i, p in enumerate(product("ACGT", repeat=k))}
+            counts = np.zeros(4**k)
+            for start in range(len(seq) - k + 1):
+                if seq[start:start + k] in vocabulary:
+                    counts[vocabulary[seq[start:start + k]]] += 1
+            row.append(counts / max(counts.sum(), 1))
+        expected.append(np.concatenate(row))
+    np.testing.assert_allclose(kmer_features(sequences, ks), np.array(expected), rtol=0, atol=1e-7)
