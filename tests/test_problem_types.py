@@ -213,6 +213,10 @@ def test_probe_method_on_regression_uses_ridge_and_reports_spearman(tmp_path):
     truth = np.asarray(test.labels)
     expected = np.mean([spearmanr(truth[:, j], values[:, j]).statistic for j in range(2)])
     assert run.metrics["finetuned"]["test"]["spearman"] == pytest.approx(expected, abs=1e-6)
+    from hubtune.card import render_card
+
+    card = str(render_card(run.path, repo_id="alice/activity-probe", base_repo="alice/tiny-nt"))
+    assert "ridge regression on mean-pooled last-layer embeddings" in card and "logistic regression" not in card
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -313,7 +313,7 @@ def _hyperparameters(info: RunInfo, family: ModelFamily) -> list[tuple[str, str]
     settings = info.method_settings
     method = type(settings)
     training = info.training or {}
-    rows = [("method", f"{info.method} ({method.title})"), *settings.describe(family, info.method_config)]
+    rows = [("method", f"{info.method} ({method.title})"), *settings.describe(family, info.method_config, problem=info.problem_type)]
     trainable, total = info.trainable_parameters, info.total_parameters
     if trainable and total:
         rows.append(("trainable parameters", f"{trainable:,} of {total:,} ({100 * trainable / total:.2f}%)"))

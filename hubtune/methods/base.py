@@ -84,10 +84,12 @@ class MethodConfig:
         """The settings a user may pass (dataclass fields that are not filled in by training)."""
         return [f.name for f in fields(cls) if f.init and not f.metadata.get("recorded_only")]
 
-    def describe(self, family: ModelFamily, resolved: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+    def describe(self, family: ModelFamily, resolved: dict[str, Any] | None = None, *,
+                 problem: Any = None) -> list[tuple[str, str]]:
         """The method's own rows of a model card's hyperparameter table, as (name, value) pairs.
 
-        `resolved` is the `method_config` recorded by training (e.g. the LoRA targets actually adapted).
+        `resolved` is the `method_config` recorded by training (e.g. the LoRA targets actually adapted); `problem` the
+        run's problem type (`hubtune.problems`), for methods whose model depends on it (the probe).
         """
         return []
 

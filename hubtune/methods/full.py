@@ -58,7 +58,8 @@ class FreezeConfig(FullConfig):
         if self.layers is not None and self.layers < 0:
             raise ConfigError(f"--freeze-layers must be 0 or more, got {self.layers}.")
 
-    def describe(self, family: ModelFamily, resolved: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+    def describe(self, family: ModelFamily, resolved: dict[str, Any] | None = None, *,
+                 problem: Any = None) -> list[tuple[str, str]]:
         return [("frozen", f"embeddings + the lowest {self.layers} layers")]
 
     def check_model(self, n_layers: int | None) -> None:

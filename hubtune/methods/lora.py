@@ -81,7 +81,8 @@ class LoraMethodConfig(MethodConfig):
         return {"method": self.name, "r": self.r, "alpha": self.alpha, "dropout": self.dropout,
                 "targets": self.targets, "resolved_targets": list(self.resolved_targets)}
 
-    def describe(self, family: ModelFamily, resolved: dict[str, Any] | None = None) -> list[tuple[str, str]]:
+    def describe(self, family: ModelFamily, resolved: dict[str, Any] | None = None, *,
+                 problem: Any = None) -> list[tuple[str, str]]:
         targets = self.targets or (resolved or {}).get("resolved_targets") or list(family.lora_targets)
         return [("LoRA rank r", str(self.r)), ("LoRA alpha", str(self.alpha)), ("LoRA dropout", str(self.dropout)),
                 ("LoRA target modules", ", ".join(f"`{t}`" for t in targets) or "–"),
