@@ -35,7 +35,7 @@ from .metrics import seed_summary, summary_text
 from .models import load_base_model, load_tokenizer, resolve_model
 from .models.output_layer import fold_output_scaling
 from .problems import MULTI_LABEL, REGRESSION, SINGLE_LABEL, Problem, get_problem
-from .progress import info, progress_enabled
+from .progress import info
 from .run import (
     BASE_PROBE_FILE,
     LEAKAGE_FILE,
@@ -52,10 +52,10 @@ from .trainer import (
     last_complete_checkpoint,
     log_lines_callback,
     loss_weights,
-    precision_flags,
     target_scaling,
     tokenize_split,
     trainer_class,
+    training_arguments,
     training_labels,
     world,
 )
@@ -142,16 +142,15 @@ def _fit_probe(ctx: _Context, method: Any, seed: int) -> SeedResult:
 
 
 def _training_arguments(ctx: _Context, seed: int, total_steps: int):
-    import torch
-    from transformers import TrainingArguments
-
     config = ctx.config
     per_step = config.batch_size * config.grad_accum * world()[1]
     eval_steps = config.eval_steps or evaluation_interval(total_steps, len(ctx.task.splits["dev"]), per_step)
     passthrough = {k: v for k, v in (("deepspeed", config.deepspeed), ("fsdp", config.fsdp)) if v}
-
-    return TrainingArguments(
-        output_dir=str(ctx.work_dir / "checkpoints" / f"seed-{seed}"),
+    return training_arguments(
+        output_dir=ctx.work_dir / "checkpoints" / f"seed-{seed}",
+        seed=seed,
+        precision=config.precision,
+        extra=config.extra,
         learning_rate=config.learning_rate,
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.batch_size * 2,
@@ -169,17 +168,10 @@ def _training_arguments(ctx: _Context, seed: int, total_steps: int):
         metric_for_best_model=ctx.problem.metric,
         greater_is_better=True,
         logging_steps=max(1, min(eval_steps, 10)),
-        seed=seed,
-        data_seed=seed,
         train_sampling_strategy="group_by_length",
-        report_to="none",
-        disable_tqdm=not (is_main_process() and progress_enabled()),
         dataloader_num_workers=config.num_workers,
         remove_unused_columns=False,
-        use_cpu=not torch.cuda.is_available(),
-        **precision_flags(config.precision),
         **passthrough,
-        **config.extra,
     )
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from .data import as_model_input
 from .problems import MULTI_LABEL, SINGLE_LABEL, Problem
-from .progress import info
+from .progress import info, progress_enabled
 
 EVAL_COST_SHARE = 0.2  # in-loop dev evaluation may cost at most about this share of training compute
 
@@ -124,6 +124,28 @@ def loss_weights(problem: Problem, labels: list[Any], n_outputs: int) -> list[fl
     return (counts.sum() / (n_outputs * np.maximum(counts, 1))).tolist()
 
 
+def training_arguments(*, output_dir: str | Path, seed: int, precision: str, extra: dict[str, Any] | None = None,
+                       **settings: Any) -> Any:
+    """transformers' `TrainingArguments` with what every hubtune training shares (fine-tuning and pre-training):
+    the seed of the model and of the data order, no external reporting, progress bars on the main process only (and
+    when enabled), the CPU when there is no CUDA, the `--precision` flags. `settings` are the run's own;
+    `extra` (Python-only pass-through, `TrainConfig.extra`) wins over everything.
+
+    Example:
+        >>> training_arguments(output_dir="out", seed=1, precision="fp32", max_steps=10).data_seed  # doctest: +SKIP
+        1
+    """
+    import torch
+    from transformers import TrainingArguments
+
+    shared: dict[str, Any] = {
+        "output_dir": str(output_dir), "seed": seed, "data_seed": seed, "report_to": "none",
+        "disable_tqdm": not (is_main_process() and progress_enabled()), "use_cpu": not torch.cuda.is_available(),
+        **precision_flags(precision),
+    }
+    return TrainingArguments(**{**shared, **settings, **(extra or {})})
+
+
 def precision_flags(precision: str) -> dict[str, bool]:
     """TrainingArguments flags for `--precision`.
 
@@ -219,6 +241,6 @@ def evaluation_interval(total_steps: int, n_dev: int, sequences_per_step: int) -
 
 
 
-__all__ = ["EVAL_COST_SHARE", "checkpoint_is_complete", "evaluation_interval", "is_main_process",
+__all__ = ["EVAL_COST_SHARE", "training_arguments", "checkpoint_is_complete", "evaluation_interval", "is_main_process",
            "last_complete_checkpoint", "log_lines_callback", "loss_weights", "precision_flags", "target_scaling",
            "tokenize_split", "trainer_class", "training_labels", "world"]

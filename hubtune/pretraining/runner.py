@@ -10,7 +10,6 @@ Trainer's checkpoints in `<output>.partial`; runs under `accelerate launch` (onl
 from __future__ import annotations
 
 import math
-import os
 import shutil
 import time
 from pathlib import Path
@@ -21,25 +20,17 @@ from ..jsonio import write_json
 from ..masked_lm import FixedMasks, MaskedScore, fixed_masks, score_masked
 from ..models import load_base_model, load_tokenizer, resolve_model
 from ..plots import new_figure, save_figure
-from ..progress import info, progress_enabled
+from ..progress import info
 from ..repo_ids import public_source
 from ..run import library_versions
 from ..run_output import open_staging
-from ..trainer import last_complete_checkpoint, precision_flags
+from ..trainer import is_main_process, last_complete_checkpoint, training_arguments, world
 from .config import PretrainConfig
 from .corpus import Corpus, read_corpus
 from .folder import PLOT_FILE, RECORD_FILE, RECORD_FORMAT, RECORD_VERSION, claim_pretrain_output, commit_pretrained
 from .writer import write_masked_lm
 
 __all__ = ["pretrain"]
-
-
-def _is_main() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
-
-
-def _world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def _lora(model: Any, family: Any, r: int) -> Any:
@@ -141,7 +132,7 @@ def pretrain(config: PretrainConfig) -> Path | None:
         ...                               max_steps=300))  # doctest: +SKIP
         >>> read_pretraining_record(out).loss_after  # doctest: +SKIP
     """
-    from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments, set_seed
+    from transformers import DataCollatorForLanguageModeling, Trainer, set_seed
     from transformers.trainer_callback import PrinterCallback
 
     if not isinstance(config, PretrainConfig):
@@ -170,7 +161,7 @@ def pretrain(config: PretrainConfig) -> Path | None:
          f"{before.n_masked} masked tokens)")
     if config.method == "lora":
         model = _lora(model, family, config.lora_r)
-    if _is_main():
+    if is_main_process():
         open_staging(staging, overwrite=config.overwrite, resume=config.resume)
 
     from datasets import Dataset
@@ -178,14 +169,15 @@ def pretrain(config: PretrainConfig) -> Path | None:
     encoded = tokenizer(corpus.train, truncation=True, max_length=max_length, return_special_tokens_mask=True,
                         return_token_type_ids=False)
     train_set = Dataset.from_dict(dict(encoded))
-    per_step = config.batch_size * config.grad_accum * _world_size()
+    per_step = config.batch_size * config.grad_accum * world()[1]
     total_steps = config.max_steps or max(1, math.ceil(len(train_set) / per_step * config.epochs))
     every = config.eval_steps or max(1, math.ceil(total_steps / 5))
     curve: list[dict[str, Any]] = [{"step": 0, **before.to_dict()}]
-    import torch
-
-    settings: dict[str, Any] = dict(
-        output_dir=str(staging / "checkpoints"),
+    args = training_arguments(
+        output_dir=staging / "checkpoints",
+        seed=config.seed,
+        precision=config.precision,
+        extra=config.extra,
         learning_rate=config.learning_rate,
         per_device_train_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accum,
@@ -197,16 +189,9 @@ def pretrain(config: PretrainConfig) -> Path | None:
         save_steps=every,
         save_total_limit=1,
         logging_steps=max(1, min(every, 10)),
-        seed=config.seed,
-        data_seed=config.seed,
-        report_to="none",
-        disable_tqdm=not (_is_main() and progress_enabled()),
         dataloader_num_workers=0,
         remove_unused_columns=True,
-        use_cpu=not torch.cuda.is_available(),
-        **precision_flags(config.precision),
     )
-    args = TrainingArguments(**{**settings, **config.extra})  # Python's extra settings win
     trainer = Trainer(
         model=model,
         args=args,
@@ -221,7 +206,7 @@ def pretrain(config: PretrainConfig) -> Path | None:
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     seconds = time.perf_counter() - start
-    if not _is_main():
+    if not is_main_process():
         return None
     trained = trainer.accelerator.unwrap_model(trainer.model)
     if config.method == "lora":
