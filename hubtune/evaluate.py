@@ -103,19 +103,41 @@ def predict_windowed(
 
     Returns the per-sequence outputs and, for each sequence, its per-window outputs (a score track).
     """
+    pieces, owner = cut_windows(sequences, windowing)
+    outputs = get_problem(problem).outputs(predict_logits(model, tokenizer, pieces, max_length=max_length,
+                                                          batch_size=batch_size, progress=progress))
+    return average_windows(outputs, owner, len(sequences))
+
+
+def cut_windows(sequences: Sequence[str], windowing: Windowing) -> tuple[list[str], list[int]]:
+    """Every window of every sequence, and the index of the sequence each window comes from.
+
+    Example:
+        >>> cut_windows(["ACGTACGT", "AC"], Windowing(6, 2))
+        (['ACGTAC', 'GTACGT', 'AC'], [0, 0, 1])
+    """
     pieces: list[str] = []
     owner: list[int] = []
     for i, seq in enumerate(sequences):
         for window in windowing.windows(seq):
             pieces.append(window)
             owner.append(i)
-    probs = get_problem(problem).outputs(predict_logits(model, tokenizer, pieces, max_length=max_length,
-                                                        batch_size=batch_size, progress=progress))
-    tracks: list[list[np.ndarray]] = [[] for _ in sequences]
-    for row, i in zip(probs, owner, strict=True):
+    return pieces, owner
+
+
+def average_windows(per_window: np.ndarray, owner: Sequence[int], n: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per-window outputs (rows, in `cut_windows` order) -> each sequence's mean and its per-window track.
+
+    Example:
+        >>> mean, tracks = average_windows(np.array([[1.0], [3.0], [5.0]]), [0, 0, 1], 2)
+        >>> mean.tolist(), [t.shape for t in tracks]
+        ([[2.0], [5.0]], [(2, 1), (1, 1)])
+    """
+    tracks: list[list[np.ndarray]] = [[] for _ in range(n)]
+    for row, i in zip(per_window, owner, strict=True):
         tracks[i].append(row)
-    per_window = [np.stack(t) for t in tracks]
-    return np.stack([t.mean(axis=0) for t in per_window]), per_window
+    stacked = [np.stack(t) for t in tracks]
+    return np.stack([t.mean(axis=0) for t in stacked]), stacked
 
 
 def extract_embeddings(

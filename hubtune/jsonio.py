@@ -36,11 +36,29 @@ def write_json(path: str | Path, data: Any, *, sort_keys: bool = False) -> None:
     write_atomic(path, json_bytes(data, sort_keys=sort_keys))
 
 
+def read_json_object(path: str | Path) -> dict[str, Any] | None:
+    """The JSON object in `path`, or None when it is missing, a symlink, unreadable, not JSON or not an object (how
+    hubtune reads the marker files it wrote itself: a foreign or broken file is simply not one of them).
+
+    Example:
+        >>> read_json_object("no/such/file.json") is None
+        True
+    """
+    path = Path(path)
+    if path.is_symlink() or not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def write_atomic(path: str | Path, content: str | bytes) -> None:
     """Write text (UTF-8) or bytes via a temporary file + rename, so a reader never sees half a file.
 
     Example:
-        >>> write_atomic(tmp_path / "report.md", "# Report\n")  # doctest: +SKIP
+        >>> write_atomic(tmp_path / "report.md", "# Report\\n")  # doctest: +SKIP
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")

@@ -19,7 +19,14 @@ import numpy as np
 
 from .data import clean_sequences, load_task
 from .errors import DataError, HubError, ModelError, RunFolderError
-from .evaluate import INFERENCE_BATCH_SIZE, Windowing, extract_embeddings, predict_windowed
+from .evaluate import (
+    INFERENCE_BATCH_SIZE,
+    Windowing,
+    average_windows,
+    cut_windows,
+    extract_embeddings,
+    predict_windowed,
+)
 from .heads import LinearHead
 from .hub import download_repo
 from .methods.lora import ADAPTER_CONFIG_FILE
@@ -194,20 +201,11 @@ class Classifier:
 
     def _probe_windows(self, head: LinearHead, sequences: list[str], *, batch_size: int,
                        adapter: bool) -> tuple[np.ndarray, list[np.ndarray]]:
-        pieces, owner = [], []
-        for i, seq in enumerate(sequences):
-            for window in self.windowing.windows(seq):
-                pieces.append(window)
-                owner.append(i)
+        pieces, owner = cut_windows(sequences, self.windowing)
         with self._adapter(enabled=adapter):
             features = extract_embeddings(self.model, self.tokenizer, pieces, max_length=self.max_length,
                                           batch_size=batch_size)
-        probs = self.problem.outputs(head.logits(features))
-        tracks: list[list[np.ndarray]] = [[] for _ in sequences]
-        for row, i in zip(probs, owner, strict=True):
-            tracks[i].append(row)
-        per_window = [np.stack(t) for t in tracks]
-        return np.stack([t.mean(axis=0) for t in per_window]), per_window
+        return average_windows(self.problem.outputs(head.logits(features)), owner, len(sequences))
 
 
 def resolve_run_source(source: str | Path, *, revision: str | None = None, token: str | None = None) -> tuple[Path, str]:

@@ -8,12 +8,12 @@ it as a base model. Claiming and committing it follow `hubtune.run_output` (fold
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import RunFolderError
+from .jsonio import read_json_object
 
 RECORD_FILE = "pretraining.json"
 PLOT_FILE = "pretraining.png"
@@ -47,16 +47,6 @@ class PretrainedBase:
         return (self.record.get("eval") or {}).get("after", {}).get("loss")
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    if path.is_symlink() or not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def is_pretrained_folder(folder: str | Path) -> bool:
     """True when `folder` is a real folder with a `pretraining.json` written by `hubtune pretrain`.
 
@@ -67,7 +57,7 @@ def is_pretrained_folder(folder: str | Path) -> bool:
     folder = Path(folder)
     if folder.is_symlink() or not folder.is_dir():
         return False
-    record = _read_json(folder / RECORD_FILE)
+    record = read_json_object(folder / RECORD_FILE)
     return record is not None and record.get("format") == RECORD_FORMAT
 
 
@@ -84,4 +74,4 @@ def read_pretraining_record(folder: str | Path) -> PretrainedBase:
     folder = Path(folder)
     if not is_pretrained_folder(folder):
         raise RunFolderError(f"{folder} is not a folder written by `hubtune pretrain` (no valid {RECORD_FILE}).")
-    return PretrainedBase(folder, _read_json(folder / RECORD_FILE) or {})
+    return PretrainedBase(folder, read_json_object(folder / RECORD_FILE) or {})

@@ -21,6 +21,8 @@ import numpy as np
 
 from .errors import ConfigError
 from .metrics import compute_metrics, softmax
+from .metrics_multilabel import fit_thresholds, multilabel_metrics
+from .metrics_regression import regression_metrics
 
 SINGLE_LABEL = "single_label"
 MULTI_LABEL = "multi_label"
@@ -101,12 +103,8 @@ class Problem:
         if self.name == SINGLE_LABEL:
             return compute_metrics(labels, outputs, names, interval=interval)
         if self.name == MULTI_LABEL:
-            from .metrics_multilabel import multilabel_metrics
-
             return multilabel_metrics(self.label_array(labels), outputs, names, thresholds=thresholds,
                                       interval=interval)
-        from .metrics_regression import regression_metrics
-
         return regression_metrics(self.label_array(labels), outputs, names, interval=interval)
 
     def fit_thresholds(self, labels: Sequence[Any], outputs: np.ndarray) -> list[float] | None:
@@ -118,8 +116,6 @@ class Problem:
         """
         if self.name != MULTI_LABEL:
             return None
-        from .metrics_multilabel import fit_thresholds
-
         return fit_thresholds(self.label_array(labels), outputs)
 
     def score_splits(self, splits: dict[str, tuple[Sequence[Any], np.ndarray]], names: Sequence[str], *,

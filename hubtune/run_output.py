@@ -17,7 +17,6 @@ folder gets one when it is created (`kind: staging`), and a run gets one listing
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, RunFolderError
-from .jsonio import write_json
+from .jsonio import read_json_object, write_json
 from .methods import METHODS
 from .pretrained_folder import RECORD_FILE, is_pretrained_folder
 from .run import BASE_PROBE_FILE, INFO_FILE, REQUIRED_FILES, RUN_FORMAT, TOKENIZER_FILES, TRAINING_LOG_FILE
@@ -65,14 +64,8 @@ def staging_dir(output: Path) -> Path:
 
 def _owner(folder: Path) -> dict[str, Any] | None:
     """The owner record of a folder hubtune created, or None."""
-    path = folder / OWNER_FILE
-    if path.is_symlink() or not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("format") == OWNER_FORMAT else None
+    data = read_json_object(folder / OWNER_FILE)
+    return data if data is not None and data.get("format") == OWNER_FORMAT else None
 
 
 def is_hubtune_run(folder: str | Path) -> bool:
@@ -83,14 +76,10 @@ def is_hubtune_run(folder: str | Path) -> bool:
         True
     """
     folder = Path(folder)
-    info = folder / INFO_FILE
-    if folder.is_symlink() or not folder.is_dir() or info.is_symlink() or not info.is_file():
+    if folder.is_symlink() or not folder.is_dir():
         return False
-    try:
-        data = json.loads(info.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and data.get("format") == RUN_FORMAT
+    data = read_json_object(folder / INFO_FILE)
+    return data is not None and data.get("format") == RUN_FORMAT
 
 
 RUN_FOLDER = FolderKind("run", "a finished run", "hubtune train", REQUIRED_FILES, is_hubtune_run, _LEGACY_RUN_FILES)

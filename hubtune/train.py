@@ -210,8 +210,7 @@ def _train_one_seed(ctx: _Context, seed: int) -> SeedResult:
         labels = eval_pred.label_ids if ctx.scaling is None else ctx.unscale(eval_pred.label_ids)
         outputs = ctx.problem.outputs(ctx.unscale(logits))
         # Logged floats only; multi-label F1 at 0.5 here (thresholds are tuned once, on the kept model).
-        scores = ctx.problem.score(labels if ctx.problem.name == SINGLE_LABEL else [tuple(row) for row in labels],
-                                   outputs, ctx.labels, interval=False)
+        scores = ctx.problem.score(labels, outputs, ctx.labels, interval=False)
         return {k: v for k, v in scores.items() if isinstance(v, float)}
 
     trainer = trainer_class(class_weights, eval_order, multi_label=ctx.problem.name == MULTI_LABEL)(

@@ -36,6 +36,33 @@ def shared_task_run(tmp_path_factory: pytest.TempPathFactory, problem: str, meth
     return folder
 
 
+def train_tiny_masked_lm(sequences: list[str], steps: int, folder: Path) -> str:
+    """tiny-nt after `steps` of a short, seeded masked-LM training on `sequences` (all of one length, so no padding),
+    saved with its tokenizer to `folder`; returns the folder. Its masked-LM head then models that DNA."""
+    import torch
+
+    from hubtune.models import load_base_model, load_tokenizer
+
+    torch.manual_seed(0)
+    model, tokenizer = load_base_model("tiny-nt", task="mlm"), load_tokenizer("tiny-nt")
+    ids = tokenizer(list(sequences), return_tensors="pt")["input_ids"]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    generator = torch.Generator().manual_seed(0)
+    model.train()
+    for _ in range(steps):
+        batch = ids[torch.randint(0, len(sequences), (16,), generator=generator)].clone()
+        masked = torch.rand(batch.shape, generator=generator) < 0.15
+        masked[:, 0] = False  # <cls>
+        labels = torch.where(masked, batch, torch.full_like(batch, -100))
+        batch[masked] = tokenizer.mask_token_id
+        model(input_ids=batch, labels=labels).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    return str(folder)
+
+
 def import_script(name: str, path: Path):
     """Import a script that lives outside any package (space/app.py, bench/*.py) once per process."""
     import importlib.util

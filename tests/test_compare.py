@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from shared_runs import train_tiny_masked_lm
 
 import hubtune.comparison.measure as measure_module
 import hubtune.comparison.runner as runner_module
@@ -335,28 +335,8 @@ def test_tasks_with_different_classes_share_one_report_each_with_its_labels(tmp_
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory) -> str:
     """tiny-nt after a short masked-LM pre-training on motif DNA: its MLM loss there is far below chance."""
-    from hubtune.models import load_base_model, load_tokenizer
-
-    torch.manual_seed(0)
-    model, tokenizer = load_base_model("tiny-nt", task="mlm"), load_tokenizer("tiny-nt")
-    corpus = unique_sequences(256, motif_dna, seed=11)
-    ids = tokenizer(corpus, return_tensors="pt")["input_ids"]  # all 60 bp: same length, no padding
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    generator = torch.Generator().manual_seed(0)
-    model.train()
-    for _ in range(50):
-        batch = ids[torch.randint(0, len(corpus), (16,), generator=generator)].clone()
-        masked = torch.rand(batch.shape, generator=generator) < 0.15
-        masked[:, 0] = False  # <cls>
-        labels = torch.where(masked, batch, torch.full_like(batch, -100))
-        batch[masked] = tokenizer.mask_token_id
-        model(input_ids=batch, labels=labels).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    folder = tmp_path_factory.mktemp("pretrained") / "tiny-motif-lm"
-    model.save_pretrained(str(folder))
-    tokenizer.save_pretrained(str(folder))
-    return str(folder)
+    corpus = unique_sequences(256, motif_dna, seed=11)  # all 60 bp: same length, no padding
+    return train_tiny_masked_lm(corpus, 50, tmp_path_factory.mktemp("pretrained") / "tiny-motif-lm")
 
 
 @pytest.fixture(scope="module")

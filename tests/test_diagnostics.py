@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from shared_runs import train_tiny_masked_lm
 
 from hubtune.config import TrainConfig
 from hubtune.data import Split, TaskData
@@ -345,32 +345,13 @@ def motif_rows(n: int, seed: int) -> list[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def motif_lm(tmp_path_factory) -> tuple[str, str]:
     """(a tiny-nt whose masked-LM head was trained on motif DNA, a motif task folder)."""
-    from hubtune.models import load_base_model, load_tokenizer
-
     rows = motif_rows(300, seed=1)
     task = tmp_path_factory.mktemp("motif-task")
     for split, part in (("train", rows[:40]), ("dev", rows[40:70]), ("test", rows[70:100])):
         with open(task / f"{split}.csv", "w", newline="") as handle:
             csv.writer(handle).writerows([("sequence", "label"), *part])
-    torch.manual_seed(0)
-    model, tokenizer = load_base_model("tiny-nt", task="mlm"), load_tokenizer("tiny-nt")
-    ids = tokenizer([seq for seq, _ in rows], return_tensors="pt")["input_ids"]  # all 60 bp: no padding
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    generator = torch.Generator().manual_seed(0)
-    model.train()
-    for _ in range(120):
-        batch = ids[torch.randint(0, len(rows), (16,), generator=generator)].clone()
-        masked = torch.rand(batch.shape, generator=generator) < 0.15
-        masked[:, 0] = False  # <cls>
-        labels = torch.where(masked, batch, torch.full_like(batch, -100))
-        batch[masked] = tokenizer.mask_token_id
-        model(input_ids=batch, labels=labels).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    folder = tmp_path_factory.mktemp("motif-lm") / "tiny-motif-lm"
-    model.save_pretrained(str(folder))
-    tokenizer.save_pretrained(str(folder))
-    return str(folder), str(task)
+    folder = train_tiny_masked_lm([seq for seq, _ in rows], 120, tmp_path_factory.mktemp("motif-lm") / "tiny-motif-lm")
+    return folder, str(task)
 
 
 def test_probe_forgetting_is_measured_not_set(tmp_path, motif_lm):

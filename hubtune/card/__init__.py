@@ -27,8 +27,8 @@ from huggingface_hub import ModelCard, ModelCardData
 from ..errors import ConfigError
 from ..jsonio import write_atomic
 from ..models.registry import TINY_MODELS, ModelFamily
+from ..pretrained_folder import PLOT_FILE as PRETRAINING_PLOT
 from ..pretrained_folder import is_pretrained_folder, read_pretraining_record
-from ..pretraining.folder import PLOT_FILE as PRETRAINING_PLOT
 from ..repo_ids import default_base_repo, public_source, repo_name_slug, validate_repo_id
 from ..run import Run
 from ..tables import fmt

@@ -21,16 +21,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers see; at run time the names load lazily below
     # ruff: noqa: F401
+    from ..pretrained_folder import PretrainedBase, is_pretrained_folder, read_pretraining_record
     from .config import PretrainConfig
-    from .folder import PretrainedBase, is_pretrained_folder, read_pretraining_record
     from .runner import pretrain
 
 _LAZY = {
     "PretrainConfig": ".config",
     "pretrain": ".runner",
-    "PretrainedBase": ".folder",
-    "is_pretrained_folder": ".folder",
-    "read_pretraining_record": ".folder",
+    "PretrainedBase": "..pretrained_folder",
+    "is_pretrained_folder": "..pretrained_folder",
+    "read_pretraining_record": "..pretrained_folder",
 }
 
 __all__ = sorted(_LAZY)

@@ -8,28 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..pretrained_folder import (
-    PLOT_FILE,
-    RECORD_FILE,
-    RECORD_FORMAT,
-    RECORD_VERSION,
-    PretrainedBase,
-    is_pretrained_folder,
-    read_pretraining_record,
-)
 from ..run_output import PRETRAINED_FOLDER, claim_output, commit_run_folder
 
-__all__ = [
-    "PLOT_FILE",
-    "RECORD_FILE",
-    "RECORD_FORMAT",
-    "RECORD_VERSION",
-    "PretrainedBase",
-    "claim_pretrain_output",
-    "commit_pretrained",
-    "is_pretrained_folder",
-    "read_pretraining_record",
-]
+__all__ = ["claim_pretrain_output", "commit_pretrained"]
 
 
 def claim_pretrain_output(output: str | Path, *, overwrite: bool = False, resume: bool = False) -> Path:

@@ -20,6 +20,7 @@ from ..jsonio import write_json
 from ..masked_lm import FixedMasks, MaskedScore, fixed_masks, score_masked
 from ..models import load_base_model, load_tokenizer, resolve_model
 from ..plots import new_figure, save_figure
+from ..pretrained_folder import PLOT_FILE, RECORD_FILE, RECORD_FORMAT, RECORD_VERSION
 from ..progress import info
 from ..repo_ids import public_source
 from ..run import library_versions
@@ -27,7 +28,7 @@ from ..run_output import open_staging
 from ..trainer import is_main_process, last_complete_checkpoint, training_arguments, world
 from .config import PretrainConfig
 from .corpus import Corpus, read_corpus
-from .folder import PLOT_FILE, RECORD_FILE, RECORD_FORMAT, RECORD_VERSION, claim_pretrain_output, commit_pretrained
+from .folder import claim_pretrain_output, commit_pretrained
 from .writer import write_masked_lm
 
 __all__ = ["pretrain"]

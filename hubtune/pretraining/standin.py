@@ -37,8 +37,8 @@ from typing import Any
 from ..data.genome import GENOME_SEED, write_genome_fasta
 from ..jsonio import write_json
 from ..models.tiny import SHIPPED_MANIFEST, SHIPPED_STANDIN_DIR, SHIPPED_WEIGHTS, build_tiny_nt_tied
+from ..pretrained_folder import PLOT_FILE
 from .config import PretrainConfig
-from .folder import PLOT_FILE
 from .runner import pretrain
 
 __all__ = ["STANDIN_BASE", "STANDIN_GENOME_BP", "STANDIN_RECIPE", "build_tiny_nt_pretrained", "half_precision_weights", "main",

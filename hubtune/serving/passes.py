@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ..evaluate import Windowing
+from ..evaluate import Windowing, average_windows, cut_windows
 from ..predict import Classifier
 
 BASE_ROLE = "__base__"  # memo role of the pre-trained model (every adapter disabled)
@@ -191,12 +191,12 @@ def answer(served: ServedModel, sequences: Sequence[str], *, batch_size: int, ba
     clf = served.classifier
     pieces, owner = cut_windows(sequences, served.windowing)
     fine = window_outputs(served, pieces, adapter=True, batch_size=batch_size, logits=clf.probe_head is None)
-    outputs, tracks = _per_sequence(_adapter_outputs(clf, fine), owner, len(sequences))
+    outputs, tracks = average_windows(_adapter_outputs(clf, fine), owner, len(sequences))
     if not base or clf.base_probe_head is None:
         return Answer(outputs, tracks, None, None)
     pooled = fine.pooled if not served.has_base else window_outputs(
         served, pieces, adapter=False, batch_size=batch_size, logits=False).pooled
-    base_outputs, base_tracks = _per_sequence(clf.problem.outputs(clf.base_probe_head.logits(pooled)), owner,
+    base_outputs, base_tracks = average_windows(clf.problem.outputs(clf.base_probe_head.logits(pooled)), owner,
                                               len(sequences))
     return Answer(outputs, tracks, base_outputs, base_tracks)
 
@@ -232,30 +232,6 @@ def embeddings(served: ServedModel, sequences: Sequence[str], *, fine_tuned: boo
     """
     firsts = [seq[: served.windowing.window_bp] for seq in sequences]
     return window_outputs(served, firsts, adapter=fine_tuned, batch_size=batch_size, logits=False).pooled
-
-
-def cut_windows(sequences: Sequence[str], windowing: Windowing) -> tuple[list[str], list[int]]:
-    """Every window of every sequence, and the index of the sequence each window comes from.
-
-    Example:
-        >>> cut_windows(["ACGTACGT", "AC"], Windowing(6, 2))
-        (['ACGTAC', 'GTACGT', 'AC'], [0, 0, 1])
-    """
-    pieces: list[str] = []
-    owner: list[int] = []
-    for i, seq in enumerate(sequences):
-        for window in windowing.windows(seq):
-            pieces.append(window)
-            owner.append(i)
-    return pieces, owner
-
-
-def _per_sequence(per_window: np.ndarray, owner: list[int], n: int) -> tuple[np.ndarray, list[np.ndarray]]:
-    tracks: list[list[np.ndarray]] = [[] for _ in range(n)]
-    for row, i in zip(per_window, owner, strict=True):
-        tracks[i].append(row)
-    stacked = [np.stack(t) for t in tracks]
-    return np.stack([t.mean(axis=0) for t in stacked]), stacked
 
 
 def token_batches(lengths: Sequence[int], max_rows: int, max_tokens: int) -> list[list[int]]:
@@ -429,7 +405,6 @@ __all__ = [
     "WindowMemo",
     "WindowOutputs",
     "answer",
-    "cut_windows",
     "embeddings",
     "encode_windows",
     "merged_lora_weights",
