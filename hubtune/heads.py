@@ -88,13 +88,22 @@ def _folded_head(clf: Any, scaler: Any, n_classes: int, n_features: int) -> Line
             intercept[cls] = clf.intercept_[row]
         for missing in set(range(n_classes)) - set(clf.classes_.tolist()):
             intercept[missing] = -1e4  # a class never seen in training is never predicted
-    weight = coef / scaler.scale_
-    bias = intercept - weight @ scaler.mean_
-    return LinearHead(weight, bias)
+    return _fold(coef, intercept, scaler)
+
+
+def _scaled(train_x: Any) -> tuple[Any, Any]:
+    """(fitted scaler, scaled train features). Dense features are standardised; sparse ones (k-mer counts) are only
+    divided by their standard deviation, which keeps them sparse. With an unpenalised intercept both give the same
+    model: centring only moves the intercept, which `_fold` puts back."""
+    from scipy.sparse import issparse
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler(with_mean=not issparse(train_x)).fit(train_x)
+    return scaler, scaler.transform(train_x)
 
 
 def logistic_solver(n_features: int) -> str:
-    """The scikit-learn solver for a logistic-regression path on `n_features` standardised features.
+    """The scikit-learn solver for a logistic-regression path on `n_features` scaled features, dense or sparse.
 
     Example:
         >>> logistic_solver(768), logistic_solver(5440)
@@ -130,10 +139,8 @@ def fit_logistic_head_tuned(
         0.001
     """
     from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
 
-    scaler = StandardScaler().fit(train_x)
-    x = scaler.transform(train_x)
+    scaler, x = _scaled(train_x)
     y = np.asarray(train_y)
     clf = LogisticRegression(max_iter=2000, random_state=seed, warm_start=True, solver=logistic_solver(x.shape[1]))
     best: tuple[float, float, LinearHead] | None = None
@@ -171,9 +178,10 @@ def selection_score(problem: str | Problem | None, labels: Sequence[Any], output
 
 
 def _fold(coef: np.ndarray, intercept: np.ndarray, scaler: Any) -> LinearHead:
-    """A linear model on standardised features as one linear layer on the raw features."""
+    """A linear model on standardised (or, see `_scaled`, only scaled) features as one linear layer on the raw
+    features."""
     weight = np.ascontiguousarray(coef / scaler.scale_)
-    return LinearHead(weight, intercept - weight @ scaler.mean_)
+    return LinearHead(weight, intercept - weight @ scaler.mean_ if scaler.with_mean else np.asarray(intercept))
 
 
 def _constant_log_odds(column: np.ndarray) -> float:
@@ -201,18 +209,16 @@ def fit_one_vs_rest_head_tuned(
         ((2, 2), 0.001)
     """
     from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
 
     problem = PROBLEMS[MULTI_LABEL]
-    y = np.asarray(train_y, dtype=np.int64).reshape(len(train_x), -1)
-    scaler = StandardScaler().fit(train_x)
-    x = scaler.transform(train_x)
+    y = np.asarray(train_y, dtype=np.int64).reshape(train_x.shape[0], -1)
+    scaler, x = _scaled(train_x)
     n_labels = y.shape[1]
     coef = np.zeros((n_labels, train_x.shape[1]))
     intercept = np.array([_constant_log_odds(y[:, j]) for j in range(n_labels)])
     fitted = [j for j in range(n_labels) if len(np.unique(y[:, j])) == 2]
-    models = {j: LogisticRegression(max_iter=2000, random_state=seed, warm_start=True,
-                                    solver=logistic_solver(x.shape[1])) for j in fitted}
+    models = {j: LogisticRegression(max_iter=2000, random_state=seed, warm_start=True, solver=logistic_solver(x.shape[1]))
+              for j in fitted}
     best: tuple[float, float, LinearHead] | None = None
     for c in sorted(grid):
         for j, clf in models.items():
