@@ -264,6 +264,10 @@ def table_rows(setting: Setting, med: dict[str, dict[str, float]]) -> list[str]:
     if lean:
         rows.append(row("same — whole command wall time, hubtune with `--no-baselines --no-diagnostics`",
                         ref.get("wall_s"), lean.get("wall_s"), "s", False))
+    if hub.get("wall_s") and lean.get("wall_s"):
+        extra = max(0.0, hub["wall_s"] - lean["wall_s"])
+        rows.append(f"| same — baselines and diagnostics: their time and share of hubtune's whole command | — | "
+                    f"{_fmt(extra, 's')} | {extra / hub['wall_s']:.0%} |")
     for name, values in (("", hub), (", `--no-baselines --no-diagnostics`", lean)):
         if values:
             rows.append(row(f"same — peak RSS{name}", ref.get("peak_rss_mb"), values.get("peak_rss_mb"), "mb", False))

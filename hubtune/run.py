@@ -2,7 +2,8 @@
 
 A run folder holds the weights (LoRA adapter, full model, or probe head) in safetensors, the tokenizer, and
 `hubtune.json` (`RunInfo`: labels, task, family, base model, max length, windowing, training config, versions),
-`metrics.json` (fine-tuned, pre-trained probe and k-mer baseline; dev and test) and `leakage.json`. It is written
+`metrics.json` (fine-tuned, pre-trained probe and k-mer baseline; dev and test), `leakage.json` and
+`test_outputs.safetensors` (the kept model's outputs on the test split, which diagnostics reuse). It is written
 atomically: files go to `<dir>.partial/` which is renamed only once everything is there, so a folder with
 `hubtune.json` is complete.
 
@@ -12,12 +13,16 @@ tokenizer, which works the same on a run folder, a downloaded Hub snapshot, and 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .errors import ModelError, RunFolderError
 from .heads import LinearHead
@@ -36,6 +41,7 @@ METRICS_FILE = "metrics.json"
 LEAKAGE_FILE = "leakage.json"
 BASE_PROBE_FILE = "base_probe_head.safetensors"
 TRAINING_LOG_FILE = "training_log.json"
+TEST_OUTPUTS_FILE = "test_outputs.safetensors"  # the kept model's outputs on the test split (diagnostics reuse them)
 REQUIRED_FILES = (INFO_FILE, METRICS_FILE, LEAKAGE_FILE)
 TOKENIZER_FILES = (
     "tokenizer.json",
@@ -307,6 +313,30 @@ class Run:
         path = self.path / TRAINING_LOG_FILE
         return _read_json(self.path, TRAINING_LOG_FILE) if path.is_file() else {}
 
+    def test_outputs(self, sequences: Sequence[str]) -> np.ndarray | None:
+        """The kept model's outputs (probabilities, or values in the targets' units) on the test split as training
+        computed them, one row per sequence; None when the run has none recorded or `sequences` are not the test
+        sequences they were computed on (so callers predict instead).
+
+        Example:
+            >>> run = Run("runs/tata-lora")  # doctest: +SKIP
+            >>> run.test_outputs(task.splits["test"].sequences).shape  # doctest: +SKIP
+            (613, 2)
+        """
+        path = self.path / TEST_OUTPUTS_FILE
+        if not path.is_file():
+            return None
+        from safetensors import SafetensorError, safe_open
+
+        try:
+            with safe_open(str(path), framework="numpy") as stored:
+                if (stored.metadata() or {}).get("sequences_sha256") != sequences_digest(sequences):
+                    return None
+                outputs = stored.get_tensor("outputs")
+        except (SafetensorError, OSError, KeyError):
+            return None
+        return outputs if outputs.ndim == 2 and len(outputs) == len(sequences) else None
+
     def test_score(self, which: str = "finetuned") -> float | None:
         """The headline test metric (MCC, macro AUPRC or Spearman, see `info.problem`) of the fine-tuned model (or
         of a baseline: "probe", "kmer"); None when not measured."""
@@ -321,6 +351,24 @@ class Run:
                 f"Run folder {self.path} is incomplete: {', '.join(missing)} missing (a {self.info.method} run needs "
                 f"{', '.join(needed)}). Re-run training, or copy the whole run folder."
             )
+
+
+def sequences_digest(sequences: Sequence[str]) -> str:
+    """SHA-256 of sequences in order (what `Run.test_outputs` checks its rows against)."""
+    digest = hashlib.sha256()
+    for seq in sequences:
+        digest.update(seq.encode("utf-8", "surrogatepass"))
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def write_test_outputs(folder: str | Path, sequences: Sequence[str], outputs: np.ndarray) -> None:
+    """Record a model's outputs on the test `sequences` (float64, one row per sequence) in a run folder."""
+    from safetensors.numpy import save_file
+
+    rows = np.ascontiguousarray(np.asarray(outputs, dtype=np.float64).reshape(len(sequences), -1))
+    save_file({"outputs": rows}, str(Path(folder) / TEST_OUTPUTS_FILE),
+              metadata={"sequences_sha256": sequences_digest(sequences)})
 
 
 def _read_json(folder: Path, name: str) -> dict[str, Any]:
@@ -456,6 +504,7 @@ __all__ = [
     "RUN_FORMAT_VERSION",
     "MIN_WINDOW_BP",
     "TOKENIZER_FILES",
+    "TEST_OUTPUTS_FILE",
     "TRAINING_LOG_FILE",
     "Run",
     "RunInfo",
@@ -467,5 +516,7 @@ __all__ = [
     "load_run_model",
     "load_run_tokenizer",
     "plain_adapter_info",
+    "sequences_digest",
     "to_inference",
+    "write_test_outputs",
 ]

@@ -44,6 +44,7 @@ from .run import (
     Run,
     RunInfo,
     library_versions,
+    write_test_outputs,
 )
 from .run_output import claim_output, commit_run_folder, open_staging
 from .trainer import (
@@ -80,6 +81,7 @@ class SeedResult:
     total: int = 0
     train_seconds: float = 0.0
     best_step: int | None = None
+    test_outputs: np.ndarray | None = None  # outputs on the test split (targets' units), as scored
 
     @property
     def dev(self) -> dict[str, Any]:
@@ -138,7 +140,7 @@ def _fit_probe(ctx: _Context, method: Any, seed: int) -> SeedResult:
     seconds = time.perf_counter() - start
     scores = ctx.score({s: (splits[s].labels, head.logits(emb[s])) for s in SPLITS})
     return SeedResult(seed, scores, head, method, trainable=head.n_parameters, total=head.n_parameters,
-                      train_seconds=seconds)
+                      train_seconds=seconds, test_outputs=ctx.problem.outputs(head.logits(emb["test"])))
 
 
 def _training_arguments(ctx: _Context, seed: int, total_steps: int):
@@ -254,14 +256,16 @@ def _train_one_seed(ctx: _Context, seed: int) -> SeedResult:
     # (reported metrics are always those of the saved weights run in fp32, as users load them).
     mixed = bool(args.bf16 or args.fp16)
     kept_dev = dev_logits.get(best_step) if best_checkpoint and not mixed else None
-    result.scores = _final_scores(ctx, result.trained, None if kept_dev is None else ctx.unscale(kept_dev))
+    result.scores, result.test_outputs = _final_scores(ctx, result.trained,
+                                                       None if kept_dev is None else ctx.unscale(kept_dev))
     return result
 
 
-def _final_scores(ctx: _Context, model: Any, dev_logits: np.ndarray | None) -> dict[str, dict[str, Any]]:
-    """Scores of the kept model: test in full; dev from the Trainer's evaluation of that very checkpoint when there
-    was one (the same computation); train from a stratified sample sized to the run (`TRAIN_METRICS_SAMPLE`),
-    labelled `sampled_from`."""
+def _final_scores(ctx: _Context, model: Any,
+                  dev_logits: np.ndarray | None) -> tuple[dict[str, dict[str, Any]], np.ndarray]:
+    """Scores of the kept model, and its outputs on test: test in full; dev from the Trainer's evaluation of that
+    very checkpoint when there was one (the same computation); train from a stratified sample sized to the run
+    (`TRAIN_METRICS_SAMPLE`), labelled `sampled_from`."""
     task, batch_size = ctx.task, ctx.config.batch_size * 2
     trained_on = ctx.total_steps * ctx.config.batch_size * ctx.config.grad_accum * world()[1]
     low, high = TRAIN_METRICS_SAMPLE
@@ -287,7 +291,7 @@ def _final_scores(ctx: _Context, model: Any, dev_logits: np.ndarray | None) -> d
     scores = ctx.score({s: (labels[s], by_split[s]) for s in SPLITS})
     if len(train_rows) < len(task.splits["train"]):
         scores["train"]["sampled_from"] = len(task.splits["train"])
-    return scores
+    return scores, ctx.problem.outputs(by_split["test"])
 
 
 def _train_sample(labels: list[int], limit: int, seed: int) -> list[int]:
@@ -478,6 +482,8 @@ def finetune(config: TrainConfig) -> Run | None:
         problem_type=problem.name,
         thresholds=best.test.get("thresholds"),
     )
+    if best.test_outputs is not None:
+        write_test_outputs(staging, task.splits["test"].sequences, best.test_outputs)
     write_json(staging / LEAKAGE_FILE, leakage.to_dict())
     write_json(staging / TRAINING_LOG_FILE, {f"seed-{r.seed}": r.log_history for r in results})
     write_json(staging / METRICS_FILE, metrics)

@@ -406,3 +406,36 @@ def test_unigram_reference_is_counted_on_unscored_sequences_smoothed_and_never_w
     assert unigram_reference_loss(tokenizer, scored, counted_on=["AAAAAA" * 10], max_length=16) == pytest.approx(
         np.log(dna_tokens))
     assert unigram_reference_loss(tokenizer, scored, counted_on=[], max_length=16) == pytest.approx(np.log(dna_tokens))
+
+
+@pytest.mark.parametrize("fixture", ["tiny_run", "regression_run", "multilabel_run"])
+def test_a_run_records_the_test_outputs_it_reported_and_the_leakage_check_reuses_them(fixture, request, tmp_path):
+    """The kept model's test outputs are in the run: scored again they give exactly the reported test metric, they
+    are what the saved model predicts, and the leakage check's deduplicated score is the same with or without them
+    (without, it runs the model again)."""
+    import shutil
+
+    from hubtune.diagnostics.base import load_run_task
+    from hubtune.diagnostics.leakage import _dedup_scores
+    from hubtune.predict import load_classifier
+    from hubtune.run import TEST_OUTPUTS_FILE
+
+    run = Run(request.getfixturevalue(fixture))
+    problem = run.info.problem
+    test = load_run_task(run).splits["test"]
+    outputs = run.test_outputs(test.sequences)
+    assert outputs is not None and outputs.shape[0] == len(test) == run.info.split_sizes["test"]
+    rescored = problem.score(test.labels, outputs, run.label_names, interval=False, thresholds=run.info.thresholds)
+    assert rescored[problem.metric] == run.metrics["finetuned"]["test"][problem.metric]
+    predicted = load_classifier(run.path).predict_outputs(test.sequences)
+    np.testing.assert_allclose(outputs, predicted, rtol=0, atol=1e-5)
+    assert run.test_outputs(test.sequences[::-1]) is None  # other rows (or another order): predict instead
+
+    recorded = _dedup_scores(run, batch_size=16)
+    copy = tmp_path / "without-outputs"
+    shutil.copytree(run.path, copy)
+    (copy / TEST_OUTPUTS_FILE).unlink()
+    assert Run(copy).test_outputs(test.sequences) is None
+    again = _dedup_scores(Run(copy), batch_size=16)
+    assert recorded["all"] == run.metrics["finetuned"]["test"][problem.metric]
+    assert again == pytest.approx(recorded, abs=1e-6)

@@ -29,17 +29,21 @@ def _shared_rows(report: dict[str, Any]) -> tuple[dict[str, int], dict[str, int]
 
 def _dedup_scores(run: Run, batch_size: int) -> dict[str, Any]:
     """The test score (headline metric) of the run's model on all test rows and on the deduplicated ones (same
-    predictions; multi-label F1 at the run's dev-tuned thresholds)."""
+    predictions: those training recorded, or the run's model run again; multi-label F1 at the run's dev-tuned
+    thresholds)."""
     report = run.leakage
     task = load_run_task(run)
     clean = deduplicate(task, LeakageReport.from_dict(report, task=task.name))
     labels = run.label_names
     if task.label_names != labels:
         raise NotMeasured(f"the data's labels {task.label_names} differ from the run's {labels}")
-    classifier = Classifier.from_loaded(load_run_model(run.path, info=run.info))
     test, clean_test = task.splits["test"], clean.splits["test"]
     problem = run.info.problem
-    outputs = classifier.predict_outputs(test.sequences, batch_size=batch_size)
+    # The outputs training scored test with, when the run recorded them for these very sequences; else predicted.
+    outputs = run.test_outputs(test.sequences)
+    if outputs is None:
+        classifier = Classifier.from_loaded(load_run_model(run.path, info=run.info))
+        outputs = classifier.predict_outputs(test.sequences, batch_size=batch_size)
     by_sequence: dict[str, np.ndarray] = {}
     for seq, row in zip(test.sequences, outputs, strict=True):
         by_sequence.setdefault(seq, row)
