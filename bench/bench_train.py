@@ -138,7 +138,7 @@ def command(variant: str, setting: Setting, model: Path, data: Path, out: Path, 
            "--method", "lora", "--max-steps", str(steps), "--batch-size", str(batch),
            "--max-length", str(setting.max_length), "--lr", str(lr), "--seed", str(SEED),
            "--lora-r", str(LORA["r"]), "--lora-alpha", str(LORA["alpha"]), "--lora-dropout", str(LORA["dropout"]),
-           "--output", str(out)]
+           "--patience", "0", "--output", str(out)]  # no early stopping: both sides train every step
     if variant in ("hubtune", "hubtune-lean", "hubtune-bf16"):
         cmd += ["--lora-targets", "Wqkv"]
     if variant in ("hubtune-lean", "hubtune-default", "hubtune-bf16"):
