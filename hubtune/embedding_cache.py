@@ -1,10 +1,13 @@
-"""A disk cache of a frozen pre-trained model's pooled embeddings, so baselines are computed once per model and data.
+"""A disk cache of what a frozen pre-trained model computes on a task's data, so baselines and diagnostics are
+computed once per model and data.
 
 The pre-trained probe (a baseline of every run, and the features of the probe method) needs the base model's
-embeddings of every split. They depend only on the model's weights, the sequences, the token budget and the pooling,
-so `hubtune compare` (several methods and seeds on one task) and repeated runs reuse them. The key is a hash of:
-the model id, the resolved Hub revision or, for local folders, the size and modification time of every weight file;
-`max_length`; the pooling; the sequences themselves; and the hubtune, torch and transformers versions.
+embeddings of every split; the forgetting check needs the pre-trained model's masked-LM losses (`cached_value`).
+They depend only on the model's weights, the sequences, the token budget and what is computed (the pooling, or the
+loss and its masking), so `hubtune compare` (several methods and seeds on one task) and repeated runs reuse them. The
+key is a hash of: the model id, the resolved Hub revision or, for local folders, the size and modification time of
+every weight file; `max_length`; what is computed; the sequences themselves; and the hubtune, torch and transformers
+versions.
 
 The cache lives in ``embeddings/`` of hubtune's cache folder (``$HUBTUNE_CACHE``, else ``$HF_HOME/hubtune``; see
 `hubtune.paths`); set ``HUBTUNE_EMBEDDING_CACHE=off`` to disable it. Entries are safetensors files written atomically.
@@ -55,8 +58,10 @@ def weights_fingerprint(source: str | Path, revision: str | None) -> str:
     return f"rev:{revision}" if revision else "rev:unknown"
 
 
-def cache_key(model: str, fingerprint: str, max_length: int, sequences: Sequence[str]) -> str | None:
-    """The entry name for these embeddings; None when the weights cannot be identified (a Hub id without revision).
+def cache_key(model: str, fingerprint: str, max_length: int, sequences: Sequence[str], *,
+              computed: str = POOLING) -> str | None:
+    """The entry name for what the model computes on `sequences` (`computed`: the embeddings' pooling by default,
+    or another named quantity); None when the weights cannot be identified (a Hub id without revision).
 
     Example:
         >>> len(cache_key("m", "rev:1", 64, ["ACGT"]))
@@ -70,7 +75,7 @@ def cache_key(model: str, fingerprint: str, max_length: int, sequences: Sequence
     from . import __version__
 
     digest = hashlib.sha256()
-    header = {"model": model, "weights": fingerprint, "max_length": max_length, "pooling": POOLING,
+    header = {"model": model, "weights": fingerprint, "max_length": max_length, "pooling": computed,
               "hubtune": __version__, "torch": torch.__version__, "transformers": transformers.__version__}
     digest.update(json.dumps(header, sort_keys=True).encode())
     for seq in sequences:
@@ -104,14 +109,27 @@ def cached_embeddings(key: str | None, compute: Callable[[], np.ndarray]) -> tup
     return embeddings, False
 
 
+def cached_value(key: str | None, compute: Callable[[], float]) -> tuple[float, bool]:
+    """One number stored under `key` (kept in float64), or `compute()`'s result (then stored). Returns (value,
+    was_cached).
+
+    Example:
+        >>> cached_value(None, lambda: 7.25)
+        (7.25, False)
+    """
+    values, hit = cached_embeddings(key, lambda: np.array([compute()], dtype=np.float64))
+    return float(values[0]), hit
+
+
 def _store(path: Path, embeddings: np.ndarray) -> None:
     from safetensors.numpy import save_file
 
+    dtype = np.float64 if embeddings.dtype == np.float64 else np.float32  # embeddings float32; cached values exact
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".safetensors")
         os.close(fd)
-        save_file({"embeddings": np.ascontiguousarray(embeddings, dtype=np.float32)}, tmp)
+        save_file({"embeddings": np.ascontiguousarray(embeddings, dtype=dtype)}, tmp)
         os.replace(tmp, path)
     except OSError:
         return
@@ -147,4 +165,4 @@ def base_embeddings(resolved: Any, load_base: Callable[[], Any], tokenizer: Any,
     return out, hits
 
 
-__all__ = ["base_embeddings", "cache_key", "cache_root", "cached_embeddings", "weights_fingerprint"]
+__all__ = ["base_embeddings", "cache_key", "cache_root", "cached_embeddings", "cached_value", "weights_fingerprint"]

@@ -370,6 +370,37 @@ def test_probe_forgetting_is_measured_not_set(tmp_path, motif_lm):
     assert tokenizer_free_reference == pytest.approx(details["pretraining_gain"] + details["loss_pretrained"])
 
 
+def test_the_pre_trained_masked_lm_losses_are_computed_once_per_model_and_data(tmp_path, motif_lm, monkeypatch):
+    """The forgetting check's two pre-trained losses come from the cache of what the base computes on the data (as the
+    probe's embeddings do): a second check, or another run on the same data and base, runs only the fine-tuned
+    passes, and reports the very same numbers."""
+    import hubtune.diagnostics.forgetting as forgetting
+
+    monkeypatch.setenv("HUBTUNE_CACHE", str(tmp_path / "cache"))
+    calls: list[int] = []
+    real = forgetting.masked_lm_loss
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(forgetting, "masked_lm_loss", counted)
+    model, task = motif_lm
+    run = finetune(TrainConfig(model=model, data=task, method="probe", seeds=[1], baselines=False,
+                               output=str(tmp_path / "probe")))
+    first = check_forgetting(run, max_sequences=24)
+    assert len(calls) == 4 and first.status == "ok"  # pre-trained and fine-tuned, on test and shuffled controls
+    calls.clear()
+    second = check_forgetting(run, max_sequences=24)
+    assert len(calls) == 2 and second.details == first.details and second.summary == first.summary
+    calls.clear()
+    assert check_forgetting(run, max_sequences=20).details["loss_pretrained"] != first.details["loss_pretrained"]
+    assert len(calls) == 4  # other sequences: computed again
+    monkeypatch.setenv("HUBTUNE_EMBEDDING_CACHE", "off")
+    calls.clear()
+    assert check_forgetting(run, max_sequences=24).details == first.details and len(calls) == 4
+
+
 def test_full_fine_tuning_at_a_high_lr_loses_the_gain_and_is_told_a_lighter_method(tmp_path, motif_lm):
     model, task = motif_lm
     run = finetune(TrainConfig(model=model, data=task, method="full", lr=5e-3, max_steps=30, eval_steps=10,

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..embedding_cache import cache_key, cached_value, weights_fingerprint
 from ..errors import HubtuneError
 from ..evaluate import INFERENCE_BATCH_SIZE
 from ..masked_lm import fixed_masks, score_masked
@@ -76,8 +77,8 @@ def masked_lm_loss(
     return score_masked(model, masks, pad_token_id=pad, batch_size=batch_size).loss
 
 
-def _load_mlm(run: Run) -> Any:
-    """The base model with its masked-LM head; NotMeasured when it has none."""
+def _load_mlm(run: Run) -> tuple[Any, Any]:
+    """The base model with its masked-LM head, and the resolved base; NotMeasured when it has none."""
     base = run.info.base_model
     try:
         resolved = resolve_model(base, revision=run.info.base_model_revision)
@@ -86,7 +87,7 @@ def _load_mlm(run: Run) -> Any:
     try:
         if resolved.family.load_native() is not None:
             # Native loaders are strict: a checkpoint without MLM head weights raises ModelError.
-            return load_base_model(base, task="mlm", resolved=resolved)
+            return load_base_model(base, task="mlm", resolved=resolved), resolved
         model, loading = load_base_model(base, task="mlm", resolved=resolved, output_loading_info=True)
     except (HubtuneError, OSError, ValueError, KeyError, TypeError) as exc:
         raise NotMeasured(f"{base} has no usable masked-LM head ({type(exc).__name__}: {exc})") from None
@@ -97,7 +98,7 @@ def _load_mlm(run: Run) -> Any:
             f"{base} has no masked-LM head weights (missing: {', '.join(sorted(missing_head)[:3])}); "
             "without them the masked-LM loss means nothing"
         )
-    return model
+    return model, resolved
 
 
 def _fine_tuned_backbone(run: Run, prefix: str) -> dict[str, Any]:
@@ -222,7 +223,7 @@ def check_forgetting(run: Run, *, max_sequences: int = 256, seed: int = 0, batch
         task = load_run_task(run)
         sequences = list(task.splits["test"].sequences[:max_sequences])
         sets = {"test": sequences, "shuffled": shuffled_controls(sequences, seed=seed)}
-        mlm = _load_mlm(run)
+        mlm, resolved = _load_mlm(run)
         if torch.cuda.is_available():
             mlm = mlm.to("cuda")
         prefix = getattr(mlm, "base_model_prefix", "") + "."
@@ -232,15 +233,23 @@ def check_forgetting(run: Run, *, max_sequences: int = 256, seed: int = 0, batch
             return masked_lm_loss(mlm, tokenizer, sets[name], max_length=run.info.max_length, seed=seed,
                                   batch_size=batch_size)
 
+        fingerprint = weights_fingerprint(resolved.source, resolved.revision)
+
+        def pretrained_loss(name: str) -> float:
+            """The pre-trained model's loss: from the cache of what the base computes on this data, when there."""
+            key = cache_key(resolved.name, fingerprint, run.info.max_length, sets[name],
+                            computed=f"masked-lm-loss mask={MASK_FRACTION} seed={seed} batch={batch_size}")
+            return cached_value(key, lambda: loss(name))[0]
+
         counted_on = list(task.splits["train"].sequences[:MAX_REFERENCE_SEQUENCES])
         reference = unigram_reference_loss(tokenizer, sequences, counted_on=counted_on,
                                            max_length=run.info.max_length, seed=seed)
-        before = {"test": loss("test")}
+        before = {"test": pretrained_loss("test")}
         details.update(loss_reference=reference, reference_sequences=len(counted_on), loss_pretrained=before["test"],
                        pretraining_gain=reference - before["test"])
         if forgotten_fraction(reference, before["test"], before["test"]) is None:
             raise _no_gain(run.base_model, reference, before["test"])
-        before["shuffled"] = loss("shuffled")
+        before["shuffled"] = pretrained_loss("shuffled")
         details["relative_weight_change"] = _copy_backbone(_fine_tuned_backbone(run, prefix), mlm, prefix)
         after = {name: loss(name) for name in sets}
     except NotMeasured as exc:
