@@ -237,8 +237,9 @@ def check_forgetting(run: Run, *, max_sequences: int = 256, seed: int = 0, batch
 
         def pretrained_loss(name: str) -> float:
             """The pre-trained model's loss: from the cache of what the base computes on this data, when there."""
-            key = cache_key(resolved.name, fingerprint, run.info.max_length, sets[name],
-                            computed=f"masked-lm-loss mask={MASK_FRACTION} seed={seed} batch={batch_size}")
+            masking = (f"masked-lm-loss mask={MASK_FRACTION} seed={seed} batch={batch_size} vocab={len(tokenizer)} "
+                       f"mask_id={tokenizer.mask_token_id} pad_id={tokenizer.pad_token_id}")
+            key = cache_key(resolved.name, fingerprint, run.info.max_length, sets[name], computed=masking)
             return cached_value(key, lambda: loss(name))[0]
 
         counted_on = list(task.splits["train"].sequences[:MAX_REFERENCE_SEQUENCES])
