@@ -78,8 +78,21 @@ def cache_key(model: str, fingerprint: str, max_length: int, sequences: Sequence
     header = {"model": model, "weights": fingerprint, "max_length": max_length, "pooling": computed,
               "hubtune": __version__, "torch": torch.__version__, "transformers": transformers.__version__}
     digest.update(json.dumps(header, sort_keys=True).encode())
+    digest.update(sequences_digest(sequences).encode())
+    return digest.hexdigest()
+
+
+def sequences_digest(sequences: Sequence[str]) -> str:
+    """SHA-256 of sequences in order: what identifies a task's data in the cache keys, and the rows of a run's
+    recorded test outputs (`hubtune.run.Run.test_outputs`).
+
+    Example:
+        >>> sequences_digest(["ACGT"]) == sequences_digest(["ACG", "T"])
+        False
+    """
+    digest = hashlib.sha256()
     for seq in sequences:
-        digest.update(seq.encode())
+        digest.update(seq.encode("utf-8", "surrogatepass"))
         digest.update(b"\n")
     return digest.hexdigest()
 
@@ -165,4 +178,5 @@ def base_embeddings(resolved: Any, load_base: Callable[[], Any], tokenizer: Any,
     return out, hits
 
 
-__all__ = ["base_embeddings", "cache_key", "cache_root", "cached_embeddings", "cached_value", "weights_fingerprint"]
+__all__ = ["base_embeddings", "cache_key", "cache_root", "cached_embeddings", "cached_value", "sequences_digest",
+           "weights_fingerprint"]

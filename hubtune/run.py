@@ -13,7 +13,6 @@ tokenizer, which works the same on a run folder, a downloaded Hub snapshot, and 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .embedding_cache import sequences_digest
 from .errors import ModelError, RunFolderError
 from .heads import LinearHead
 from .jsonio import write_json
@@ -353,15 +353,6 @@ class Run:
             )
 
 
-def sequences_digest(sequences: Sequence[str]) -> str:
-    """SHA-256 of sequences in order (what `Run.test_outputs` checks its rows against)."""
-    digest = hashlib.sha256()
-    for seq in sequences:
-        digest.update(seq.encode("utf-8", "surrogatepass"))
-        digest.update(b"\n")
-    return digest.hexdigest()
-
-
 def write_test_outputs(folder: str | Path, sequences: Sequence[str], outputs: np.ndarray) -> None:
     """Record a model's outputs on the test `sequences` (float64, one row per sequence) in a run folder."""
     from safetensors.numpy import save_file
@@ -516,7 +507,6 @@ __all__ = [
     "load_run_model",
     "load_run_tokenizer",
     "plain_adapter_info",
-    "sequences_digest",
     "to_inference",
     "write_test_outputs",
 ]
